@@ -1,0 +1,1 @@
+//! Adapter crate (filled in by the adapter issue).

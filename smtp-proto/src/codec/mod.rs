@@ -1,0 +1,9 @@
+//! Pure functions and types of the SMTP grammar: no state beyond what a resumable decoder
+//! needs, no I/O. The server session (`crate::server`) orchestrates them.
+
+pub mod address;
+pub mod command;
+pub mod data;
+pub mod params;
+pub mod reply;
+pub mod sasl;

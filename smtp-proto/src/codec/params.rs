@@ -1,0 +1,2298 @@
+//! ESMTP parameters of `MAIL FROM` and `RCPT TO`, and the xtext encoding.
+//!
+//! Input is the bytes that follow the closing `>` of the path, without the
+//! CRLF, e.g. `b" SIZE=100 BODY=8BITMIME"` or `b""`. Grammar (RFC 5321 §4.1.2):
+//!
+//! ```text
+//! Mail-parameters = esmtp-param *(SP esmtp-param)
+//! esmtp-param     = esmtp-keyword ["=" esmtp-value]
+//! esmtp-keyword   = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+//! esmtp-value     = 1*(%d33-60 / %d62-126)      ; RFC 6531 §3.3 adds UTF8-non-ascii
+//! ```
+//!
+//! Parsing is two passes over the borrowed input, with no allocation until the
+//! final owned values: first the whole parameter list is checked against the
+//! grammar and split into at most [`MAX_PARAMS`] keyword/value slices; then
+//! each parameter is classified (unknown, not advertised, duplicate) and its
+//! value parsed. The first error, in that order and from left to right, is
+//! returned; [`ParamError::reply_code`] gives the reply the server sends.
+//!
+//! Choices where the RFCs leave room (each pinned by a test):
+//! * one or more SP between parameters and trailing SP are tolerated; any
+//!   other byte (TAB, a control, `=` with an empty value, `==`) is a syntax
+//!   error (CVE-2020-28022 class inputs never crash);
+//! * at most [`MAX_PARAMS`] parameters per command, more is
+//!   [`ParamErrorKind::TooLong`];
+//! * decoded xtext must be valid UTF-8 and must not contain any control
+//!   character (Exim CVE-2020-28021, CVE-2020-28026).
+
+use std::fmt::{self, Write as _};
+
+use memchr::memchr;
+
+/// Maximum number of parameters on one MAIL or RCPT command (choice; more is
+/// [`ParamErrorKind::TooLong`], never a crash: Exim CVE-2020-28022).
+pub const MAX_PARAMS: usize = 16;
+/// Maximum length of the encoded `ENVID` value (RFC 3461 §4.4).
+pub const MAX_ENVID_LEN: usize = 100;
+/// Maximum length of the whole `ORCPT` value, `addr-type ";" xtext`
+/// (RFC 3461 §4.2).
+pub const MAX_ORCPT_LEN: usize = 500;
+/// Maximum length of the encoded `AUTH` value. RFC 4954 §5 sets no limit;
+/// this is the same cap as `ORCPT` (choice), ample for a 256-octet path
+/// (RFC 5321 §4.5.3.1.3) with its unusual characters xtext-encoded.
+pub const MAX_AUTH_LEN: usize = 500;
+
+/// RFC 1870 §3 item (4): `size-value ::= 1*20DIGIT`.
+const MAX_SIZE_DIGITS: usize = 20;
+/// RFC 2852 §4: `by-time = ["-" / "+"]1*9digit`.
+const MAX_BY_TIME_DIGITS: usize = 9;
+/// RFC 4865: `future-release-integer = 1*9DIGIT`.
+const MAX_HOLDFOR_DIGITS: usize = 9;
+/// RFC 3339 `time-secfrac` has no limit; nanoseconds is plenty (choice).
+const MAX_SECFRAC_DIGITS: usize = 9;
+/// Longest keyword kept in a [`ParamError`] for its description.
+const MAX_ERROR_KEYWORD: usize = 32;
+
+// ---------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------
+
+/// Which parameters the session currently advertises (the server fills this
+/// per session from its EHLO reply). A known parameter whose extension is not
+/// advertised is rejected with [`ParamErrorKind::Unsupported`] (555).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParamSupport {
+    /// `SIZE` (RFC 1870): MAIL `SIZE=`.
+    pub size: bool,
+    /// `8BITMIME` (RFC 6152): MAIL `BODY=7BIT` and `BODY=8BITMIME`.
+    pub eight_bit_mime: bool,
+    /// `BINARYMIME` (RFC 3030 §3): MAIL `BODY=BINARYMIME`.
+    pub binary_mime: bool,
+    /// `SMTPUTF8` (RFC 6531 §3.4): MAIL `SMTPUTF8`.
+    pub smtputf8: bool,
+    /// `DSN` (RFC 3461): MAIL `RET=`, `ENVID=`; RCPT `NOTIFY=`, `ORCPT=`.
+    pub dsn: bool,
+    /// `REQUIRETLS` (RFC 8689 §4): MAIL `REQUIRETLS`. Advertise it only on a
+    /// TLS-protected session.
+    pub requiretls: bool,
+    /// `MT-PRIORITY` (RFC 6710): MAIL `MT-PRIORITY=`.
+    pub mt_priority: bool,
+    /// `DELIVERBY` (RFC 2852): MAIL `BY=`.
+    pub deliver_by: bool,
+    /// `FUTURERELEASE` (RFC 4865): MAIL `HOLDFOR=` and `HOLDUNTIL=`.
+    pub future_release: bool,
+    /// `AUTH` (RFC 4954 §5): MAIL `AUTH=`.
+    pub auth: bool,
+}
+
+impl ParamSupport {
+    /// Every extension advertised (useful for relays and tests).
+    pub const fn all() -> Self {
+        Self {
+            size: true,
+            eight_bit_mime: true,
+            binary_mime: true,
+            smtputf8: true,
+            dsn: true,
+            requiretls: true,
+            mt_priority: true,
+            deliver_by: true,
+            future_release: true,
+            auth: true,
+        }
+    }
+}
+
+/// The parameters of one `MAIL FROM` command, decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailParams {
+    /// RFC 1870 `SIZE=1*20DIGIT`, the declared message size in octets. A value
+    /// beyond `u64::MAX` saturates to `u64::MAX` (the server answers 552).
+    pub size: Option<u64>,
+    /// RFC 6152 / RFC 3030 `BODY=7BIT | 8BITMIME | BINARYMIME`.
+    pub body: Option<Body>,
+    /// RFC 6531 §3.4 `SMTPUTF8` (no value).
+    pub smtputf8: bool,
+    /// RFC 3461 §4.3 `RET=FULL | HDRS`.
+    pub ret: Option<Ret>,
+    /// RFC 3461 §4.4 `ENVID=xtext`, decoded (at most 100 octets encoded).
+    pub envid: Option<String>,
+    /// RFC 4954 §5 `AUTH=xtext`, decoded: `<>` or a mailbox.
+    pub auth: Option<AuthParam>,
+    /// RFC 8689 §4 `REQUIRETLS` (no value).
+    pub requiretls: bool,
+    /// RFC 6710 `MT-PRIORITY=`, -9 ..= 9.
+    pub mt_priority: Option<i8>,
+    /// RFC 2852 §4 `BY=<by-time>;<by-mode>[T]`.
+    pub deliver_by: Option<DeliverBy>,
+    /// RFC 4865 `HOLDFOR=` or `HOLDUNTIL=` (mutually exclusive).
+    pub hold: Option<Hold>,
+}
+
+/// The parameters of one `RCPT TO` command, decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RcptParams {
+    /// RFC 3461 §4.1 `NOTIFY=NEVER` or a comma list of `SUCCESS`, `FAILURE`,
+    /// `DELAY`.
+    pub notify: Option<Notify>,
+    /// RFC 3461 §4.2 `ORCPT=addr-type;xtext` (at most 500 octets).
+    pub orcpt: Option<Orcpt>,
+}
+
+/// The `BODY=` value (RFC 6152 §2, RFC 3030 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// `BODY=7BIT` (RFC 6152).
+    SevenBit,
+    /// `BODY=8BITMIME` (RFC 6152).
+    EightBitMime,
+    /// `BODY=BINARYMIME` (RFC 3030); the message must then come by BDAT.
+    BinaryMime,
+}
+
+/// The `RET=` value (RFC 3461 §4.3): what a DSN returns of the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `RET=FULL`: the whole message.
+    Full,
+    /// `RET=HDRS`: the headers only.
+    Headers,
+}
+
+/// The `AUTH=` value (RFC 4954 §5), decoded from xtext.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AuthParam {
+    /// `AUTH=<>`: the submitter is not known or not trusted.
+    Null,
+    /// The authenticated submitter's mailbox, as sent (this module does not
+    /// validate the addr-spec; the address module does).
+    Mailbox(String),
+}
+
+/// The `NOTIFY=` value (RFC 3461 §4.1). All `false` means `NEVER`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Notify {
+    /// `SUCCESS`: notify on successful delivery.
+    pub success: bool,
+    /// `FAILURE`: notify on failed delivery.
+    pub failure: bool,
+    /// `DELAY`: notify on delayed delivery.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `true` for `NOTIFY=NEVER` (no condition requested).
+    pub const fn is_never(&self) -> bool {
+        !self.success && !self.failure && !self.delay
+    }
+}
+
+/// The `ORCPT=` value (RFC 3461 §4.2): the original recipient.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Orcpt {
+    /// The address type (an RFC 822 atom, e.g. `rfc822`, `utf-8`), as sent.
+    pub addr_type: String,
+    /// The original recipient address, xtext-decoded.
+    pub address: String,
+}
+
+/// The `BY=` value (RFC 2852 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeliverBy {
+    /// `by-time`: seconds, `-999_999_999 ..= 999_999_999`; positive when the
+    /// mode is [`ByMode::Return`].
+    pub seconds: i64,
+    /// `by-mode`.
+    pub mode: ByMode,
+    /// `by-trace` (`T`): request trace DSNs.
+    pub trace: bool,
+}
+
+/// The RFC 2852 §4 `by-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ByMode {
+    /// `N`: send a delay DSN when the time expires, keep trying.
+    Notify,
+    /// `R`: return the message as undeliverable when the time expires.
+    Return,
+}
+
+/// The RFC 4865 hold request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Hold {
+    /// `HOLDFOR=`: hold for this many seconds (at most 9 digits).
+    For(u64),
+    /// `HOLDUNTIL=`: an RFC 3339 §5.6 date-time, syntactically validated and
+    /// stored exactly as sent.
+    Until(String),
+}
+
+/// Why a parameter list was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamErrorKind {
+    /// The keyword is not known for this command: 555 5.5.4 (RFC 5321 §4.1.1.11).
+    Unknown,
+    /// The keyword is known but its extension is not advertised: 555 5.5.4.
+    Unsupported,
+    /// Malformed value or parameter grammar: 501 5.5.4.
+    Syntax,
+    /// The same parameter twice (or `HOLDFOR` with `HOLDUNTIL`): 501 5.5.4.
+    Duplicate,
+    /// An RFC 3461 length cap was exceeded, or more than [`MAX_PARAMS`]
+    /// parameters were given: 501 5.5.4.
+    TooLong,
+    /// The decoded value contains a control character: 501 5.5.4.
+    Forbidden,
+}
+
+/// A rejected parameter: its [`ParamErrorKind`] and the offending keyword
+/// (empty when the grammar failed before a keyword was read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError {
+    kind: ParamErrorKind,
+    keyword: [u8; MAX_ERROR_KEYWORD],
+    keyword_len: u8,
+}
+
+impl ParamError {
+    fn new(kind: ParamErrorKind, keyword: &[u8]) -> Self {
+        let mut error = Self {
+            kind,
+            keyword: [0; MAX_ERROR_KEYWORD],
+            keyword_len: 0,
+        };
+        // Keywords are ASCII by grammar; stop at anything else, just in case.
+        let kept = keyword
+            .iter()
+            .take(MAX_ERROR_KEYWORD)
+            .take_while(|&&b| is_keyword_byte(b))
+            .count();
+        if let (Some(dst), Some(src)) = (error.keyword.get_mut(..kept), keyword.get(..kept)) {
+            dst.copy_from_slice(src);
+            error.keyword_len = u8::try_from(kept).unwrap_or(0);
+        }
+        error
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ParamErrorKind {
+        self.kind
+    }
+
+    /// The keyword as sent, cut to 32 characters; empty if none was read.
+    pub fn keyword(&self) -> &str {
+        let bytes = self
+            .keyword
+            .get(..usize::from(self.keyword_len))
+            .unwrap_or(&[]);
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    /// The basic reply code: 555 for unknown or unadvertised parameters
+    /// (RFC 5321 §4.1.1.11), 501 for everything else (RFC 5321 §4.2.2).
+    pub fn reply_code(&self) -> u16 {
+        match self.kind {
+            ParamErrorKind::Unknown | ParamErrorKind::Unsupported => 555,
+            _ => 501,
+        }
+    }
+
+    /// The RFC 3463 enhanced status code: always `5.5.4` (invalid command
+    /// arguments).
+    pub fn enhanced_code(&self) -> &'static str {
+        "5.5.4"
+    }
+
+    /// Human-readable reply text, e.g. `Unsupported parameter FOO`.
+    pub fn description(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keyword = self.keyword();
+        if keyword.is_empty() {
+            let text = match self.kind {
+                ParamErrorKind::Unknown => "Unknown parameter",
+                ParamErrorKind::Unsupported => "Unsupported parameter",
+                ParamErrorKind::Syntax => "Syntax error in parameters",
+                ParamErrorKind::Duplicate => "Duplicate parameter",
+                ParamErrorKind::TooLong => "Too many parameters",
+                ParamErrorKind::Forbidden => "Control character in parameter value",
+            };
+            return f.write_str(text);
+        }
+        match self.kind {
+            ParamErrorKind::Unknown => write!(f, "Unknown parameter {keyword}"),
+            ParamErrorKind::Unsupported => write!(f, "Unsupported parameter {keyword}"),
+            ParamErrorKind::Syntax => write!(f, "Syntax error in parameter {keyword}"),
+            ParamErrorKind::Duplicate => write!(f, "Duplicate parameter {keyword}"),
+            ParamErrorKind::TooLong => write!(f, "Parameter {keyword} too long"),
+            ParamErrorKind::Forbidden => write!(f, "Control character in parameter {keyword}"),
+        }
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+// ---------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------
+
+/// Parses the parameters of `MAIL FROM:<path>` (the bytes after `>`).
+///
+/// Recognises SIZE (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8
+/// (RFC 6531), RET and ENVID (RFC 3461), AUTH (RFC 4954), REQUIRETLS
+/// (RFC 8689), MT-PRIORITY (RFC 6710), BY (RFC 2852), HOLDFOR and HOLDUNTIL
+/// (RFC 4865), each only when `support` advertises it.
+pub fn parse_mail_params(input: &[u8], support: &ParamSupport) -> Result<MailParams, ParamError> {
+    let raw = tokenize(input)?;
+    let mut params = MailParams::default();
+    let mut seen = 0u32;
+    for param in raw.as_slice() {
+        let keyword: MailKeyword = classify(param, support, &mut seen)?;
+        apply_mail_param(&mut params, keyword, param.value, support)
+            .map_err(|kind| ParamError::new(kind, param.keyword))?;
+    }
+    Ok(params)
+}
+
+/// Parses the parameters of `RCPT TO:<path>` (the bytes after `>`).
+///
+/// Recognises NOTIFY and ORCPT (RFC 3461 §4.1, §4.2) when `support.dsn`.
+pub fn parse_rcpt_params(input: &[u8], support: &ParamSupport) -> Result<RcptParams, ParamError> {
+    let raw = tokenize(input)?;
+    let mut params = RcptParams::default();
+    let mut seen = 0u32;
+    for param in raw.as_slice() {
+        let keyword: RcptKeyword = classify(param, support, &mut seen)?;
+        apply_rcpt_param(&mut params, keyword, param.value)
+            .map_err(|kind| ParamError::new(kind, param.keyword))?;
+    }
+    Ok(params)
+}
+
+/// RFC 3461 §4 xtext decoding; rejects controls in the decoded value.
+///
+/// `xchar` is `!`..`~` except `+` and `=`; `hexchar` is `+` and two
+/// UPPERCASE hex digits (lowercase is [`ParamErrorKind::Syntax`]). The decoded
+/// octets must be UTF-8 (else `Syntax`) and must not contain CR, LF, NUL or
+/// any other control character (else [`ParamErrorKind::Forbidden`]: Exim
+/// CVE-2020-28021, CVE-2020-28026). The empty input decodes to `""`.
+pub fn decode_xtext(input: &[u8]) -> Result<String, ParamError> {
+    decode_xtext_value(input).map_err(|kind| ParamError::new(kind, b""))
+}
+
+/// RFC 3461 §4 xtext encoding (for round-trip tests and for relays).
+///
+/// `!`..`~` except `+` and `=` stay as they are; every other octet of the
+/// UTF-8 form becomes `+XX` with uppercase hex.
+pub fn encode_xtext(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    push_xtext(&mut out, input);
+    out
+}
+
+impl MailParams {
+    /// Appends the parameters in canonical form, each as `" KEY=value"` (or
+    /// `" KEY"`), in a fixed order. Values are not re-validated: a value out of
+    /// its RFC range produces a parameter that [`parse_mail_params`] rejects.
+    pub fn encode(&self, out: &mut String) {
+        if let Some(size) = self.size {
+            let _ = write!(out, " SIZE={size}");
+        }
+        if let Some(body) = self.body {
+            out.push_str(match body {
+                Body::SevenBit => " BODY=7BIT",
+                Body::EightBitMime => " BODY=8BITMIME",
+                Body::BinaryMime => " BODY=BINARYMIME",
+            });
+        }
+        if self.smtputf8 {
+            out.push_str(" SMTPUTF8");
+        }
+        if let Some(ret) = self.ret {
+            out.push_str(match ret {
+                Ret::Full => " RET=FULL",
+                Ret::Headers => " RET=HDRS",
+            });
+        }
+        if let Some(envid) = &self.envid {
+            out.push_str(" ENVID=");
+            push_xtext(out, envid);
+        }
+        match &self.auth {
+            Some(AuthParam::Null) => out.push_str(" AUTH=<>"),
+            Some(AuthParam::Mailbox(mailbox)) => {
+                out.push_str(" AUTH=");
+                push_xtext(out, mailbox);
+            }
+            None => {}
+        }
+        if self.requiretls {
+            out.push_str(" REQUIRETLS");
+        }
+        if let Some(priority) = self.mt_priority {
+            let _ = write!(out, " MT-PRIORITY={priority}");
+        }
+        if let Some(by) = self.deliver_by {
+            encode_deliver_by(out, &by);
+        }
+        match &self.hold {
+            Some(Hold::For(seconds)) => {
+                let _ = write!(out, " HOLDFOR={seconds}");
+            }
+            Some(Hold::Until(date_time)) => {
+                out.push_str(" HOLDUNTIL=");
+                out.push_str(date_time);
+            }
+            None => {}
+        }
+    }
+}
+
+impl RcptParams {
+    /// Appends the parameters in canonical form, each as `" KEY=value"`, in a
+    /// fixed order (`NOTIFY` conditions as `SUCCESS,FAILURE,DELAY`).
+    pub fn encode(&self, out: &mut String) {
+        if let Some(notify) = self.notify {
+            encode_notify(out, &notify);
+        }
+        if let Some(orcpt) = &self.orcpt {
+            out.push_str(" ORCPT=");
+            out.push_str(&orcpt.addr_type);
+            out.push(';');
+            push_xtext(out, &orcpt.address);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pass 1: grammar (RFC 5321 §4.1.2)
+// ---------------------------------------------------------------------------
+
+/// One `esmtp-param`, borrowed from the input.
+#[derive(Clone, Copy, Debug)]
+struct RawParam<'a> {
+    keyword: &'a [u8],
+    value: Option<&'a [u8]>,
+}
+
+/// Up to [`MAX_PARAMS`] parameters on the stack.
+struct RawParams<'a> {
+    items: [RawParam<'a>; MAX_PARAMS],
+    len: usize,
+}
+
+impl<'a> RawParams<'a> {
+    fn new() -> Self {
+        let empty = RawParam {
+            keyword: b"",
+            value: None,
+        };
+        Self {
+            items: [empty; MAX_PARAMS],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, param: RawParam<'a>) -> Result<(), ParamError> {
+        let slot = self
+            .items
+            .get_mut(self.len)
+            .ok_or_else(|| ParamError::new(ParamErrorKind::TooLong, b""))?;
+        *slot = param;
+        self.len += 1;
+        Ok(())
+    }
+
+    fn as_slice(&self) -> &[RawParam<'a>] {
+        self.items.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Splits the parameter list into keyword/value slices, checking the grammar.
+/// The list must be empty or start with SP; SP runs and trailing SP are
+/// tolerated (choice).
+fn tokenize(input: &[u8]) -> Result<RawParams<'_>, ParamError> {
+    let mut params = RawParams::new();
+    if input.first().is_some_and(|&b| b != b' ') {
+        return Err(ParamError::new(ParamErrorKind::Syntax, b""));
+    }
+    let mut rest = input;
+    loop {
+        rest = skip_spaces(rest);
+        if rest.is_empty() {
+            return Ok(params);
+        }
+        let (param, after) = split_param(rest)?;
+        params.push(param)?;
+        rest = after;
+    }
+}
+
+fn skip_spaces(input: &[u8]) -> &[u8] {
+    let spaces = input.iter().take_while(|&&b| b == b' ').count();
+    input.get(spaces..).unwrap_or(&[])
+}
+
+/// Reads one `esmtp-param` from the start of `input` (which is not SP); the
+/// remainder is empty or starts with SP.
+fn split_param(input: &[u8]) -> Result<(RawParam<'_>, &[u8]), ParamError> {
+    let syntax = |keyword| ParamError::new(ParamErrorKind::Syntax, keyword);
+    let keyword_len = keyword_length(input);
+    let (keyword, rest) = match input.split_at_checked(keyword_len) {
+        Some(split) if keyword_len > 0 => split,
+        _ => return Err(syntax(b"")),
+    };
+    match rest.split_first() {
+        None | Some((b' ', _)) => Ok((
+            RawParam {
+                keyword,
+                value: None,
+            },
+            rest,
+        )),
+        Some((b'=', after_equals)) => {
+            let value_len = memchr(b' ', after_equals).unwrap_or(after_equals.len());
+            let (value, rest) = after_equals
+                .split_at_checked(value_len)
+                .ok_or_else(|| syntax(keyword))?;
+            if !is_esmtp_value(value) {
+                return Err(syntax(keyword));
+            }
+            let value = Some(value);
+            Ok((RawParam { keyword, value }, rest))
+        }
+        Some(_) => Err(syntax(keyword)),
+    }
+}
+
+fn is_keyword_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+/// Length of the `esmtp-keyword` at the start of `input`, 0 if none.
+fn keyword_length(input: &[u8]) -> usize {
+    match input.first() {
+        Some(b) if b.is_ascii_alphanumeric() => {
+            input.iter().take_while(|&&b| is_keyword_byte(b)).count()
+        }
+        _ => 0,
+    }
+}
+
+/// `esmtp-value = 1*(%d33-60 / %d62-126 / UTF8-non-ascii)` (RFC 5321 §4.1.2,
+/// RFC 6531 §3.3).
+fn is_esmtp_value(value: &[u8]) -> bool {
+    let mut non_ascii = false;
+    for &b in value {
+        match b {
+            0x80.. => non_ascii = true,
+            b'=' => return false,
+            33..=126 => {}
+            _ => return false,
+        }
+    }
+    !value.is_empty() && (!non_ascii || std::str::from_utf8(value).is_ok())
+}
+
+// ---------------------------------------------------------------------------
+// Pass 2: classification (RFC 5321 §4.1.1.11)
+// ---------------------------------------------------------------------------
+
+/// A keyword set: its spellings, the extension that enables each keyword,
+/// and a duplicate-detection slot per keyword.
+trait Keyword: Copy + 'static {
+    /// Keyword spellings (matched case-insensitively, RFC 5321 §2.4).
+    const TABLE: &'static [(&'static str, Self)];
+    /// Whether the session advertises the keyword's extension.
+    fn is_supported(self, support: &ParamSupport) -> bool;
+    /// Bit index for duplicate detection; keywords that exclude each other
+    /// share a slot.
+    fn slot(self) -> u32;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MailKeyword {
+    Size,
+    Body,
+    SmtpUtf8,
+    Ret,
+    EnvId,
+    Auth,
+    RequireTls,
+    MtPriority,
+    By,
+    HoldFor,
+    HoldUntil,
+}
+
+impl Keyword for MailKeyword {
+    const TABLE: &'static [(&'static str, Self)] = &[
+        ("SIZE", Self::Size),
+        ("BODY", Self::Body),
+        ("SMTPUTF8", Self::SmtpUtf8),
+        ("RET", Self::Ret),
+        ("ENVID", Self::EnvId),
+        ("AUTH", Self::Auth),
+        ("REQUIRETLS", Self::RequireTls),
+        ("MT-PRIORITY", Self::MtPriority),
+        ("BY", Self::By),
+        ("HOLDFOR", Self::HoldFor),
+        ("HOLDUNTIL", Self::HoldUntil),
+    ];
+
+    fn is_supported(self, support: &ParamSupport) -> bool {
+        match self {
+            Self::Size => support.size,
+            // The value decides which of the two; see `parse_body`.
+            Self::Body => support.eight_bit_mime || support.binary_mime,
+            Self::SmtpUtf8 => support.smtputf8,
+            Self::Ret | Self::EnvId => support.dsn,
+            Self::Auth => support.auth,
+            Self::RequireTls => support.requiretls,
+            Self::MtPriority => support.mt_priority,
+            Self::By => support.deliver_by,
+            Self::HoldFor | Self::HoldUntil => support.future_release,
+        }
+    }
+
+    fn slot(self) -> u32 {
+        match self {
+            // RFC 4865: one hold-param, either HOLDFOR or HOLDUNTIL.
+            Self::HoldUntil => Self::HoldFor as u32,
+            other => other as u32,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RcptKeyword {
+    Notify,
+    Orcpt,
+}
+
+impl Keyword for RcptKeyword {
+    const TABLE: &'static [(&'static str, Self)] =
+        &[("NOTIFY", Self::Notify), ("ORCPT", Self::Orcpt)];
+
+    fn is_supported(self, support: &ParamSupport) -> bool {
+        support.dsn
+    }
+
+    fn slot(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Unknown, then Unsupported, then Duplicate.
+fn classify<K: Keyword>(
+    param: &RawParam<'_>,
+    support: &ParamSupport,
+    seen: &mut u32,
+) -> Result<K, ParamError> {
+    let error = |kind| ParamError::new(kind, param.keyword);
+    let keyword = K::TABLE
+        .iter()
+        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(param.keyword))
+        .map(|&(_, keyword)| keyword)
+        .ok_or_else(|| error(ParamErrorKind::Unknown))?;
+    if !keyword.is_supported(support) {
+        return Err(error(ParamErrorKind::Unsupported));
+    }
+    let bit = 1u32.checked_shl(keyword.slot()).unwrap_or(0);
+    if *seen & bit != 0 {
+        return Err(error(ParamErrorKind::Duplicate));
+    }
+    *seen |= bit;
+    Ok(keyword)
+}
+
+fn require_value(value: Option<&[u8]>) -> Result<&[u8], ParamErrorKind> {
+    value.ok_or(ParamErrorKind::Syntax)
+}
+
+fn require_no_value(value: Option<&[u8]>) -> Result<(), ParamErrorKind> {
+    match value {
+        None => Ok(()),
+        Some(_) => Err(ParamErrorKind::Syntax),
+    }
+}
+
+fn apply_mail_param(
+    params: &mut MailParams,
+    keyword: MailKeyword,
+    value: Option<&[u8]>,
+    support: &ParamSupport,
+) -> Result<(), ParamErrorKind> {
+    match keyword {
+        MailKeyword::Size => params.size = Some(parse_size(require_value(value)?)?),
+        MailKeyword::Body => params.body = Some(parse_body(require_value(value)?, support)?),
+        MailKeyword::SmtpUtf8 => {
+            require_no_value(value)?;
+            params.smtputf8 = true;
+        }
+        MailKeyword::Ret => params.ret = Some(parse_ret(require_value(value)?)?),
+        MailKeyword::EnvId => params.envid = Some(parse_envid(require_value(value)?)?),
+        MailKeyword::Auth => params.auth = Some(parse_auth(require_value(value)?)?),
+        MailKeyword::RequireTls => {
+            require_no_value(value)?;
+            params.requiretls = true;
+        }
+        MailKeyword::MtPriority => {
+            params.mt_priority = Some(parse_mt_priority(require_value(value)?)?);
+        }
+        MailKeyword::By => params.deliver_by = Some(parse_deliver_by(require_value(value)?)?),
+        MailKeyword::HoldFor => {
+            params.hold = Some(Hold::For(parse_holdfor(require_value(value)?)?));
+        }
+        MailKeyword::HoldUntil => {
+            params.hold = Some(Hold::Until(parse_holduntil(require_value(value)?)?));
+        }
+    }
+    Ok(())
+}
+
+fn apply_rcpt_param(
+    params: &mut RcptParams,
+    keyword: RcptKeyword,
+    value: Option<&[u8]>,
+) -> Result<(), ParamErrorKind> {
+    match keyword {
+        RcptKeyword::Notify => params.notify = Some(parse_notify(require_value(value)?)?),
+        RcptKeyword::Orcpt => params.orcpt = Some(parse_orcpt(require_value(value)?)?),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------
+
+/// `1*max_digits DIGIT` with `max_digits <= 19`, so it cannot overflow.
+fn parse_bounded_digits(value: &[u8], max_digits: usize) -> Option<u64> {
+    if value.is_empty() || value.len() > max_digits || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// RFC 1870 §3 item (4): `size-value ::= 1*20DIGIT`; saturates at `u64::MAX`.
+fn parse_size(value: &[u8]) -> Result<u64, ParamErrorKind> {
+    if value.is_empty() || value.len() > MAX_SIZE_DIGITS || !value.iter().all(u8::is_ascii_digit) {
+        return Err(ParamErrorKind::Syntax);
+    }
+    Ok(value.iter().fold(0u64, |acc, &d| {
+        acc.checked_mul(10)
+            .and_then(|acc| acc.checked_add(u64::from(d - b'0')))
+            .unwrap_or(u64::MAX)
+    }))
+}
+
+/// RFC 6152 §2 (`7BIT`, `8BITMIME`) and RFC 3030 §3 (`BINARYMIME`); each value
+/// needs its own extension advertised.
+fn parse_body(value: &[u8], support: &ParamSupport) -> Result<Body, ParamErrorKind> {
+    let (body, advertised) = if value.eq_ignore_ascii_case(b"7BIT") {
+        (Body::SevenBit, support.eight_bit_mime)
+    } else if value.eq_ignore_ascii_case(b"8BITMIME") {
+        (Body::EightBitMime, support.eight_bit_mime)
+    } else if value.eq_ignore_ascii_case(b"BINARYMIME") {
+        (Body::BinaryMime, support.binary_mime)
+    } else {
+        return Err(ParamErrorKind::Syntax);
+    };
+    if advertised {
+        Ok(body)
+    } else {
+        Err(ParamErrorKind::Unsupported)
+    }
+}
+
+/// RFC 3461 §4.3: `RET=FULL` or `RET=HDRS`.
+fn parse_ret(value: &[u8]) -> Result<Ret, ParamErrorKind> {
+    if value.eq_ignore_ascii_case(b"FULL") {
+        Ok(Ret::Full)
+    } else if value.eq_ignore_ascii_case(b"HDRS") {
+        Ok(Ret::Headers)
+    } else {
+        Err(ParamErrorKind::Syntax)
+    }
+}
+
+/// RFC 3461 §4.4: `ENVID=xtext`, at most 100 characters encoded.
+fn parse_envid(value: &[u8]) -> Result<String, ParamErrorKind> {
+    if value.len() > MAX_ENVID_LEN {
+        return Err(ParamErrorKind::TooLong);
+    }
+    decode_xtext_value(value)
+}
+
+/// RFC 4954 §5: `AUTH=xtext`, whose decoded form is an addr-spec or `<>`.
+fn parse_auth(value: &[u8]) -> Result<AuthParam, ParamErrorKind> {
+    if value.len() > MAX_AUTH_LEN {
+        return Err(ParamErrorKind::TooLong);
+    }
+    let decoded = decode_xtext_value(value)?;
+    Ok(if decoded == "<>" {
+        AuthParam::Null
+    } else {
+        AuthParam::Mailbox(decoded)
+    })
+}
+
+/// RFC 6710 §3: an optional sign and one digit, -9 ..= 9.
+fn parse_mt_priority(value: &[u8]) -> Result<i8, ParamErrorKind> {
+    let (negative, digits) = split_sign(value);
+    let magnitude = match digits {
+        [digit] if digit.is_ascii_digit() => {
+            i8::try_from(digit - b'0').map_err(|_| ParamErrorKind::Syntax)?
+        }
+        _ => return Err(ParamErrorKind::Syntax),
+    };
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+fn split_sign(value: &[u8]) -> (bool, &[u8]) {
+    match value {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, value),
+    }
+}
+
+/// RFC 2852 §4:
+///
+/// ```text
+/// by-value = by-time";"by-mode[by-trace]
+/// by-time  = ["-" / "+"]1*9digit ; a <= zero value is not
+///                                ; allowed with a by-mode of "R"
+/// by-mode  = "N" / "R"
+/// by-trace = "T"
+/// ```
+fn parse_deliver_by(value: &[u8]) -> Result<DeliverBy, ParamErrorKind> {
+    let semicolon = memchr(b';', value).ok_or(ParamErrorKind::Syntax)?;
+    let (time, mode) = value
+        .split_at_checked(semicolon)
+        .ok_or(ParamErrorKind::Syntax)?;
+    let (negative, digits) = split_sign(time);
+    let magnitude =
+        parse_bounded_digits(digits, MAX_BY_TIME_DIGITS).ok_or(ParamErrorKind::Syntax)?;
+    let magnitude = i64::try_from(magnitude).map_err(|_| ParamErrorKind::Syntax)?;
+    let seconds = if negative { -magnitude } else { magnitude };
+    let (mode, trace) = match mode {
+        [b';', mode] => (parse_by_mode(*mode)?, false),
+        [b';', mode, b'T' | b't'] => (parse_by_mode(*mode)?, true),
+        _ => return Err(ParamErrorKind::Syntax),
+    };
+    if mode == ByMode::Return && seconds <= 0 {
+        return Err(ParamErrorKind::Syntax);
+    }
+    Ok(DeliverBy {
+        seconds,
+        mode,
+        trace,
+    })
+}
+
+fn parse_by_mode(mode: u8) -> Result<ByMode, ParamErrorKind> {
+    match mode {
+        b'N' | b'n' => Ok(ByMode::Notify),
+        b'R' | b'r' => Ok(ByMode::Return),
+        _ => Err(ParamErrorKind::Syntax),
+    }
+}
+
+/// RFC 4865: `HOLDFOR=future-release-integer`, `1*9DIGIT` seconds.
+fn parse_holdfor(value: &[u8]) -> Result<u64, ParamErrorKind> {
+    parse_bounded_digits(value, MAX_HOLDFOR_DIGITS).ok_or(ParamErrorKind::Syntax)
+}
+
+/// RFC 4865 (Erratum 2040): `HOLDUNTIL=date-time` per RFC 3339 §5.6.
+fn parse_holduntil(value: &[u8]) -> Result<String, ParamErrorKind> {
+    if !is_rfc3339_date_time(value) {
+        return Err(ParamErrorKind::Syntax);
+    }
+    std::str::from_utf8(value)
+        .map(str::to_owned)
+        .map_err(|_| ParamErrorKind::Syntax)
+}
+
+/// RFC 3461 §4.1: `NEVER`, or a comma list of `SUCCESS`, `FAILURE`, `DELAY`
+/// ("NEVER" MUST NOT be combined; a repeated condition is rejected, choice).
+fn parse_notify(value: &[u8]) -> Result<Notify, ParamErrorKind> {
+    if value.eq_ignore_ascii_case(b"NEVER") {
+        return Ok(Notify::default());
+    }
+    let mut notify = Notify::default();
+    for item in value.split(|&b| b == b',') {
+        let flag = if item.eq_ignore_ascii_case(b"SUCCESS") {
+            &mut notify.success
+        } else if item.eq_ignore_ascii_case(b"FAILURE") {
+            &mut notify.failure
+        } else if item.eq_ignore_ascii_case(b"DELAY") {
+            &mut notify.delay
+        } else {
+            return Err(ParamErrorKind::Syntax);
+        };
+        if *flag {
+            return Err(ParamErrorKind::Syntax);
+        }
+        *flag = true;
+    }
+    Ok(notify)
+}
+
+/// RFC 3461 §4.2: `ORCPT=addr-type ";" xtext`, `addr-type = atom`, at most
+/// 500 characters. An empty address is rejected (choice).
+fn parse_orcpt(value: &[u8]) -> Result<Orcpt, ParamErrorKind> {
+    if value.len() > MAX_ORCPT_LEN {
+        return Err(ParamErrorKind::TooLong);
+    }
+    let semicolon = memchr(b';', value).ok_or(ParamErrorKind::Syntax)?;
+    let (addr_type, address) = value
+        .split_at_checked(semicolon)
+        .ok_or(ParamErrorKind::Syntax)?;
+    let address = address.get(1..).unwrap_or(&[]);
+    if addr_type.is_empty() || !addr_type.iter().all(|&b| is_atom_byte(b)) || address.is_empty() {
+        return Err(ParamErrorKind::Syntax);
+    }
+    let address = decode_xtext_value(address)?;
+    let addr_type = std::str::from_utf8(addr_type).map_err(|_| ParamErrorKind::Syntax)?;
+    Ok(Orcpt {
+        addr_type: addr_type.to_owned(),
+        address,
+    })
+}
+
+/// RFC 822 §3.3 `atom`: any printable ASCII except specials
+/// `()<>@,;:\".[]` (SP and controls are already excluded by the value grammar).
+fn is_atom_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && !b"()<>@,;:\\\".[]".contains(&b)
+}
+
+// ---------------------------------------------------------------------------
+// xtext (RFC 3461 §4)
+// ---------------------------------------------------------------------------
+
+fn is_xchar(b: u8) -> bool {
+    matches!(b, b'!'..=b'~') && b != b'+' && b != b'='
+}
+
+fn upper_hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn decode_xtext_value(input: &[u8]) -> Result<String, ParamErrorKind> {
+    if memchr(b'+', input).is_none() {
+        // Fast path: only xchars are possible, which are printable ASCII.
+        if !input.iter().all(|&b| is_xchar(b)) {
+            return Err(ParamErrorKind::Syntax);
+        }
+        return std::str::from_utf8(input)
+            .map(str::to_owned)
+            .map_err(|_| ParamErrorKind::Syntax);
+    }
+    let decoded = decode_xtext_octets(input)?;
+    if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err(ParamErrorKind::Forbidden);
+    }
+    let decoded = String::from_utf8(decoded).map_err(|_| ParamErrorKind::Syntax)?;
+    // C1 controls (U+0080..U+009F) are controls too.
+    if decoded.chars().any(char::is_control) {
+        return Err(ParamErrorKind::Forbidden);
+    }
+    Ok(decoded)
+}
+
+fn decode_xtext_octets(input: &[u8]) -> Result<Vec<u8>, ParamErrorKind> {
+    let mut decoded = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b == b'+' {
+            let (hi, lo, tail) = match rest {
+                [hi, lo, tail @ ..] => (*hi, *lo, tail),
+                _ => return Err(ParamErrorKind::Syntax),
+            };
+            let (Some(hi), Some(lo)) = (upper_hex_value(hi), upper_hex_value(lo)) else {
+                return Err(ParamErrorKind::Syntax);
+            };
+            decoded.push(hi << 4 | lo);
+            rest = tail;
+        } else if is_xchar(b) {
+            decoded.push(b);
+        } else {
+            return Err(ParamErrorKind::Syntax);
+        }
+    }
+    Ok(decoded)
+}
+
+fn push_xtext(out: &mut String, input: &str) {
+    for &b in input.as_bytes() {
+        if is_xchar(b) {
+            out.push(char::from(b));
+        } else {
+            out.push('+');
+            out.push(upper_hex_digit(b >> 4));
+            out.push(upper_hex_digit(b & 0x0f));
+        }
+    }
+}
+
+/// The uppercase hex digit of the low nibble of `nibble`.
+fn upper_hex_digit(nibble: u8) -> char {
+    let nibble = nibble & 0x0f;
+    char::from(if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'A' + (nibble - 10)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Encoding helpers
+// ---------------------------------------------------------------------------
+
+fn encode_deliver_by(out: &mut String, by: &DeliverBy) {
+    let mode = match by.mode {
+        ByMode::Notify => 'N',
+        ByMode::Return => 'R',
+    };
+    let trace = if by.trace { "T" } else { "" };
+    let _ = write!(out, " BY={};{mode}{trace}", by.seconds);
+}
+
+fn encode_notify(out: &mut String, notify: &Notify) {
+    out.push_str(" NOTIFY=");
+    if notify.is_never() {
+        out.push_str("NEVER");
+        return;
+    }
+    let conditions = [
+        (notify.success, "SUCCESS"),
+        (notify.failure, "FAILURE"),
+        (notify.delay, "DELAY"),
+    ];
+    let mut first = true;
+    for (_, name) in conditions.iter().filter(|(set, _)| *set) {
+        if !first {
+            out.push(',');
+        }
+        out.push_str(name);
+        first = false;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RFC 3339 §5.6 date-time
+// ---------------------------------------------------------------------------
+
+/// A forward-only reader over ASCII bytes.
+struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl Cursor<'_> {
+    fn next(&mut self) -> Option<u8> {
+        let (&b, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        Some(b)
+    }
+
+    fn expect(&mut self, expected: u8) -> Option<()> {
+        (self.next()?.eq_ignore_ascii_case(&expected)).then_some(())
+    }
+
+    /// Exactly `digits` decimal digits (at most 4 here, so no overflow).
+    fn number(&mut self, digits: usize) -> Option<u32> {
+        let (number, rest) = self.rest.split_at_checked(digits)?;
+        self.rest = rest;
+        let value = parse_bounded_digits(number, digits)?;
+        u32::try_from(value).ok()
+    }
+
+    /// A run of digits, returning how many.
+    fn digit_run(&mut self) -> usize {
+        let count = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        self.rest = self.rest.get(count..).unwrap_or(&[]);
+        count
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.rest.first().copied()
+    }
+}
+
+/// RFC 3339 §5.6 `date-time = full-date "T" full-time`, with the §5.7 range
+/// restrictions (day within the month, leap years per Appendix C, second 60
+/// for a leap second). "T" and "Z" may be lowercase (§5.6 NOTE).
+fn is_rfc3339_date_time(value: &[u8]) -> bool {
+    let mut cursor = Cursor { rest: value };
+    full_date(&mut cursor).is_some()
+        && cursor.expect(b'T').is_some()
+        && full_time(&mut cursor).is_some()
+        && cursor.rest.is_empty()
+}
+
+fn full_date(cursor: &mut Cursor<'_>) -> Option<()> {
+    let year = cursor.number(4)?;
+    cursor.expect(b'-')?;
+    let month = cursor.number(2)?;
+    cursor.expect(b'-')?;
+    let day = cursor.number(2)?;
+    (day >= 1 && day <= days_in_month(year, month)?).then_some(())
+}
+
+fn days_in_month(year: u32, month: u32) -> Option<u32> {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
+        4 | 6 | 9 | 11 => Some(30),
+        2 if leap => Some(29),
+        2 => Some(28),
+        _ => None,
+    }
+}
+
+fn full_time(cursor: &mut Cursor<'_>) -> Option<()> {
+    let hour = cursor.number(2)?;
+    cursor.expect(b':')?;
+    let minute = cursor.number(2)?;
+    cursor.expect(b':')?;
+    let second = cursor.number(2)?;
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    if cursor.peek() == Some(b'.') {
+        cursor.next()?;
+        let digits = cursor.digit_run();
+        if digits == 0 || digits > MAX_SECFRAC_DIGITS {
+            return None;
+        }
+    }
+    time_offset(cursor)
+}
+
+fn time_offset(cursor: &mut Cursor<'_>) -> Option<()> {
+    match cursor.next()? {
+        b'Z' | b'z' => Some(()),
+        b'+' | b'-' => {
+            let hour = cursor.number(2)?;
+            cursor.expect(b':')?;
+            let minute = cursor.number(2)?;
+            (hour <= 23 && minute <= 59).then_some(())
+        }
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ALL: ParamSupport = ParamSupport::all();
+    const NONE: ParamSupport = ParamSupport {
+        size: false,
+        eight_bit_mime: false,
+        binary_mime: false,
+        smtputf8: false,
+        dsn: false,
+        requiretls: false,
+        mt_priority: false,
+        deliver_by: false,
+        future_release: false,
+        auth: false,
+    };
+
+    fn mail(input: &[u8]) -> Result<MailParams, ParamError> {
+        parse_mail_params(input, &ALL)
+    }
+
+    fn rcpt(input: &[u8]) -> Result<RcptParams, ParamError> {
+        parse_rcpt_params(input, &ALL)
+    }
+
+    /// (kind, keyword) of a MAIL error.
+    fn mail_err(input: &[u8]) -> (ParamErrorKind, String) {
+        mail_err_with(input, &ALL)
+    }
+
+    fn mail_err_with(input: &[u8], support: &ParamSupport) -> (ParamErrorKind, String) {
+        match parse_mail_params(input, support) {
+            Ok(params) => panic!("expected an error, got {params:?}"),
+            Err(error) => (error.kind(), error.keyword().to_owned()),
+        }
+    }
+
+    fn rcpt_err(input: &[u8]) -> (ParamErrorKind, String) {
+        match rcpt(input) {
+            Ok(params) => panic!("expected an error, got {params:?}"),
+            Err(error) => (error.kind(), error.keyword().to_owned()),
+        }
+    }
+
+    fn err(kind: ParamErrorKind, keyword: &str) -> (ParamErrorKind, String) {
+        (kind, keyword.to_owned())
+    }
+
+    use ParamErrorKind::{Duplicate, Forbidden, Syntax, TooLong, Unknown, Unsupported};
+
+    // ----- grammar (RFC 5321 §4.1.2) -----
+
+    #[test]
+    fn empty_and_space_only_inputs_have_no_parameters() {
+        assert_eq!(mail(b""), Ok(MailParams::default()));
+        assert_eq!(mail(b" "), Ok(MailParams::default()));
+        assert_eq!(mail(b"   "), Ok(MailParams::default()));
+        assert_eq!(rcpt(b""), Ok(RcptParams::default()));
+    }
+
+    #[test]
+    fn parameters_need_a_leading_space() {
+        assert_eq!(mail_err(b"SIZE=100"), err(Syntax, ""));
+        assert_eq!(mail_err(b"\tSIZE=100"), err(Syntax, ""));
+    }
+
+    #[test]
+    fn several_spaces_and_trailing_space_are_tolerated() {
+        let params = mail(b"  SIZE=100   BODY=8BITMIME  ").unwrap();
+        assert_eq!(params.size, Some(100));
+        assert_eq!(params.body, Some(Body::EightBitMime));
+    }
+
+    #[test]
+    fn keywords_are_case_insensitive() {
+        let params = mail(b" size=7 Body=8bitmime smtpUTF8 mt-priority=1").unwrap();
+        assert_eq!(params.size, Some(7));
+        assert_eq!(params.body, Some(Body::EightBitMime));
+        assert!(params.smtputf8);
+        assert_eq!(params.mt_priority, Some(1));
+    }
+
+    #[test]
+    fn malformed_grammar_is_syntax() {
+        assert_eq!(mail_err(b" ="), err(Syntax, ""));
+        assert_eq!(mail_err(b" =1"), err(Syntax, ""));
+        assert_eq!(mail_err(b" SIZE="), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=="), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE==1"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=1=2"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=1\tBODY=7BIT"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE\t=1"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=1\r\n"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=1\x00"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=1\x7f"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" -SIZE=1"), err(Syntax, ""));
+        assert_eq!(mail_err(b" S_ZE=1"), err(Syntax, "S"));
+        assert_eq!(mail_err(b" \xc3\xa9=1"), err(Syntax, ""));
+    }
+
+    #[test]
+    fn grammar_errors_win_over_unknown_keywords() {
+        // Pass 1 checks the whole list before any keyword is classified.
+        assert_eq!(mail_err(b" FOO=1 SIZE=="), err(Syntax, "SIZE"));
+    }
+
+    #[test]
+    fn utf8_values_pass_the_grammar_invalid_utf8_does_not() {
+        // RFC 6531 §3.3: esmtp-value may carry UTF8-non-ascii.
+        assert_eq!(mail_err(b" FOO=\xc3\xa9"), err(Unknown, "FOO"));
+        assert_eq!(mail_err(b" FOO=\xc3\x28"), err(Syntax, "FOO"));
+        assert_eq!(mail_err(b" FOO=\xff"), err(Syntax, "FOO"));
+        // ...but no known parameter accepts raw non-ASCII.
+        assert_eq!(mail_err(b" ENVID=\xc3\xa9"), err(Syntax, "ENVID"));
+    }
+
+    #[test]
+    fn keyword_with_inner_and_trailing_dash_is_grammatical() {
+        assert_eq!(mail_err(b" X-FOO-=1"), err(Unknown, "X-FOO-"));
+        assert_eq!(mail_err(b" 9X"), err(Unknown, "9X"));
+    }
+
+    #[test]
+    fn parameter_count_is_bounded() {
+        let sixteen = b" X=1".repeat(MAX_PARAMS);
+        assert_eq!(mail_err(&sixteen), err(Unknown, "X"));
+        let seventeen = b" X=1".repeat(MAX_PARAMS + 1);
+        assert_eq!(mail_err(&seventeen), err(TooLong, ""));
+        let thousand = b" X=1".repeat(1000);
+        assert_eq!(mail_err(&thousand), err(TooLong, ""));
+        assert_eq!(rcpt_err(&thousand), err(TooLong, ""));
+    }
+
+    #[test]
+    fn tokenizer_keeps_exactly_sixteen() {
+        let sixteen = b" A".repeat(MAX_PARAMS);
+        let raw = tokenize(&sixteen).unwrap();
+        assert_eq!(raw.as_slice().len(), MAX_PARAMS);
+        assert!(
+            raw.as_slice()
+                .iter()
+                .all(|p| p.keyword == b"A" && p.value.is_none())
+        );
+    }
+
+    // ----- classification (RFC 5321 §4.1.1.11) -----
+
+    #[test]
+    fn unknown_keywords_are_unknown() {
+        let error = mail(b" FOO=1").unwrap_err();
+        assert_eq!(error.kind(), Unknown);
+        assert_eq!(error.reply_code(), 555);
+        assert_eq!(error.description(), "Unknown parameter FOO");
+        assert_eq!(mail_err(b" FOO"), err(Unknown, "FOO"));
+    }
+
+    #[test]
+    fn parameters_of_the_other_command_are_unknown() {
+        assert_eq!(mail_err(b" NOTIFY=NEVER"), err(Unknown, "NOTIFY"));
+        assert_eq!(mail_err(b" ORCPT=rfc822;a@b"), err(Unknown, "ORCPT"));
+        assert_eq!(rcpt_err(b" SIZE=1"), err(Unknown, "SIZE"));
+        assert_eq!(rcpt_err(b" RET=FULL"), err(Unknown, "RET"));
+    }
+
+    #[test]
+    fn every_parameter_needs_its_extension() {
+        let cases: [(&[u8], &str); 12] = [
+            (b" SIZE=1", "SIZE"),
+            (b" BODY=7BIT", "BODY"),
+            (b" SMTPUTF8", "SMTPUTF8"),
+            (b" RET=FULL", "RET"),
+            (b" ENVID=x", "ENVID"),
+            (b" AUTH=<>", "AUTH"),
+            (b" REQUIRETLS", "REQUIRETLS"),
+            (b" MT-PRIORITY=1", "MT-PRIORITY"),
+            (b" BY=10;N", "BY"),
+            (b" HOLDFOR=10", "HOLDFOR"),
+            (b" HOLDUNTIL=2030-01-01T00:00:00Z", "HOLDUNTIL"),
+            (b" body=binarymime", "body"),
+        ];
+        for (input, keyword) in cases {
+            assert_eq!(mail_err_with(input, &NONE), err(Unsupported, keyword));
+        }
+        for input in [&b" NOTIFY=NEVER"[..], b" ORCPT=rfc822;a"] {
+            let error = parse_rcpt_params(input, &NONE).unwrap_err();
+            assert_eq!(error.kind(), Unsupported);
+            assert_eq!(error.reply_code(), 555);
+        }
+    }
+
+    #[test]
+    fn unsupported_comes_before_value_checks() {
+        assert_eq!(mail_err_with(b" SIZE=abc", &NONE), err(Unsupported, "SIZE"));
+    }
+
+    #[test]
+    fn body_values_need_their_own_extension() {
+        let only_8bit = ParamSupport {
+            eight_bit_mime: true,
+            ..NONE
+        };
+        let only_binary = ParamSupport {
+            binary_mime: true,
+            ..NONE
+        };
+        assert_eq!(
+            parse_mail_params(b" BODY=8BITMIME", &only_8bit)
+                .unwrap()
+                .body,
+            Some(Body::EightBitMime)
+        );
+        assert_eq!(
+            parse_mail_params(b" BODY=7BIT", &only_8bit).unwrap().body,
+            Some(Body::SevenBit)
+        );
+        assert_eq!(
+            mail_err_with(b" BODY=BINARYMIME", &only_8bit),
+            err(Unsupported, "BODY")
+        );
+        assert_eq!(
+            parse_mail_params(b" BODY=BINARYMIME", &only_binary)
+                .unwrap()
+                .body,
+            Some(Body::BinaryMime)
+        );
+        assert_eq!(
+            mail_err_with(b" BODY=8BITMIME", &only_binary),
+            err(Unsupported, "BODY")
+        );
+        assert_eq!(
+            mail_err_with(b" BODY=7BIT", &only_binary),
+            err(Unsupported, "BODY")
+        );
+    }
+
+    #[test]
+    fn duplicates_are_rejected() {
+        assert_eq!(mail_err(b" RET=FULL RET=HDRS"), err(Duplicate, "RET"));
+        assert_eq!(mail_err(b" SIZE=1 size=1"), err(Duplicate, "size"));
+        assert_eq!(mail_err(b" SMTPUTF8 SMTPUTF8"), err(Duplicate, "SMTPUTF8"));
+        assert_eq!(mail_err(b" HOLDFOR=1 HOLDFOR=2"), err(Duplicate, "HOLDFOR"));
+        assert_eq!(
+            rcpt_err(b" NOTIFY=NEVER NOTIFY=NEVER"),
+            err(Duplicate, "NOTIFY")
+        );
+        let error = rcpt(b" ORCPT=rfc822;a ORCPT=rfc822;b").unwrap_err();
+        assert_eq!(error.kind(), Duplicate);
+        assert_eq!(error.reply_code(), 501);
+        assert_eq!(error.description(), "Duplicate parameter ORCPT");
+    }
+
+    #[test]
+    fn holdfor_and_holduntil_exclude_each_other() {
+        assert_eq!(
+            mail_err(b" HOLDFOR=10 HOLDUNTIL=2030-01-01T00:00:00Z"),
+            err(Duplicate, "HOLDUNTIL")
+        );
+        assert_eq!(
+            mail_err(b" HOLDUNTIL=2030-01-01T00:00:00Z HOLDFOR=10"),
+            err(Duplicate, "HOLDFOR")
+        );
+    }
+
+    // ----- values -----
+
+    #[test]
+    fn size_values() {
+        assert_eq!(mail(b" SIZE=0").unwrap().size, Some(0));
+        assert_eq!(mail(b" SIZE=00100").unwrap().size, Some(100));
+        assert_eq!(
+            mail(b" SIZE=18446744073709551614").unwrap().size,
+            Some(u64::MAX - 1)
+        );
+        assert_eq!(
+            mail(b" SIZE=18446744073709551615").unwrap().size,
+            Some(u64::MAX)
+        );
+        // 20 digits beyond u64 saturate (the server answers 552).
+        assert_eq!(
+            mail(b" SIZE=18446744073709551616").unwrap().size,
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            mail(b" SIZE=99999999999999999999").unwrap().size,
+            Some(u64::MAX)
+        );
+        // 21 digits: over the RFC 1870 1*20DIGIT limit.
+        assert_eq!(
+            mail_err(b" SIZE=000000000000000000001"),
+            err(Syntax, "SIZE")
+        );
+        assert_eq!(mail_err(b" SIZE=abc"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=-1"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE=+1"), err(Syntax, "SIZE"));
+        assert_eq!(mail_err(b" SIZE"), err(Syntax, "SIZE"));
+    }
+
+    #[test]
+    fn body_values() {
+        assert_eq!(mail(b" BODY=7bit").unwrap().body, Some(Body::SevenBit));
+        assert_eq!(
+            mail(b" BODY=8BITMIME").unwrap().body,
+            Some(Body::EightBitMime)
+        );
+        assert_eq!(
+            mail(b" BODY=BinaryMime").unwrap().body,
+            Some(Body::BinaryMime)
+        );
+        assert_eq!(mail_err(b" BODY=FOO"), err(Syntax, "BODY"));
+        assert_eq!(mail_err(b" BODY=8BIT"), err(Syntax, "BODY"));
+        assert_eq!(mail_err(b" BODY"), err(Syntax, "BODY"));
+    }
+
+    #[test]
+    fn valueless_parameters_reject_values() {
+        assert!(mail(b" SMTPUTF8").unwrap().smtputf8);
+        assert!(mail(b" REQUIRETLS").unwrap().requiretls);
+        assert_eq!(mail_err(b" SMTPUTF8=1"), err(Syntax, "SMTPUTF8"));
+        assert_eq!(mail_err(b" REQUIRETLS=YES"), err(Syntax, "REQUIRETLS"));
+    }
+
+    #[test]
+    fn ret_values() {
+        assert_eq!(mail(b" RET=FULL").unwrap().ret, Some(Ret::Full));
+        assert_eq!(mail(b" RET=hdrs").unwrap().ret, Some(Ret::Headers));
+        assert_eq!(mail_err(b" RET=HEADERS"), err(Syntax, "RET"));
+        assert_eq!(mail_err(b" RET"), err(Syntax, "RET"));
+    }
+
+    #[test]
+    fn envid_values() {
+        assert_eq!(
+            mail(b" ENVID=QQ314159").unwrap().envid.as_deref(),
+            Some("QQ314159")
+        );
+        assert_eq!(
+            mail(b" ENVID=a+2Bb+3Dc").unwrap().envid.as_deref(),
+            Some("a+b=c")
+        );
+        assert_eq!(
+            mail(b" ENVID=+C3+A9").unwrap().envid.as_deref(),
+            Some("\u{e9}")
+        );
+        assert_eq!(mail_err(b" ENVID=a+0Ab"), err(Forbidden, "ENVID"));
+        assert_eq!(mail_err(b" ENVID=a+2bb"), err(Syntax, "ENVID"));
+        assert_eq!(mail_err(b" ENVID=+C3"), err(Syntax, "ENVID"));
+        assert_eq!(mail_err(b" ENVID"), err(Syntax, "ENVID"));
+    }
+
+    #[test]
+    fn envid_length_limit_is_on_the_encoded_form() {
+        let at_limit = [b" ENVID=".as_slice(), &[b'a'; MAX_ENVID_LEN]].concat();
+        assert_eq!(
+            mail(&at_limit).unwrap().envid.map(|e| e.len()),
+            Some(MAX_ENVID_LEN)
+        );
+        let over = [b" ENVID=".as_slice(), &[b'a'; MAX_ENVID_LEN + 1]].concat();
+        assert_eq!(mail_err(&over), err(TooLong, "ENVID"));
+        // 34 hexchars = 102 encoded characters for 34 decoded ones.
+        let encoded_over = [b" ENVID=".as_slice(), &b"+41".repeat(34)].concat();
+        assert_eq!(mail_err(&encoded_over), err(TooLong, "ENVID"));
+        let encoded_at = [b" ENVID=a".as_slice(), &b"+41".repeat(33)].concat();
+        assert_eq!(mail(&encoded_at).unwrap().envid.map(|e| e.len()), Some(34));
+    }
+
+    #[test]
+    fn auth_values() {
+        assert_eq!(mail(b" AUTH=<>").unwrap().auth, Some(AuthParam::Null));
+        assert_eq!(mail(b" AUTH=+3C+3E").unwrap().auth, Some(AuthParam::Null));
+        assert_eq!(
+            mail(b" AUTH=e+3Dmc2@example.com").unwrap().auth,
+            Some(AuthParam::Mailbox("e=mc2@example.com".to_owned()))
+        );
+        let error = mail(b" AUTH=a+0Ab").unwrap_err();
+        assert_eq!(error.kind(), Forbidden);
+        assert_eq!(error.reply_code(), 501);
+        assert_eq!(error.description(), "Control character in parameter AUTH");
+        assert_eq!(mail_err(b" AUTH=a+0D+0Ab"), err(Forbidden, "AUTH"));
+        assert_eq!(mail_err(b" AUTH"), err(Syntax, "AUTH"));
+    }
+
+    #[test]
+    fn auth_length_limit() {
+        let at_limit = [b" AUTH=".as_slice(), &[b'a'; MAX_AUTH_LEN]].concat();
+        assert!(
+            matches!(mail(&at_limit).unwrap().auth, Some(AuthParam::Mailbox(m)) if m.len() == MAX_AUTH_LEN)
+        );
+        let over = [b" AUTH=".as_slice(), &[b'a'; MAX_AUTH_LEN + 1]].concat();
+        assert_eq!(mail_err(&over), err(TooLong, "AUTH"));
+    }
+
+    #[test]
+    fn mt_priority_values() {
+        for (input, expected) in [
+            (&b" MT-PRIORITY=-9"[..], -9),
+            (b" MT-PRIORITY=9", 9),
+            (b" MT-PRIORITY=+3", 3),
+            (b" MT-PRIORITY=0", 0),
+            (b" MT-PRIORITY=-0", 0),
+        ] {
+            assert_eq!(mail(input).unwrap().mt_priority, Some(expected));
+        }
+        for input in [
+            &b" MT-PRIORITY=10"[..],
+            b" MT-PRIORITY=-10",
+            b" MT-PRIORITY=09",
+            b" MT-PRIORITY=+-1",
+            b" MT-PRIORITY=-",
+            b" MT-PRIORITY=a",
+            b" MT-PRIORITY",
+        ] {
+            assert_eq!(mail_err(input), err(Syntax, "MT-PRIORITY"));
+        }
+    }
+
+    #[test]
+    fn deliver_by_values() {
+        let by = |seconds, mode, trace| {
+            Some(DeliverBy {
+                seconds,
+                mode,
+                trace,
+            })
+        };
+        assert_eq!(
+            mail(b" BY=120;R").unwrap().deliver_by,
+            by(120, ByMode::Return, false)
+        );
+        assert_eq!(
+            mail(b" BY=120;RT").unwrap().deliver_by,
+            by(120, ByMode::Return, true)
+        );
+        assert_eq!(
+            mail(b" BY=+1;r").unwrap().deliver_by,
+            by(1, ByMode::Return, false)
+        );
+        assert_eq!(
+            mail(b" BY=-5;N").unwrap().deliver_by,
+            by(-5, ByMode::Notify, false)
+        );
+        assert_eq!(
+            mail(b" BY=0;nt").unwrap().deliver_by,
+            by(0, ByMode::Notify, true)
+        );
+        assert_eq!(
+            mail(b" BY=999999999;N").unwrap().deliver_by,
+            by(999_999_999, ByMode::Notify, false)
+        );
+        assert_eq!(
+            mail(b" BY=-999999999;N").unwrap().deliver_by,
+            by(-999_999_999, ByMode::Notify, false)
+        );
+        for input in [
+            &b" BY=1000000000;N"[..], // 10 digits
+            b" BY=0;R",               // RFC 2852 §4: by-time <= 0 not allowed with R
+            b" BY=-1;R",
+            b" BY=-0;RT",
+            b" BY=120",
+            b" BY=120;",
+            b" BY=120;X",
+            b" BY=120;T",
+            b" BY=120;RTT",
+            b" BY=120;RX",
+            b" BY=;R",
+            b" BY=-;R",
+            b" BY=1;2;R",
+            b" BY",
+        ] {
+            assert_eq!(mail_err(input), err(Syntax, "BY"), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn holdfor_values() {
+        assert_eq!(mail(b" HOLDFOR=0").unwrap().hold, Some(Hold::For(0)));
+        assert_eq!(
+            mail(b" HOLDFOR=999999999").unwrap().hold,
+            Some(Hold::For(999_999_999))
+        );
+        assert_eq!(mail_err(b" HOLDFOR=1000000000"), err(Syntax, "HOLDFOR"));
+        assert_eq!(mail_err(b" HOLDFOR=-1"), err(Syntax, "HOLDFOR"));
+        assert_eq!(mail_err(b" HOLDFOR=1h"), err(Syntax, "HOLDFOR"));
+        assert_eq!(mail_err(b" HOLDFOR"), err(Syntax, "HOLDFOR"));
+    }
+
+    #[test]
+    fn holduntil_accepts_rfc3339_date_times_as_sent() {
+        for value in [
+            "2030-01-31T12:00:00Z",
+            "2028-02-29T00:00:00Z",
+            "2000-02-29T00:00:00Z",
+            "2030-12-31T23:59:60Z",
+            "2030-01-01t00:00:00z",
+            "2030-01-01T00:00:00.5+05:30",
+            "2030-01-01T00:00:00.123456789-23:59",
+        ] {
+            let input = format!(" HOLDUNTIL={value}");
+            assert_eq!(
+                mail(input.as_bytes()).unwrap().hold,
+                Some(Hold::Until(value.to_owned()))
+            );
+        }
+    }
+
+    #[test]
+    fn holduntil_rejects_invalid_date_times() {
+        for value in [
+            "2030-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2030-04-31T00:00:00Z",
+            "2030-13-01T00:00:00Z",
+            "2030-00-01T00:00:00Z",
+            "2030-01-00T00:00:00Z",
+            "2030-01-01T24:00:00Z",
+            "2030-01-01T00:60:00Z",
+            "2030-01-01T00:00:61Z",
+            "2030-01-01T00:00:00.Z",
+            "2030-01-01T00:00:00.1234567890Z",
+            "2030-01-01T00:00:00+24:00",
+            "2030-01-01T00:00:00+05:60",
+            "2030-01-01T00:00:00+0530",
+            "2030-01-01T00:00:00",
+            "2030-01-01T00:00:00ZZ",
+            "2030-01-01",
+            "30-01-01T00:00:00Z",
+            "2030-1-01T00:00:00Z",
+            "2030-01-01X00:00:00Z",
+        ] {
+            let input = format!(" HOLDUNTIL={value}");
+            assert_eq!(
+                mail_err(input.as_bytes()),
+                err(Syntax, "HOLDUNTIL"),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn notify_values() {
+        let notify = |success, failure, delay| {
+            Some(Notify {
+                success,
+                failure,
+                delay,
+            })
+        };
+        assert_eq!(
+            rcpt(b" NOTIFY=NEVER").unwrap().notify,
+            notify(false, false, false)
+        );
+        assert_eq!(
+            rcpt(b" NOTIFY=never").unwrap().notify,
+            notify(false, false, false)
+        );
+        assert_eq!(
+            rcpt(b" NOTIFY=failure").unwrap().notify,
+            notify(false, true, false)
+        );
+        assert_eq!(
+            rcpt(b" NOTIFY=DELAY,SUCCESS,FAILURE").unwrap().notify,
+            notify(true, true, true)
+        );
+        for input in [
+            &b" NOTIFY=NEVER,SUCCESS"[..],
+            b" NOTIFY=SUCCESS,NEVER",
+            b" NOTIFY=SUCCESS,SUCCESS",
+            b" NOTIFY=SUCCESS,",
+            b" NOTIFY=,SUCCESS",
+            b" NOTIFY=SUCCESS,,DELAY",
+            b" NOTIFY=FOO",
+            b" NOTIFY",
+        ] {
+            assert_eq!(rcpt_err(input), err(Syntax, "NOTIFY"), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn orcpt_values() {
+        let orcpt = |addr_type: &str, address: &str| {
+            Some(Orcpt {
+                addr_type: addr_type.to_owned(),
+                address: address.to_owned(),
+            })
+        };
+        assert_eq!(
+            rcpt(b" ORCPT=rfc822;a@b").unwrap().orcpt,
+            orcpt("rfc822", "a@b")
+        );
+        assert_eq!(
+            rcpt(b" ORCPT=utf-8;a+40b").unwrap().orcpt,
+            orcpt("utf-8", "a@b")
+        );
+        assert_eq!(
+            rcpt(b" ORCPT=rfc822;a;b").unwrap().orcpt,
+            orcpt("rfc822", "a;b")
+        );
+        assert_eq!(
+            rcpt_err(b" ORCPT=rfc822;b+0D+0A@y"),
+            err(Forbidden, "ORCPT")
+        );
+        for input in [
+            &b" ORCPT=rfc822"[..],
+            b" ORCPT=;a@b",
+            b" ORCPT=rfc822;",
+            b" ORCPT=rf(c;a@b",
+            b" ORCPT=a@b;c",
+            b" ORCPT=rfc822;a+zz",
+            b" ORCPT",
+        ] {
+            assert_eq!(rcpt_err(input), err(Syntax, "ORCPT"), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn orcpt_length_limit_counts_the_whole_value() {
+        let at_limit = [b" ORCPT=rfc822;".as_slice(), &[b'a'; MAX_ORCPT_LEN - 7]].concat();
+        assert_eq!(
+            rcpt(&at_limit).unwrap().orcpt.map(|o| o.address.len()),
+            Some(MAX_ORCPT_LEN - 7)
+        );
+        let over = [b" ORCPT=rfc822;".as_slice(), &[b'a'; MAX_ORCPT_LEN - 6]].concat();
+        assert_eq!(rcpt_err(&over), err(TooLong, "ORCPT"));
+    }
+
+    #[test]
+    fn full_mail_and_rcpt_lines() {
+        let params = mail(
+            b" SIZE=1000 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=QQ314159 AUTH=<> \
+              REQUIRETLS MT-PRIORITY=-3 BY=60;RT HOLDFOR=30",
+        )
+        .unwrap();
+        let expected = MailParams {
+            size: Some(1000),
+            body: Some(Body::EightBitMime),
+            smtputf8: true,
+            ret: Some(Ret::Headers),
+            envid: Some("QQ314159".to_owned()),
+            auth: Some(AuthParam::Null),
+            requiretls: true,
+            mt_priority: Some(-3),
+            deliver_by: Some(DeliverBy {
+                seconds: 60,
+                mode: ByMode::Return,
+                trace: true,
+            }),
+            hold: Some(Hold::For(30)),
+        };
+        assert_eq!(params, expected);
+
+        let params = rcpt(b" NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob@Example.COM").unwrap();
+        assert_eq!(
+            params.notify,
+            Some(Notify {
+                success: true,
+                failure: true,
+                delay: false
+            })
+        );
+        assert_eq!(params.orcpt.unwrap().address, "Bob@Example.COM");
+    }
+
+    // ----- xtext (RFC 3461 §4) -----
+
+    fn xtext_err(input: &[u8]) -> ParamErrorKind {
+        decode_xtext(input).unwrap_err().kind()
+    }
+
+    #[test]
+    fn xtext_decoding() {
+        assert_eq!(decode_xtext(b"").unwrap(), "");
+        assert_eq!(decode_xtext(b"abc").unwrap(), "abc");
+        assert_eq!(decode_xtext(b"+41+2B+3D").unwrap(), "A+=");
+        assert_eq!(decode_xtext(b"+20").unwrap(), " ");
+        assert_eq!(decode_xtext(b"+7E").unwrap(), "~");
+        assert_eq!(decode_xtext(b"+E2+82+AC").unwrap(), "\u{20ac}");
+        assert_eq!(xtext_err(b"+"), Syntax);
+        assert_eq!(xtext_err(b"+4"), Syntax);
+        assert_eq!(xtext_err(b"+4g"), Syntax);
+        assert_eq!(xtext_err(b"+e9"), Syntax);
+        assert_eq!(xtext_err(b"a=b"), Syntax);
+        assert_eq!(xtext_err(b"a b"), Syntax);
+        assert_eq!(xtext_err(b"\xc3\xa9"), Syntax);
+        assert_eq!(xtext_err(b"+C3+28"), Syntax);
+        assert_eq!(xtext_err(b"+FF"), Syntax);
+    }
+
+    #[test]
+    fn xtext_rejects_decoded_controls() {
+        for input in [
+            &b"a+0Ab"[..],
+            b"+0D",
+            b"+00",
+            b"+09",
+            b"+1F",
+            b"+7F",
+            b"+C2+80",
+            b"+C2+9F",
+        ] {
+            let error = decode_xtext(input).unwrap_err();
+            assert_eq!(error.kind(), Forbidden, "{input:?}");
+            assert_eq!(error.keyword(), "");
+        }
+        // A control wins over invalid UTF-8 elsewhere in the value.
+        assert_eq!(xtext_err(b"+0A+FF"), Forbidden);
+        // U+00A0 is not a control.
+        assert_eq!(decode_xtext(b"+C2+A0").unwrap(), "\u{a0}");
+    }
+
+    #[test]
+    fn xtext_encoding() {
+        assert_eq!(encode_xtext(""), "");
+        assert_eq!(encode_xtext("a+b=c d"), "a+2Bb+3Dc+20d");
+        assert_eq!(encode_xtext("\u{e9}"), "+C3+A9");
+        assert_eq!(encode_xtext("!~<>"), "!~<>");
+        assert_eq!(encode_xtext("\r\n"), "+0D+0A");
+    }
+
+    // ----- errors -----
+
+    #[test]
+    fn error_reply_codes_and_descriptions() {
+        let cases: [(&[u8], u16, &str); 6] = [
+            (b" FOO=1", 555, "Unknown parameter FOO"),
+            (b" AUTH=x", 555, "Unsupported parameter AUTH"),
+            (b" SIZE=x", 501, "Syntax error in parameter SIZE"),
+            (b" SIZE=1 SIZE=2", 501, "Duplicate parameter SIZE"),
+            (b"SIZE=1", 501, "Syntax error in parameters"),
+            (b" SMTPUTF8 SMTPUTF8", 501, "Duplicate parameter SMTPUTF8"),
+        ];
+        let support = ParamSupport { auth: false, ..ALL };
+        for (input, code, text) in cases {
+            let error = parse_mail_params(input, &support).unwrap_err();
+            assert_eq!(error.reply_code(), code, "{input:?}");
+            assert_eq!(error.description(), text, "{input:?}");
+            assert_eq!(error.enhanced_code(), "5.5.4");
+        }
+        let too_many = mail(&b" X".repeat(17)).unwrap_err();
+        assert_eq!(
+            (too_many.reply_code(), too_many.description()),
+            (501, "Too many parameters".to_owned())
+        );
+        let too_long = mail(&[b" ENVID=".as_slice(), &[b'a'; 101]].concat()).unwrap_err();
+        assert_eq!(too_long.description(), "Parameter ENVID too long");
+        assert_eq!(
+            decode_xtext(b"+0A").unwrap_err().description(),
+            "Control character in parameter value"
+        );
+    }
+
+    #[test]
+    fn error_keyword_is_capped_at_32_characters() {
+        let keyword_32 = "K".repeat(32);
+        let error = mail(format!(" {keyword_32}").as_bytes()).unwrap_err();
+        assert_eq!(error.keyword(), keyword_32);
+        let error = mail(format!(" {}", "K".repeat(33)).as_bytes()).unwrap_err();
+        assert_eq!(error.keyword(), keyword_32);
+        assert_eq!(
+            error.description(),
+            format!("Unknown parameter {keyword_32}")
+        );
+        let error = mail(format!(" {}", "K".repeat(5000)).as_bytes()).unwrap_err();
+        assert_eq!(error.keyword().len(), 32);
+    }
+
+    // ----- encoding -----
+
+    #[test]
+    fn mail_encoding_is_canonical() {
+        let params = MailParams {
+            size: Some(100),
+            body: Some(Body::BinaryMime),
+            smtputf8: true,
+            ret: Some(Ret::Full),
+            envid: Some("a+b c".to_owned()),
+            auth: Some(AuthParam::Mailbox("u=1@x".to_owned())),
+            requiretls: true,
+            mt_priority: Some(-3),
+            deliver_by: Some(DeliverBy {
+                seconds: -5,
+                mode: ByMode::Notify,
+                trace: true,
+            }),
+            hold: Some(Hold::Until("2030-01-01T00:00:00Z".to_owned())),
+        };
+        let mut out = String::new();
+        params.encode(&mut out);
+        assert_eq!(
+            out,
+            " SIZE=100 BODY=BINARYMIME SMTPUTF8 RET=FULL ENVID=a+2Bb+20c AUTH=u+3D1@x \
+             REQUIRETLS MT-PRIORITY=-3 BY=-5;NT HOLDUNTIL=2030-01-01T00:00:00Z"
+        );
+        assert_eq!(mail(out.as_bytes()), Ok(params));
+
+        let mut out = String::new();
+        MailParams::default().encode(&mut out);
+        assert_eq!(out, "");
+        let params = MailParams {
+            auth: Some(AuthParam::Null),
+            hold: Some(Hold::For(9)),
+            deliver_by: Some(DeliverBy {
+                seconds: 7,
+                mode: ByMode::Return,
+                trace: false,
+            }),
+            ..MailParams::default()
+        };
+        params.encode(&mut out);
+        assert_eq!(out, " AUTH=<> BY=7;R HOLDFOR=9");
+    }
+
+    #[test]
+    fn rcpt_encoding_is_canonical() {
+        let params = RcptParams {
+            notify: Some(Notify {
+                success: true,
+                failure: false,
+                delay: true,
+            }),
+            orcpt: Some(Orcpt {
+                addr_type: "rfc822".to_owned(),
+                address: "a+b@x".to_owned(),
+            }),
+        };
+        let mut out = String::new();
+        params.encode(&mut out);
+        assert_eq!(out, " NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+2Bb@x");
+        assert_eq!(rcpt(out.as_bytes()), Ok(params));
+
+        let params = RcptParams {
+            notify: Some(Notify::default()),
+            ..RcptParams::default()
+        };
+        let mut out = String::new();
+        params.encode(&mut out);
+        assert_eq!(out, " NOTIFY=NEVER");
+    }
+
+    // ----- property tests -----
+
+    /// Text without control characters: up to `max_chars` printable ASCII
+    /// characters, or a few arbitrary ones, so that the xtext form stays
+    /// within about `3 * max_chars` octets.
+    fn text(max_chars: usize) -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::string::string_regex(&format!("[ -~]{{1,{max_chars}}}")).unwrap(),
+            proptest::string::string_regex(&format!("[^\\p{{Cc}}]{{1,{}}}", max_chars / 12 + 1))
+                .unwrap(),
+        ]
+    }
+
+    fn date_time() -> impl Strategy<Value = String> {
+        (
+            0u32..=9999,
+            1u32..=12,
+            1u32..=28,
+            0u32..=23,
+            0u32..=59,
+            0u32..=60,
+            proptest::option::of(0u32..=999_999_999),
+            prop_oneof![
+                Just("Z".to_owned()),
+                Just("z".to_owned()),
+                (any::<bool>(), 0u32..=23, 0u32..=59).prop_map(|(minus, h, m)| format!(
+                    "{}{h:02}:{m:02}",
+                    if minus { '-' } else { '+' }
+                )),
+            ],
+        )
+            .prop_map(|(y, mo, d, h, mi, s, frac, offset)| {
+                let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{offset}")
+            })
+    }
+
+    fn deliver_by() -> impl Strategy<Value = DeliverBy> {
+        (-999_999_999i64..=999_999_999, any::<bool>(), any::<bool>()).prop_map(
+            |(seconds, r, trace)| {
+                let mode = if r && seconds > 0 {
+                    ByMode::Return
+                } else {
+                    ByMode::Notify
+                };
+                DeliverBy {
+                    seconds,
+                    mode,
+                    trace,
+                }
+            },
+        )
+    }
+
+    prop_compose! {
+        fn mail_params()(
+            size in proptest::option::of(any::<u64>()),
+            body in proptest::option::of(prop_oneof![
+                Just(Body::SevenBit), Just(Body::EightBitMime), Just(Body::BinaryMime)
+            ]),
+            smtputf8 in any::<bool>(),
+            ret in proptest::option::of(prop_oneof![Just(Ret::Full), Just(Ret::Headers)]),
+            envid in proptest::option::of(text(33)),
+            auth in proptest::option::of(prop_oneof![
+                Just(AuthParam::Null),
+                text(160).prop_filter("<> is Null", |m| m != "<>").prop_map(AuthParam::Mailbox),
+            ]),
+            requiretls in any::<bool>(),
+            mt_priority in proptest::option::of(-9i8..=9),
+            deliver_by in proptest::option::of(deliver_by()),
+            hold in proptest::option::of(prop_oneof![
+                (0u64..=999_999_999).prop_map(Hold::For),
+                date_time().prop_map(Hold::Until),
+            ]),
+        ) -> MailParams {
+            MailParams {
+                size,
+                body,
+                smtputf8,
+                ret,
+                envid,
+                auth,
+                requiretls,
+                mt_priority,
+                deliver_by,
+                hold,
+            }
+        }
+    }
+
+    prop_compose! {
+        fn rcpt_params()(
+            notify in proptest::option::of(
+                (any::<bool>(), any::<bool>(), any::<bool>())
+                    .prop_map(|(success, failure, delay)| Notify { success, failure, delay })
+            ),
+            orcpt in proptest::option::of(
+                ("[A-Za-z0-9!#$%&'*+/?^_`{|}~-]{1,10}", text(160))
+                    .prop_map(|(addr_type, address)| Orcpt { addr_type, address })
+            ),
+        ) -> RcptParams {
+            RcptParams { notify, orcpt }
+        }
+    }
+
+    /// Tokens for parameter-shaped fuzz input: real keywords and values,
+    /// separators and the bytes that broke other parsers.
+    const SOUP_TOKENS: &[&[u8]] = &[
+        b" ",
+        b"=",
+        b";",
+        b",",
+        b"+",
+        b"-",
+        b"\t",
+        b"\r\n",
+        b"\x00",
+        b"+0A",
+        b"+C3+A9",
+        b"\xc3\xa9",
+        b"\xff",
+        b"SIZE",
+        b"BODY",
+        b"8BITMIME",
+        b"BINARYMIME",
+        b"SMTPUTF8",
+        b"RET",
+        b"FULL",
+        b"ENVID",
+        b"AUTH",
+        b"<>",
+        b"REQUIRETLS",
+        b"MT-PRIORITY",
+        b"BY",
+        b"R",
+        b"NT",
+        b"HOLDFOR",
+        b"HOLDUNTIL",
+        b"2030-02-28T23:59:60.5+01:00",
+        b"NOTIFY",
+        b"NEVER",
+        b"SUCCESS",
+        b"ORCPT",
+        b"rfc822",
+        b"0",
+        b"9",
+        b"999999999",
+        b"18446744073709551616",
+    ];
+
+    /// Parameter-shaped fuzz input: tokens from [`SOUP_TOKENS`] mixed with
+    /// random bytes.
+    fn param_soup() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((0..SOUP_TOKENS.len() + 8, any::<u8>()), 0..40).prop_map(
+            |parts| {
+                let mut out = Vec::new();
+                for (index, byte) in parts {
+                    match SOUP_TOKENS.get(index) {
+                        Some(token) => out.extend_from_slice(token),
+                        None => out.push(byte),
+                    }
+                }
+                out
+            },
+        )
+    }
+
+    fn any_support() -> impl Strategy<Value = ParamSupport> {
+        proptest::collection::vec(any::<bool>(), 10).prop_map(|f| ParamSupport {
+            size: f[0],
+            eight_bit_mime: f[1],
+            binary_mime: f[2],
+            smtputf8: f[3],
+            dsn: f[4],
+            requiretls: f[5],
+            mt_priority: f[6],
+            deliver_by: f[7],
+            future_release: f[8],
+            auth: f[9],
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..600), support in any_support()) {
+            let _ = parse_mail_params(&input, &support);
+            let _ = parse_rcpt_params(&input, &support);
+            let _ = decode_xtext(&input);
+        }
+
+        #[test]
+        fn parameter_soup_never_panics(input in param_soup(), support in any_support()) {
+            let mail = parse_mail_params(&input, &support);
+            let rcpt = parse_rcpt_params(&input, &support);
+            for error in [mail.err(), rcpt.err()].into_iter().flatten() {
+                prop_assert!(error.keyword().len() <= 32);
+                prop_assert!(matches!(error.reply_code(), 501 | 555));
+            }
+            let soup = [b" ".as_slice(), &input].concat();
+            let _ = parse_mail_params(&soup, &ParamSupport::all());
+            let _ = parse_rcpt_params(&soup, &ParamSupport::all());
+        }
+
+        #[test]
+        fn accepted_values_never_contain_controls(input in param_soup()) {
+            let soup = [b" ".as_slice(), &input].concat();
+            if let Ok(params) = parse_mail_params(&soup, &ParamSupport::all()) {
+                let strings = [
+                    params.envid.clone(),
+                    match params.auth { Some(AuthParam::Mailbox(m)) => Some(m), _ => None },
+                ];
+                for s in strings.into_iter().flatten() {
+                    prop_assert!(!s.chars().any(char::is_control));
+                }
+            }
+            if let Ok(RcptParams { orcpt: Some(orcpt), .. }) = parse_rcpt_params(&soup, &ParamSupport::all()) {
+                prop_assert!(!orcpt.address.chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn mail_round_trip(params in mail_params()) {
+            let mut encoded = String::new();
+            params.encode(&mut encoded);
+            prop_assert_eq!(parse_mail_params(encoded.as_bytes(), &ParamSupport::all()), Ok(params));
+        }
+
+        #[test]
+        fn rcpt_round_trip(params in rcpt_params()) {
+            let mut encoded = String::new();
+            params.encode(&mut encoded);
+            prop_assert_eq!(parse_rcpt_params(encoded.as_bytes(), &ParamSupport::all()), Ok(params));
+        }
+
+        #[test]
+        fn xtext_round_trip(s in "[^\\p{Cc}]{0,64}") {
+            let encoded = encode_xtext(&s);
+            prop_assert!(encoded.bytes().all(|b| b.is_ascii_graphic() && b != b'='));
+            prop_assert_eq!(decode_xtext(encoded.as_bytes()), Ok(s));
+        }
+
+        #[test]
+        fn xtext_with_controls_is_forbidden(
+            prefix in "[^\\p{Cc}]{0,8}",
+            control in proptest::char::range('\0', '\u{9f}').prop_filter("control", |c| c.is_control()),
+            suffix in "[^\\p{Cc}]{0,8}",
+        ) {
+            let s = format!("{prefix}{control}{suffix}");
+            let error = decode_xtext(encode_xtext(&s).as_bytes()).unwrap_err();
+            prop_assert_eq!(error.kind(), ParamErrorKind::Forbidden);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Server configuration. Every default cites the RFC section it comes from.
+
+use std::time::Duration;
+
+use crate::codec::data::LineEndingPolicy;
+
+/// Which protocol the session speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// SMTP (RFC 5321): HELO/EHLO, one reply after end of data.
+    #[default]
+    Smtp,
+    /// LMTP (RFC 2033): LHLO, one reply per accepted recipient after end of data.
+    Lmtp,
+}
+
+/// What to do with plaintext that arrived after `STARTTLS` before the handshake
+/// (CVE-2011-0411): it was sent before the client could have seen the `220`, so it is an
+/// injection, never a command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InjectionPolicy {
+    /// Drop it and go on with the handshake (Postfix, aiosmtpd).
+    #[default]
+    Discard,
+    /// Refuse STARTTLS with `554 5.5.0` and close (SparkPost Momentum's default).
+    Close,
+}
+
+/// The service extensions advertised in the EHLO/LHLO reply. Each is off unless set,
+/// except those every modern client expects (see [`Extensions::default`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Extensions {
+    /// PIPELINING (RFC 2920).
+    pub pipelining: bool,
+    /// SIZE (RFC 1870): advertise `Limits::max_message_size`.
+    pub size: bool,
+    /// 8BITMIME (RFC 6152).
+    pub eight_bit_mime: bool,
+    /// CHUNKING (RFC 3030): the BDAT command.
+    pub chunking: bool,
+    /// BINARYMIME (RFC 3030); only advertised together with CHUNKING.
+    pub binary_mime: bool,
+    /// SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
+    /// ENHANCEDSTATUSCODES (RFC 2034): enhanced codes on every 2xx/4xx/5xx reply.
+    pub enhanced_status_codes: bool,
+    /// DSN (RFC 3461): RET, ENVID, NOTIFY, ORCPT.
+    pub dsn: bool,
+    /// STARTTLS (RFC 3207): the application can run a TLS handshake on this connection.
+    pub starttls: bool,
+    /// REQUIRETLS (RFC 8689); only advertised and accepted once TLS is active.
+    pub requiretls: bool,
+    /// MT-PRIORITY (RFC 6710).
+    pub mt_priority: bool,
+    /// DELIVERBY (RFC 2852), advertised with this minimum by-time in seconds.
+    pub deliver_by: Option<u32>,
+    /// FUTURERELEASE (RFC 4865): (max-future-release-interval in seconds,
+    /// max-future-release-date-time as an RFC 3339 string the application keeps current).
+    pub future_release: Option<(u64, String)>,
+    /// SASL mechanisms for AUTH (RFC 4954), upper case. PLAIN and LOGIN are decoded by the
+    /// server; any other name is passed through as raw exchanges.
+    pub auth_mechanisms: Vec<String>,
+}
+
+impl Default for Extensions {
+    /// PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME and
+    /// DSN on; STARTTLS, REQUIRETLS, AUTH, MT-PRIORITY, DELIVERBY, FUTURERELEASE off (they
+    /// need the application's cooperation).
+    fn default() -> Self {
+        Self {
+            pipelining: true,
+            size: true,
+            eight_bit_mime: true,
+            chunking: true,
+            binary_mime: true,
+            smtputf8: true,
+            enhanced_status_codes: true,
+            dsn: true,
+            starttls: false,
+            requiretls: false,
+            mt_priority: false,
+            deliver_by: None,
+            future_release: None,
+            auth_mechanisms: Vec::new(),
+        }
+    }
+}
+
+/// Bounds on everything a client can make the server hold or count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Command line, including the verb and CR LF: 512 octets (RFC 5321 §4.5.3.1.4).
+    /// MAIL and RCPT lines get the extra room their advertised extensions define.
+    pub command_line: usize,
+    /// Text line in DATA, including CR LF, not counting a stuffing dot: 1000 octets (RFC 5321
+    /// §4.5.3.1.6). Longer lines are accepted and reported in `MessageInfo::flags`.
+    pub text_line: usize,
+    /// AUTH command and SASL response lines: 12288 octets (RFC 4954 §4).
+    pub auth_line: usize,
+    /// Largest message accepted, in octets after dot-unstuffing: 32 MiB (choice; RFC 5321
+    /// §4.5.3.1.7 requires at least 64 KiB).
+    pub max_message_size: u64,
+    /// Recipients per transaction: 1000 (Postfix's default; RFC 5321 §4.5.3.1.8 requires at
+    /// least 100). The next RCPT gets `452 4.5.3` (§4.5.3.1.10).
+    pub max_recipients: usize,
+    /// Error replies before the session is closed with `421 4.7.0`: 20 (Postfix
+    /// `smtpd_hard_error_limit`).
+    pub max_errors: u32,
+    /// Input held while a decision is pending before `wants_read` turns false: 64 KiB.
+    pub max_buffered_input: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            command_line: 512,
+            text_line: 1000,
+            auth_line: 12288,
+            max_message_size: 32 * 1024 * 1024,
+            max_recipients: 1000,
+            max_errors: 20,
+            max_buffered_input: 64 * 1024,
+        }
+    }
+}
+
+/// How long the server waits for the client (RFC 5321 §4.5.3.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// For a complete command line, from the moment the server is ready for it: 5 minutes
+    /// (§4.5.3.2.7, "Server Timeout"). Trickling bytes does not extend it.
+    pub command: Duration,
+    /// For progress while receiving message content: 5 minutes between reads that carry
+    /// content (§4.5.3.2.7; the client allows 3 minutes per data block, §4.5.3.2.5, and
+    /// 10 minutes for our final reply, §4.5.3.2.6).
+    pub data: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { command: Duration::from_secs(300), data: Duration::from_secs(300) }
+    }
+}
+
+/// Everything that shapes a session. Build one per listener and share it with `Arc`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The name in the greeting and the EHLO reply (RFC 5321 §4.3.1).
+    pub hostname: String,
+    /// Text after the host name in the 220 greeting.
+    pub greeting: String,
+    /// SMTP or LMTP.
+    pub protocol: Protocol,
+    /// Advertised extensions.
+    pub extensions: Extensions,
+    /// Size and count limits.
+    pub limits: Limits,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Bare CR, bare LF and NUL handling in commands and content (smtp-rules.md §1).
+    pub line_endings: LineEndingPolicy,
+    /// RFC 2920 synchronisation check: input that arrives before the reply to a command that
+    /// must end a pipelined group (or any command, before EHLO or without PIPELINING) gets
+    /// `554 5.5.0` and the session closes (Postfix ≥ 3.9 `smtpd_forbid_unauth_pipelining`).
+    pub pipelining_sync_check: bool,
+    /// Plaintext buffered after STARTTLS.
+    pub starttls_injection: InjectionPolicy,
+    /// Refuse mail until TLS is active (`530 5.7.0`, RFC 3207 §4); off by default because a
+    /// public MX must not require it (RFC 3207 §4).
+    pub require_tls: bool,
+    /// Refuse MAIL until AUTH succeeded (`530 5.7.0`, RFC 4954 §6).
+    pub require_auth: bool,
+    /// Offer and accept AUTH only under TLS (`538 5.7.11` otherwise, RFC 4954 §4); on by
+    /// default since PLAIN and LOGIN send the password in the clear.
+    pub auth_requires_tls: bool,
+    /// Close the session on HTTP verbs and `Header:` lines (`221 2.7.0`, Postfix
+    /// `smtpd_forbidden_commands`); on by default.
+    pub close_on_forbidden_commands: bool,
+}
+
+impl ServerConfig {
+    /// The defaults, with `hostname` as the server's name.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            greeting: "ESMTP".to_owned(),
+            protocol: Protocol::Smtp,
+            extensions: Extensions::default(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            line_endings: LineEndingPolicy::Strict,
+            pipelining_sync_check: true,
+            starttls_injection: InjectionPolicy::Discard,
+            require_tls: false,
+            require_auth: false,
+            auth_requires_tls: true,
+            close_on_forbidden_commands: true,
+        }
+    }
+
+    /// The longest MAIL command line: the base limit plus the room each advertised
+    /// extension adds. SIZE +26 (RFC 1870 §3), SMTPUTF8 +10 (RFC 6531 §3.4) and AUTH= +500
+    /// (RFC 4954 §5) are stated by their RFCs; the others are the longest value their
+    /// grammar allows: BODY=BINARYMIME 16, RET=HDRS + ENVID (100, RFC 3461 §4.4) 118,
+    /// REQUIRETLS 11, MT-PRIORITY=+9 15, BY=-999999999;RT 17, HOLDUNTIL date-time 45.
+    pub(crate) fn mail_line_limit(&self, tls: bool) -> usize {
+        let x = &self.extensions;
+        let extra = [
+            (x.size, 26),
+            (x.smtputf8, 10),
+            (!x.auth_mechanisms.is_empty(), 500),
+            (x.eight_bit_mime || x.binary_mime, 16),
+            (x.dsn, 118),
+            (x.requiretls && tls, 11),
+            (x.mt_priority, 15),
+            (x.deliver_by.is_some(), 17),
+            (x.future_release.is_some(), 45),
+        ];
+        self.limits.command_line + extra.iter().filter(|(on, _)| *on).map(|(_, n)| n).sum::<usize>()
+    }
+
+    /// The longest RCPT command line: DSN adds NOTIFY=SUCCESS,FAILURE,DELAY (30) and
+    /// ORCPT (500, RFC 3461 §4.2), SMTPUTF8 +10 (RFC 6531 §3.4).
+    pub(crate) fn rcpt_line_limit(&self) -> usize {
+        let x = &self.extensions;
+        self.limits.command_line + if x.dsn { 530 } else { 0 } + if x.smtputf8 { 10 } else { 0 }
+    }
+}

@@ -1,0 +1,35 @@
+//! Errors: only for a caller misusing the API. Client misbehaviour is an SMTP reply.
+
+/// The caller broke the API contract; the session state is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiMisuse {
+    /// `handle_input` was called between `Event::StartTls` and `handle_tls_established`:
+    /// the bytes belong to the TLS handshake, not to SMTP.
+    #[error("input supplied during the TLS handshake")]
+    InputDuringTlsHandshake,
+    /// `handle_tls_established` was called when no handshake was expected (no STARTTLS, TLS
+    /// already active, or plaintext already received on an implicit-TLS connection).
+    #[error("no TLS handshake is in progress")]
+    NoTlsHandshake,
+    /// The token does not belong to the decision this session is waiting for (answered
+    /// twice, or from another session).
+    #[error("answer supplied for a command that is not pending")]
+    NotPending,
+    /// The reply's code does not fit the command: a positive reply must be 2xx (3xx for
+    /// DATA, 334 through `challenge` for AUTH).
+    #[error("reply code {0} is not allowed for this command")]
+    InvalidReplyForCommand(u16),
+    /// `challenge` was used for a command that is not a raw SASL exchange.
+    #[error("challenge supplied for a command that is not a raw SASL exchange")]
+    NotASaslExchange,
+    /// `respond_each` was given a number of replies other than the number of accepted
+    /// recipients.
+    #[error("{given} replies given for {expected} recipients")]
+    WrongReplyCount {
+        /// Accepted recipients of the transaction.
+        expected: usize,
+        /// Replies given.
+        given: usize,
+    },
+}

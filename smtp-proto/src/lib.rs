@@ -1,0 +1,45 @@
+//! A sans-IO SMTP server: bytes in; events and reply bytes out.
+//!
+//! This crate holds the whole SMTP protocol (RFC 5321 and its extensions) as a state
+//! machine that performs no I/O, spawns no task and never reads the clock. Adapters feed it
+//! the bytes they read, hand the application its [`Event`]s, and write out the reply bytes
+//! it produces. `smtp-proto-tokio` and `smtp-proto-blocking` are such adapters.
+//!
+//! ```text
+//!   socket bytes ──► Server::handle_input ──► poll_event ──► Event (+ Pending token)
+//!                                                              │ application decides
+//!   socket ◄── poll_transmit ◄── replies, in command order ◄── accept / respond
+//! ```
+//!
+//! * [`Server`]: one session; its documentation states the drain order.
+//! * [`ServerConfig`]: host name, extensions, limits, timeouts, policies; every default
+//!   cites its RFC.
+//! * [`codec`]: the grammar as pure functions (addresses, parameters, DATA decoding, replies,
+//!   SASL), usable on their own.
+//!
+//! Client misbehaviour is answered on the wire with the reply the RFCs require and never
+//! surfaces as a Rust error; [`ApiMisuse`] is only for a caller that breaks the API contract.
+//! Addresses and parameters in events are typed, validated data: never pass them to a shell
+//! or an expansion language (OpenSMTPD CVE-2020-7247, Exim CVE-2019-10149).
+#![forbid(unsafe_code)]
+#![cfg_attr(not(fuzzing), warn(missing_docs))]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod codec;
+mod config;
+mod error;
+mod secret;
+mod server;
+
+pub use codec::address::{AddressLiteral, Domain, ForwardPath, Mailbox, ReversePath};
+pub use codec::command::Verb;
+pub use codec::data::{ContentFlags, LineEndingPolicy};
+pub use codec::params::{MailParams, RcptParams};
+pub use codec::reply::{EnhancedCode, Reply, ReplyError};
+pub use codec::sasl::Credentials;
+pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Timeouts};
+pub use error::ApiMisuse;
+pub use secret::Secret;
+pub use server::{
+    AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, Server, TlsInfo,
+};

@@ -1,0 +1,454 @@
+//! The command phase: one function per verb, each applying RFC 5321 §4.1.4's sequencing
+//! rules before asking the application.
+
+use super::replies::{self as r};
+use super::{ChunkPhase, ChunkedMessage, Decision, Event, Line, Phase, PendingKind, Server};
+use crate::codec::address::{
+    ForwardPath, ReversePath, parse_forward_path, parse_hello_domain, parse_reverse_path,
+};
+use crate::codec::command::{self, CommandLine, Verb};
+use crate::codec::params::{Body, ParamError, ParamSupport, parse_mail_params, parse_rcpt_params};
+use crate::codec::reply::{EnhancedCode, Reply, encode_lines};
+use crate::config::{InjectionPolicy, Protocol, ServerConfig};
+use crate::server::CloseReason;
+
+/// Line-length limits of the current session (RFC 5321 §4.5.3.1.4 plus extensions).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct LineLimits {
+    command: usize,
+    mail: usize,
+    rcpt: usize,
+    auth: usize,
+}
+
+impl LineLimits {
+    pub(super) fn new(config: &ServerConfig, tls: bool) -> Self {
+        Self {
+            command: config.limits.command_line,
+            mail: config.mail_line_limit(tls),
+            rcpt: config.rcpt_line_limit(),
+            auth: config.limits.auth_line,
+        }
+    }
+
+    /// Every line of a SASL exchange may be as long as an AUTH line (RFC 4954 §4).
+    pub(super) fn sasl(self) -> Self {
+        Self { command: self.auth, mail: self.auth, rcpt: self.auth, auth: self.auth }
+    }
+
+    /// The limit for a line starting with `line` (complete or not).
+    pub(super) fn for_line(self, line: &[u8]) -> usize {
+        match command::peek_verb(line) {
+            Some(Verb::Mail) => self.mail,
+            Some(Verb::Rcpt) => self.rcpt,
+            Some(Verb::Auth) => self.auth,
+            _ => self.command,
+        }
+    }
+}
+
+impl Server {
+    pub(super) fn step_command(&mut self) -> bool {
+        if !self.session.greeting_transmitted
+            && !self.input.is_empty()
+            && self.config.pipelining_sync_check
+        {
+            // SMG-P5: the client spoke before our greeting left.
+            self.send(&r::SYNC_VIOLATION);
+            self.close(CloseReason::ProtocolViolation, None);
+            return true;
+        }
+        let limits = self.session.limits;
+        match self.next_line(|l| limits.for_line(l), &r::LINE_TOO_LONG) {
+            Line::Complete(line) => {
+                self.command(&line);
+                true
+            }
+            Line::Incomplete => false,
+            Line::Handled => true,
+        }
+    }
+
+    fn command(&mut self, line: &[u8]) {
+        if !line.is_ascii() && std::str::from_utf8(line).is_err() {
+            return self.send_error(&r::INVALID_UTF8);
+        }
+        let (verb, args) = match command::classify(line) {
+            CommandLine::Known(verb, args) => (verb, args),
+            CommandLine::Unknown => return self.send_error(&r::UNKNOWN_COMMAND),
+            CommandLine::Forbidden if self.config.close_on_forbidden_commands => {
+                self.send(&r::FORBIDDEN_COMMAND);
+                return self.close(CloseReason::ProtocolViolation, None);
+            }
+            CommandLine::Forbidden => return self.send_error(&r::UNKNOWN_COMMAND),
+        };
+        if verb == Verb::Bdat {
+            // First, whatever else happens: the chunk octets must be skipped even when the
+            // command is refused, or they would run as commands (RFC 3030 §2).
+            return self.bdat(args);
+        }
+        if args.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            // Controls never belong in a command (RFC 5321 §4.1.2; SMG-C2, SMG-C3).
+            return self.reject(verb, &r::CONTROL_CHARACTER);
+        }
+        if let Some(reply) = self.tls_gate(verb) {
+            return self.reject(verb, reply);
+        }
+        match verb {
+            Verb::Helo | Verb::Ehlo | Verb::Lhlo => self.hello(verb, args),
+            Verb::Mail => self.mail(args),
+            Verb::Rcpt => self.rcpt(args),
+            Verb::Data => self.data(args),
+            Verb::Rset => self.rset(args),
+            Verb::Noop => self.reply(verb, &r::OK),
+            Verb::Help => self.reply(verb, &r::HELP),
+            Verb::Vrfy | Verb::Expn => self.verify(verb, args),
+            Verb::Quit => self.quit(args),
+            Verb::StartTls => self.starttls(args),
+            Verb::Auth => self.auth(args),
+            Verb::Bdat => {}
+        }
+    }
+
+    /// A positive or neutral reply the server gives by itself.
+    fn reply(&mut self, verb: Verb, reply: &Reply) {
+        self.finish_command(verb, reply, false);
+    }
+
+    /// A reply to a client error, counted towards `max_errors`.
+    pub(super) fn reject(&mut self, verb: Verb, reply: &Reply) {
+        self.finish_command(verb, reply, true);
+    }
+
+    /// Before the application hears of a command that must end a pipelined group, check
+    /// that the client waited (closes the session if not).
+    pub(super) fn waited_for_reply(&mut self, verb: Verb) -> bool {
+        if self.sync_violated(verb) {
+            self.send(&r::SYNC_VIOLATION);
+            self.close(CloseReason::ProtocolViolation, None);
+            return false;
+        }
+        true
+    }
+
+    /// RFC 3207 §4 with `require_tls`: before TLS only HELO, EHLO, LHLO, STARTTLS, NOOP,
+    /// HELP and QUIT (Postfix's list, minus XCLIENT).
+    fn tls_gate(&self, verb: Verb) -> Option<&'static Reply> {
+        let allowed = matches!(
+            verb,
+            Verb::Helo | Verb::Ehlo | Verb::Lhlo | Verb::StartTls | Verb::Noop | Verb::Help | Verb::Quit
+        );
+        (self.config.require_tls && self.session.tls.is_none() && !allowed).then_some(&r::TLS_REQUIRED)
+    }
+
+    fn hello(&mut self, verb: Verb, args: &[u8]) {
+        let lmtp = self.config.protocol == Protocol::Lmtp;
+        if (verb == Verb::Lhlo) != lmtp {
+            // RFC 2033 §4.1: LHLO only in LMTP, HELO/EHLO never there.
+            return self.send_error(&r::UNKNOWN_COMMAND);
+        }
+        let Ok(domain) = parse_hello_domain(args) else {
+            return self.reject(verb, &r::HELLO_SYNTAX);
+        };
+        if self.waited_for_reply(verb) {
+            self.await_decision(Decision::Hello(verb), PendingKind::Hello, |pending| Event::Hello {
+                pending,
+                domain,
+                verb,
+            });
+        }
+    }
+
+    /// Sends the reply to an accepted or refused HELO/EHLO/LHLO.
+    pub(super) fn finish_hello(&mut self, verb: Verb, reply: Option<Reply>) {
+        if let Some(reply) = reply.as_ref().filter(|r| !r.is_positive()) {
+            // Refused: the session stays as it was (RFC 5321 §4.1.4).
+            self.finish_command(verb, reply, false);
+            return;
+        }
+        if !self.waited_for_reply(verb) {
+            return;
+        }
+        self.reset_transaction();
+        self.session.hello = Some(verb);
+        let first = reply.map_or_else(|| self.config.hostname.clone(), |r| r.text().replace('\n', " "));
+        let lines = self.capabilities(verb, first);
+        // RFC 2034 §3: no enhanced codes on HELO/EHLO replies.
+        encode_lines(250, None, lines.iter().map(String::as_str), &mut self.output);
+        self.deadline = Some(self.now + self.config.timeouts.command);
+    }
+
+    /// The EHLO/LHLO keywords: each extension only when configured (and TLS-dependent ones
+    /// only in the right TLS state: RFC 3207 §4.2, RFC 8689 §4, RFC 4954 §4).
+    fn capabilities(&self, verb: Verb, first: String) -> Vec<String> {
+        let mut lines = vec![first];
+        if verb == Verb::Helo {
+            return lines;
+        }
+        let x = &self.config.extensions;
+        let tls = self.session.tls.is_some();
+        let mut add = |on: bool, keyword: &dyn Fn() -> String| {
+            if on {
+                lines.push(keyword());
+            }
+        };
+        add(x.pipelining, &|| "PIPELINING".into());
+        add(x.size, &|| format!("SIZE {}", self.config.limits.max_message_size));
+        add(x.eight_bit_mime, &|| "8BITMIME".into());
+        add(x.chunking, &|| "CHUNKING".into());
+        add(x.chunking && x.binary_mime, &|| "BINARYMIME".into());
+        add(x.smtputf8, &|| "SMTPUTF8".into());
+        add(x.enhanced_status_codes, &|| "ENHANCEDSTATUSCODES".into());
+        add(x.dsn, &|| "DSN".into());
+        add(x.starttls && !tls, &|| "STARTTLS".into());
+        add(x.requiretls && tls, &|| "REQUIRETLS".into());
+        add(self.auth_offered(), &|| format!("AUTH {}", x.auth_mechanisms.join(" ")));
+        add(x.mt_priority, &|| "MT-PRIORITY".into());
+        if let Some(min) = x.deliver_by {
+            lines.push(format!("DELIVERBY {min}"));
+        }
+        if let Some((interval, until)) = &x.future_release {
+            lines.push(format!("FUTURERELEASE {interval} {until}"));
+        }
+        lines
+    }
+
+    /// Which ESMTP parameters this session accepts: none after HELO (RFC 5321 §4.1.1.1
+    /// reserves them for EHLO), REQUIRETLS only under TLS (RFC 8689 §4).
+    fn param_support(&self) -> ParamSupport {
+        if self.session.hello == Some(Verb::Helo) {
+            return ParamSupport::default();
+        }
+        let x = &self.config.extensions;
+        ParamSupport {
+            size: x.size,
+            eight_bit_mime: x.eight_bit_mime,
+            binary_mime: x.chunking && x.binary_mime,
+            smtputf8: x.smtputf8,
+            dsn: x.dsn,
+            requiretls: x.requiretls && self.session.tls.is_some(),
+            mt_priority: x.mt_priority,
+            deliver_by: x.deliver_by.is_some(),
+            future_release: x.future_release.is_some(),
+            auth: !x.auth_mechanisms.is_empty(),
+        }
+    }
+
+    fn mail(&mut self, args: &[u8]) {
+        if self.session.hello.is_none() {
+            return self.reject(Verb::Mail, &r::NEED_HELLO);
+        }
+        if self.transaction.is_some() {
+            return self.reject(Verb::Mail, &r::NESTED_MAIL);
+        }
+        if self.config.require_auth && !self.session.authenticated {
+            return self.reject(Verb::Mail, &r::AUTH_REQUIRED);
+        }
+        let Some(path) = command::path_argument(args, b"FROM:") else {
+            return self.reject(Verb::Mail, &r::MAIL_SYNTAX);
+        };
+        let (from, rest) = match parse_reverse_path(path) {
+            Ok((from, rest)) if rest.is_empty() || rest[0] == b' ' => (from, rest),
+            Ok(_) => return self.reject(Verb::Mail, &bad_address(7, "sender", "Bad address syntax")),
+            Err(e) => return self.reject(Verb::Mail, &bad_address(7, "sender", e.description())),
+        };
+        let params = match parse_mail_params(rest, &self.param_support()) {
+            Ok(params) => params,
+            Err(e) => return self.reject(Verb::Mail, &param_reply(&e)),
+        };
+        let utf8 = matches!(&from, ReversePath::Mailbox(m) if !m.is_ascii());
+        if utf8 && !params.smtputf8 {
+            return self.reject(Verb::Mail, &r::SMTPUTF8_REQUIRED);
+        }
+        if params.size.is_some_and(|size| size > self.config.limits.max_message_size) {
+            // RFC 1870 §6.1: declared size over the fixed limit.
+            return self.reply(Verb::Mail, &r::TOO_BIG);
+        }
+        let decision = Decision::Mail { body: params.body, smtputf8: params.smtputf8 };
+        self.await_decision(decision, PendingKind::Mail, |pending| Event::Mail { pending, from, params });
+    }
+
+    fn rcpt(&mut self, args: &[u8]) {
+        let Some(tx) = &self.transaction else {
+            return self.reject(Verb::Rcpt, &r::NEED_MAIL);
+        };
+        if tx.chunked.is_some() {
+            return self.reject(Verb::Rcpt, &r::BDAT_IN_PROGRESS);
+        }
+        if tx.recipients >= self.config.limits.max_recipients {
+            // RFC 5321 §4.5.3.1.10: 452; earlier recipients stay accepted.
+            return self.reply(Verb::Rcpt, &r::TOO_MANY_RECIPIENTS);
+        }
+        let smtputf8 = tx.smtputf8;
+        let Some(path) = command::path_argument(args, b"TO:") else {
+            return self.reject(Verb::Rcpt, &r::RCPT_SYNTAX);
+        };
+        let (to, rest) = match parse_forward_path(path) {
+            Ok((to, rest)) if rest.is_empty() || rest[0] == b' ' => (to, rest),
+            Ok(_) => return self.reject(Verb::Rcpt, &bad_address(3, "recipient", "Bad address syntax")),
+            Err(e) => return self.reject(Verb::Rcpt, &bad_address(3, "recipient", e.description())),
+        };
+        let params = match parse_rcpt_params(rest, &self.param_support()) {
+            Ok(params) => params,
+            Err(e) => return self.reject(Verb::Rcpt, &param_reply(&e)),
+        };
+        if matches!(&to, ForwardPath::Mailbox(m) if !m.is_ascii()) && !smtputf8 {
+            return self.reject(Verb::Rcpt, &r::SMTPUTF8_REQUIRED);
+        }
+        self.await_decision(Decision::Rcpt, PendingKind::Rcpt, |pending| Event::Rcpt { pending, to, params });
+    }
+
+    /// Why DATA or BDAT cannot start a message now (RFC 5321 §3.3, RFC 3030 §2).
+    fn content_refusal(&self) -> Option<&'static Reply> {
+        let Some(tx) = &self.transaction else { return Some(&r::NEED_MAIL) };
+        if tx.recipients == 0 {
+            return Some(if tx.refused_recipients { &r::NO_VALID_RECIPIENTS } else { &r::NEED_RCPT });
+        }
+        None
+    }
+
+    fn data(&mut self, args: &[u8]) {
+        if !args.is_empty() {
+            return self.reject(Verb::Data, &r::NO_ARGUMENTS);
+        }
+        if let Some(reply) = self.content_refusal() {
+            return self.reject(Verb::Data, reply);
+        }
+        let tx = self.transaction.as_ref();
+        if tx.is_some_and(|tx| tx.chunked.is_some()) {
+            return self.reject(Verb::Data, &r::BDAT_IN_PROGRESS);
+        }
+        if tx.is_some_and(|tx| tx.body == Some(Body::BinaryMime)) {
+            return self.reject(Verb::Data, &r::BINARYMIME_NEEDS_BDAT);
+        }
+        if self.waited_for_reply(Verb::Data) {
+            self.await_decision(Decision::Data, PendingKind::DataStart, |pending| Event::DataStart {
+                pending,
+                chunked: false,
+            });
+        }
+    }
+
+    fn bdat(&mut self, args: &[u8]) {
+        let Some((size, last)) = command::bdat_argument(args) else {
+            // Without a size there is no telling where the chunk ends: close (Postfix).
+            self.send(&r::BDAT_SYNTAX);
+            return self.close(CloseReason::ProtocolViolation, None);
+        };
+        let refusal = if !self.config.extensions.chunking {
+            Some(&r::NOT_IMPLEMENTED)
+        } else if let Some(reply) = self.tls_gate(Verb::Bdat) {
+            Some(reply)
+        } else {
+            self.content_refusal()
+        };
+        if let Some(reply) = refusal {
+            return self.skip_chunk(size, last, reply.clone());
+        }
+        if size == 0 && !last {
+            return self.reject(Verb::Bdat, &r::NULL_BDAT);
+        }
+        let failed = self.transaction.as_ref().and_then(|tx| tx.chunked.as_ref()).map(|c| c.failed.clone());
+        match failed {
+            None => self.await_decision(Decision::Chunk { size, last }, PendingKind::DataStart, |pending| {
+                Event::DataStart { pending, chunked: true }
+            }),
+            Some(Some(reply)) => self.skip_chunk(size, last, reply),
+            Some(None) => self.read_chunk(size, last, None),
+        }
+    }
+
+    /// The application answered the DataStart of a BDAT message.
+    pub(super) fn finish_chunk_start(&mut self, size: u64, last: bool, reply: Option<Reply>) {
+        let failed = reply.filter(|r| !r.is_positive());
+        if let Some(tx) = self.transaction.as_mut() {
+            let scanner = crate::codec::data::ContentScanner::new(self.config.limits.text_line);
+            tx.chunked = Some(ChunkedMessage { size: 0, scanner, failed: failed.clone() });
+        }
+        self.read_chunk(size, last, failed);
+    }
+
+    /// Reads (or, when refused, skips) `size` octets of chunk content, then replies.
+    pub(super) fn read_chunk(&mut self, size: u64, last: bool, refused: Option<Reply>) {
+        self.phase = Phase::Chunk(ChunkPhase { remaining: size, size, last, refused });
+        self.deadline = Some(self.now + self.config.timeouts.data);
+    }
+
+    fn skip_chunk(&mut self, size: u64, last: bool, reply: Reply) {
+        self.read_chunk(size, last, Some(reply));
+    }
+
+    fn rset(&mut self, args: &[u8]) {
+        if !args.is_empty() {
+            return self.reject(Verb::Rset, &r::NO_ARGUMENTS);
+        }
+        // RFC 5321 §4.1.1.5: always 250, never a close; the HELO identity stays.
+        self.reset_transaction();
+        self.reply(Verb::Rset, &r::OK);
+    }
+
+    fn verify(&mut self, verb: Verb, args: &[u8]) {
+        let Ok(argument) = std::str::from_utf8(args) else {
+            return self.reject(verb, &r::INVALID_UTF8);
+        };
+        if argument.is_empty() {
+            return self.reject(verb, &r::VRFY_SYNTAX);
+        }
+        if self.waited_for_reply(verb) {
+            let argument = argument.to_owned();
+            let expand = verb == Verb::Expn;
+            self.await_decision(Decision::Verify, PendingKind::Verify, |pending| Event::Verify {
+                pending,
+                argument,
+                expand,
+            });
+        }
+    }
+
+    fn quit(&mut self, args: &[u8]) {
+        if !args.is_empty() {
+            return self.reject(Verb::Quit, &r::NO_ARGUMENTS);
+        }
+        self.send(&r::BYE);
+        self.close(CloseReason::Quit, None);
+    }
+
+    /// RFC 3207 §4 and CVE-2011-0411: anything already buffered after the STARTTLS line
+    /// was sent before the client could see our 220, so it is dropped (or refused).
+    fn starttls(&mut self, args: &[u8]) {
+        if !args.is_empty() {
+            return self.reject(Verb::StartTls, &r::NO_ARGUMENTS);
+        }
+        if self.session.tls.is_some() {
+            return self.reject(Verb::StartTls, &r::TLS_ACTIVE);
+        }
+        if !self.config.extensions.starttls {
+            return self.reject(Verb::StartTls, &r::NOT_IMPLEMENTED);
+        }
+        let discarded = self.input.len();
+        if discarded > 0 && self.config.starttls_injection == InjectionPolicy::Close {
+            self.send(&r::STARTTLS_INJECTION);
+            return self.close(CloseReason::ProtocolViolation, None);
+        }
+        self.send(&r::READY_FOR_TLS);
+        self.input.clear();
+        self.scanned = 0;
+        self.reset_transaction();
+        self.session.hello = None;
+        self.events.push_back(Event::StartTls { discarded });
+        self.phase = Phase::TlsHandshake;
+        self.deadline = Some(self.now + self.config.timeouts.command);
+    }
+}
+
+/// `501 5.1.7` (sender, RFC 3463 X.1.7) or `501 5.1.3` (recipient, X.1.3).
+fn bad_address(detail: u16, role: &str, why: &str) -> Reply {
+    Reply::owned(501, Some(EnhancedCode::known(5, 1, detail)), format!("Bad {role} address syntax: {why}"))
+}
+
+/// `555 5.5.4` for unknown/unsupported parameters (RFC 5321 §4.1.1.11), `501 5.5.4` else.
+fn param_reply(e: &ParamError) -> Reply {
+    let code = e.reply_code();
+    let text = crate::codec::reply::sanitize_text(e.description().as_bytes(), 200);
+    Reply::owned(code, Some(EnhancedCode::known(5, 5, 4)), text)
+}

@@ -1,0 +1,693 @@
+//! The SMTP server session: a pure state machine.
+
+mod auth;
+mod commands;
+mod content;
+mod event;
+pub(crate) mod replies;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use crate::codec::command::Verb;
+use crate::codec::data::{ContentScanner, DotDecoder};
+use crate::codec::params::Body;
+use crate::codec::reply::Reply;
+use crate::config::ServerConfig;
+use crate::error::ApiMisuse;
+
+pub use event::{
+    AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, TlsInfo,
+};
+
+/// Protocol state for one SMTP server session (one client connection).
+///
+/// The server performs no I/O, spawns nothing and never reads the clock: every call that
+/// moves time forward takes `now`, which must never go backwards.
+///
+/// # Methods
+///
+/// * **Input**: [`handle_input`](Self::handle_input) (bytes from the socket),
+///   [`handle_eof`](Self::handle_eof), [`handle_timeout`](Self::handle_timeout),
+///   [`handle_tls_established`](Self::handle_tls_established).
+/// * **Decisions**: events that owe the client a reply carry a [`Pending`] token; answer it
+///   with [`accept`](Self::accept), [`respond`](Self::respond),
+///   [`challenge`](Self::challenge) (raw SASL) or [`respond_each`](Self::respond_each)
+///   (LMTP), at once or after any delay. Until then no further command is read; replies
+///   always leave in command order.
+/// * **Output**: [`poll_event`](Self::poll_event), [`poll_transmit`](Self::poll_transmit),
+///   [`poll_timeout`](Self::poll_timeout).
+/// * **Control**: [`shutdown`](Self::shutdown).
+///
+/// # Drain order
+///
+/// After creating the server and after every input, decision or control call:
+///
+/// 1. call `poll_event` until it returns `None` (answering decisions inside that loop is
+///    fine; parsing happens here, lazily);
+/// 2. call `poll_transmit` and write everything it appended, in one write;
+/// 3. call `poll_timeout` and arrange to call `handle_timeout` at that instant.
+///
+/// Then read from the socket again if [`wants_read`](Self::wants_read) says so. Every reply
+/// the input so far calls for is available after step 1 (RFC 2920 §3.2). After
+/// [`Event::Closed`], transmit what is left and close the connection.
+///
+/// # Example
+///
+/// ```
+/// use std::{sync::Arc, time::Instant};
+/// use smtp_proto::{Event, Server, ServerConfig};
+///
+/// let now = Instant::now();
+/// let mut server = Server::new(Arc::new(ServerConfig::new("mx.example")), now);
+/// let mut out = Vec::new();
+/// let _ = server.poll_transmit(&mut out); // the 220 greeting
+/// server.handle_input(now, b"HELO client.example\r\n").unwrap();
+/// while let Some(event) = server.poll_event() {
+///     if let Event::Hello { pending, .. } = event {
+///         server.accept(now, pending).unwrap();
+///     }
+/// }
+/// out.clear();
+/// let _ = server.poll_transmit(&mut out);
+/// assert_eq!(out, b"250 mx.example\r\n");
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    config: Arc<ServerConfig>,
+    /// The latest `now` the caller gave us.
+    now: Instant,
+    /// Received bytes not yet consumed.
+    input: BytesMut,
+    /// How much of `input` was already searched for a line end (O(n) framing of
+    /// byte-at-a-time input, as h11's receive buffer does).
+    scanned: usize,
+    /// Discarding the rest of an over-long line; the flag says whether the last discarded
+    /// octet was a CR (its LF may be the first octet of the next read).
+    discarding: Option<bool>,
+    /// Reply bytes not yet taken by `poll_transmit`.
+    output: Vec<u8>,
+    events: VecDeque<Event>,
+    phase: Phase,
+    /// The decision the client is waiting for.
+    awaiting: Option<Awaiting>,
+    next_pending_id: u64,
+    deadline: Option<Instant>,
+    session: Session,
+    transaction: Option<Transaction>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Reading command lines.
+    Command,
+    /// Reading an AUTH response line.
+    Sasl(auth::Exchange),
+    /// Reading DATA content (after the 354 was queued).
+    Data(DataPhase),
+    /// Reading the octets of one BDAT chunk.
+    Chunk(ChunkPhase),
+    /// STARTTLS accepted; the TLS layer is handshaking.
+    TlsHandshake,
+    /// The session is over.
+    Closed,
+}
+
+#[derive(Debug)]
+struct DataPhase {
+    decoder: DotDecoder,
+    size: u64,
+    refused: Option<AbortReason>,
+}
+
+#[derive(Debug)]
+struct ChunkPhase {
+    remaining: u64,
+    /// The chunk's declared size.
+    size: u64,
+    last: bool,
+    /// The reply to send once the chunk is consumed, when it is refused.
+    refused: Option<Reply>,
+}
+
+#[derive(Debug)]
+struct Awaiting {
+    id: u64,
+    decision: Decision,
+}
+
+/// What an outstanding decision needs to finish the command.
+#[derive(Debug)]
+enum Decision {
+    Hello(Verb),
+    Mail { body: Option<Body>, smtputf8: bool },
+    Rcpt,
+    Data,
+    Chunk { size: u64, last: bool },
+    Message,
+    Verify,
+    Auth(auth::Pending),
+}
+
+#[derive(Debug, Default)]
+struct Session {
+    /// The accepted HELO/EHLO/LHLO, if any.
+    hello: Option<Verb>,
+    tls: Option<TlsInfo>,
+    authenticated: bool,
+    errors: u32,
+    /// Any input was received (an implicit-TLS handshake must come before it).
+    received_input: bool,
+    /// The 220 greeting left through `poll_transmit` (SMG-P5).
+    greeting_transmitted: bool,
+    /// The client closed its side; finish what is buffered, then close.
+    eof: bool,
+    /// Line-length limits in force (they depend on TLS).
+    limits: commands::LineLimits,
+}
+
+#[derive(Debug)]
+struct Transaction {
+    body: Option<Body>,
+    smtputf8: bool,
+    recipients: usize,
+    /// Some RCPT was refused (DATA then gets 554 instead of 503, RFC 5321 §3.3).
+    refused_recipients: bool,
+    /// A BDAT message in progress.
+    chunked: Option<ChunkedMessage>,
+}
+
+#[derive(Debug)]
+struct ChunkedMessage {
+    size: u64,
+    scanner: ContentScanner,
+    /// Once a chunk failed, every later chunk gets this reply until LAST (RFC 3030 §2).
+    failed: Option<Reply>,
+}
+
+/// One line taken from the input, or why there is none.
+enum Line {
+    Complete(BytesMut),
+    Incomplete,
+    /// Already answered (too long, bare LF); the session goes on or is closed.
+    Handled,
+}
+
+impl Server {
+    /// A session that has just accepted a connection; the 220 greeting is queued.
+    pub fn new(config: Arc<ServerConfig>, now: Instant) -> Self {
+        let mut server = Self {
+            now,
+            input: BytesMut::new(),
+            scanned: 0,
+            discarding: None,
+            output: Vec::new(),
+            events: VecDeque::new(),
+            phase: Phase::Command,
+            awaiting: None,
+            next_pending_id: 0,
+            deadline: Some(now + config.timeouts.command),
+            session: Session {
+                limits: commands::LineLimits::new(&config, false),
+                ..Session::default()
+            },
+            transaction: None,
+            config,
+        };
+        let greeting = replies::with_host(220, None, &server.config.hostname, &server.config.greeting);
+        server.send(&greeting);
+        server
+    }
+
+    /// Feeds bytes received from the client. They are parsed lazily by
+    /// [`poll_event`](Self::poll_event). Input after the session closed is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiMisuse::InputDuringTlsHandshake`] between [`Event::StartTls`] and
+    /// [`handle_tls_established`](Self::handle_tls_established).
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ApiMisuse> {
+        match self.phase {
+            Phase::TlsHandshake => return Err(ApiMisuse::InputDuringTlsHandshake),
+            Phase::Closed => return Ok(()),
+            Phase::Data(_) | Phase::Chunk(_) if !bytes.is_empty() => {
+                // Content progress extends the data timeout; trickled command bytes do not.
+                self.deadline = Some(now + self.config.timeouts.data);
+            }
+            _ => {}
+        }
+        self.now = now;
+        self.session.received_input |= !bytes.is_empty();
+        self.input.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The client closed its sending side. Complete commands already buffered are still
+    /// processed; then the session closes with [`CloseReason::PeerEof`].
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        self.session.eof = true;
+        if matches!(self.phase, Phase::TlsHandshake) {
+            self.close(CloseReason::PeerEof, None);
+        }
+    }
+
+    /// Fires the timer if `now` is at or past [`poll_timeout`](Self::poll_timeout): the
+    /// client gets `421 4.4.2` and the session closes (RFC 5321 §4.5.3.2). Calls before the
+    /// deadline, or while the application owes a decision, do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        match self.poll_timeout() {
+            Some(deadline) if deadline <= now => {}
+            _ => return,
+        }
+        let reply = if matches!(self.phase, Phase::TlsHandshake) {
+            None
+        } else {
+            Some(replies::with_host(421, Some((4, 4, 2)), &self.config.hostname, "Error: timeout exceeded"))
+        };
+        self.close(CloseReason::Timeout, reply.as_ref());
+    }
+
+    /// The TLS handshake finished. After STARTTLS this resets the session as RFC 3207 §4.2
+    /// requires (no HELO, no transaction, no AUTH; the client must send EHLO again, and
+    /// STARTTLS is no longer offered). For implicit TLS (RFC 8314) call it once the
+    /// handshake is done and before any plaintext is fed.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiMisuse::NoTlsHandshake`] when no handshake is expected.
+    pub fn handle_tls_established(&mut self, now: Instant, tls: TlsInfo) -> Result<(), ApiMisuse> {
+        let implicit = self.session.tls.is_none()
+            && !self.session.received_input
+            && self.session.hello.is_none()
+            && matches!(self.phase, Phase::Command);
+        if !matches!(self.phase, Phase::TlsHandshake) && !implicit {
+            return Err(ApiMisuse::NoTlsHandshake);
+        }
+        self.now = now;
+        self.session.hello = None;
+        self.session.authenticated = false;
+        self.session.tls = Some(tls);
+        self.session.limits = commands::LineLimits::new(&self.config, true);
+        self.phase = Phase::Command;
+        self.deadline = Some(now + self.config.timeouts.command);
+        Ok(())
+    }
+
+    /// Answers `pending` with the command's normal positive reply: `250` (`354` for DATA,
+    /// `252` for VRFY/EXPN, `235` for AUTH; for a BDAT chunk the reply follows the chunk).
+    ///
+    /// # Errors
+    ///
+    /// [`ApiMisuse::NotPending`] if `pending` is not the decision this session waits for.
+    pub fn accept(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse> {
+        let decision = self.take_decision(now, &pending)?;
+        self.decide(decision, None);
+        Ok(())
+    }
+
+    /// Answers `pending` with `reply`. A 4xx/5xx reply refuses; a positive reply of the
+    /// command's class (2xx, 3xx for DATA) accepts with the given text.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiMisuse::NotPending`], or [`ApiMisuse::InvalidReplyForCommand`] for a positive
+    /// code of the wrong class; the decision then stays pending.
+    pub fn respond(&mut self, now: Instant, pending: Pending, reply: Reply) -> Result<(), ApiMisuse> {
+        self.check_pending(&pending)?;
+        let positive_class = match pending.kind {
+            PendingKind::DataStart => 3,
+            _ => 2,
+        };
+        if reply.is_positive() && reply.code() / 100 != positive_class {
+            return Err(ApiMisuse::InvalidReplyForCommand(reply.code()));
+        }
+        let decision = self.take_decision(now, &pending)?;
+        self.decide(decision, Some(reply));
+        Ok(())
+    }
+
+    /// LMTP (RFC 2033 §4.2): answers a [`Event::MessageComplete`] with one reply per
+    /// accepted recipient, in RCPT order.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiMisuse::NotPending`], [`ApiMisuse::WrongReplyCount`] or
+    /// [`ApiMisuse::InvalidReplyForCommand`] (a positive reply other than 2xx).
+    pub fn respond_each(&mut self, now: Instant, pending: Pending, replies: Vec<Reply>) -> Result<(), ApiMisuse> {
+        self.check_pending(&pending)?;
+        let expected = self.transaction.as_ref().map_or(0, |t| t.recipients);
+        if pending.kind != PendingKind::Message || replies.len() != expected {
+            return Err(ApiMisuse::WrongReplyCount { expected, given: replies.len() });
+        }
+        if let Some(bad) = replies.iter().find(|r| r.is_positive() && r.code() / 100 != 2) {
+            return Err(ApiMisuse::InvalidReplyForCommand(bad.code()));
+        }
+        self.take_decision(now, &pending)?;
+        for reply in &replies {
+            self.send(reply);
+        }
+        self.end_transaction();
+        Ok(())
+    }
+
+    /// Raw SASL mechanisms: answers an [`Event::Auth`] with a `334` challenge (`data` is
+    /// base64-encoded by the server); the client's answer arrives as another `Auth` event.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiMisuse::NotPending`], or [`ApiMisuse::NotASaslExchange`] for anything but a raw
+    /// mechanism's AUTH step.
+    pub fn challenge(&mut self, now: Instant, pending: Pending, data: &[u8]) -> Result<(), ApiMisuse> {
+        self.check_pending(&pending)?;
+        match &self.awaiting {
+            Some(Awaiting { decision: Decision::Auth(auth::Pending::Raw(_)), .. }) => {}
+            _ => return Err(ApiMisuse::NotASaslExchange),
+        }
+        if let Decision::Auth(auth::Pending::Raw(mechanism)) = self.take_decision(now, &pending)? {
+            self.send_challenge(mechanism, data);
+        }
+        Ok(())
+    }
+
+    /// Ends the session: queues `reply` (default `421 4.3.2 <host> Service not available,
+    /// closing transmission channel`, RFC 5321 §3.8) and closes. A decision still pending
+    /// is cancelled (answering it then gives [`ApiMisuse::NotPending`]).
+    pub fn shutdown(&mut self, now: Instant, reply: Option<Reply>) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        let reply = reply.unwrap_or_else(|| {
+            replies::with_host(421, Some((4, 3, 2)), &self.config.hostname, "Service not available, closing transmission channel")
+        });
+        let reply = (!matches!(self.phase, Phase::TlsHandshake)).then_some(reply);
+        self.close(CloseReason::Shutdown, reply.as_ref());
+    }
+
+    /// The next event, parsing buffered input as needed. `None` means: nothing more until
+    /// new input, a decision, or a timeout.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if !self.step() {
+                return None;
+            }
+        }
+    }
+
+    /// Appends every queued reply byte to `out` and returns how many there were. One call
+    /// gives a whole pipelined batch of replies, for one write.
+    #[must_use = "the bytes must be written to the client"]
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.output.len();
+        if n > 0 {
+            out.append(&mut self.output);
+            self.session.greeting_transmitted = true;
+        }
+        n
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called, if ever. `None` while
+    /// a decision is pending or after the session closed.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            _ if self.awaiting.is_some() => None,
+            Phase::Closed => None,
+            _ => self.deadline,
+        }
+    }
+
+    /// Whether the adapter should read from the socket now: false while the TLS handshake
+    /// runs, after the session closed or the client's EOF, and while a decision is pending
+    /// with `max_buffered_input` octets already buffered.
+    pub fn wants_read(&self) -> bool {
+        !matches!(self.phase, Phase::TlsHandshake | Phase::Closed)
+            && !self.session.eof
+            && (self.awaiting.is_none() || self.input.len() < self.config.limits.max_buffered_input)
+    }
+
+    /// Whether the session has ended ([`Event::Closed`] was queued).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// Whether TLS is active on this session.
+    pub fn is_tls(&self) -> bool {
+        self.session.tls.is_some()
+    }
+
+    /// Whether a mail transaction is open (MAIL accepted, message not yet finished): a
+    /// graceful shutdown waits for sessions where this is true.
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
+    /// Octets received and not yet processed.
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    // ---- Internals shared by the phases ----
+
+    /// One unit of progress; false when nothing can happen until the caller acts.
+    fn step(&mut self) -> bool {
+        if self.awaiting.is_some() {
+            return false;
+        }
+        let progressed = match self.phase {
+            Phase::Closed | Phase::TlsHandshake => return false,
+            Phase::Command => self.step_command(),
+            Phase::Sasl(_) => self.step_sasl(),
+            Phase::Data(_) => self.step_data(),
+            Phase::Chunk(_) => self.step_chunk(),
+        };
+        if !progressed && self.session.eof && !self.is_closed() && self.awaiting.is_none() {
+            self.close(CloseReason::PeerEof, None);
+            return true;
+        }
+        progressed
+    }
+
+    /// Takes the next CR LF-terminated line (RFC 5321 §2.3.8) of at most `limit` octets
+    /// including CR LF. An over-long line is answered with `too_long` as soon as it passes
+    /// the limit and discarded up to its end, so its tail never runs as a command.
+    fn next_line(&mut self, limit: impl Fn(&[u8]) -> usize, too_long: &Reply) -> Line {
+        if let Some(prev_cr) = self.discarding {
+            return self.discard_line(prev_cr);
+        }
+        let strict = self.config.line_endings == crate::LineEndingPolicy::Strict;
+        let Some(offset) = memchr::memchr(b'\n', &self.input[self.scanned..]) else {
+            self.scanned = self.input.len();
+            if self.input.len() > limit(&self.input) {
+                self.send_error(too_long);
+                self.discarding = Some(false);
+                return self.discard_line(false);
+            }
+            return Line::Incomplete;
+        };
+        let lf = self.scanned + offset;
+        self.scanned = 0;
+        let bare_lf = lf == 0 || self.input[lf - 1] != b'\r';
+        if bare_lf && strict {
+            // Smuggling defence (smtp-rules.md SMG-C1): a bare LF is never a line end,
+            // and a client sending one cannot be resynchronised safely.
+            self.send(&replies::BARE_LF_IN_COMMAND);
+            self.close(CloseReason::ProtocolViolation, None);
+            return Line::Handled;
+        }
+        let mut line = self.input.split_to(lf + 1);
+        if line.len() > limit(&line) {
+            self.send_error(too_long);
+            return Line::Handled;
+        }
+        line.truncate(if bare_lf { lf } else { lf - 1 });
+        Line::Complete(line)
+    }
+
+    /// Drops input up to and including the end of the line being discarded.
+    fn discard_line(&mut self, prev_cr: bool) -> Line {
+        let strict = self.config.line_endings == crate::LineEndingPolicy::Strict;
+        let mut from = 0;
+        while let Some(offset) = memchr::memchr(b'\n', &self.input[from..]) {
+            let lf = from + offset;
+            let after_cr = if lf == 0 { prev_cr } else { self.input[lf - 1] == b'\r' };
+            if after_cr || !strict {
+                let _ = self.input.split_to(lf + 1);
+                self.discarding = None;
+                self.scanned = 0;
+                return Line::Handled;
+            }
+            from = lf + 1;
+        }
+        let ends_with_cr = self.input.last() == Some(&b'\r');
+        let had_input = !self.input.is_empty();
+        self.input.clear();
+        self.scanned = 0;
+        self.discarding = Some(if had_input { ends_with_cr } else { prev_cr });
+        Line::Incomplete
+    }
+
+    fn enhanced_codes(&self) -> bool {
+        self.config.extensions.enhanced_status_codes
+    }
+
+    /// Queues a reply.
+    fn send(&mut self, reply: &Reply) {
+        reply.encode(self.enhanced_codes(), &mut self.output);
+    }
+
+    /// Queues a reply to a client error and counts it; past `max_errors` the session closes
+    /// with `421 4.7.0` (Postfix `smtpd_hard_error_limit`).
+    fn send_error(&mut self, reply: &Reply) {
+        self.send(reply);
+        self.count_error();
+    }
+
+    fn count_error(&mut self) {
+        self.session.errors = self.session.errors.saturating_add(1);
+        if self.session.errors >= self.config.limits.max_errors && !self.is_closed() {
+            let reply = replies::with_host(421, Some((4, 7, 0)), &self.config.hostname, "Error: too many errors");
+            self.close(CloseReason::TooManyErrors, Some(&reply));
+        }
+    }
+
+    /// Whether the client broke RFC 2920's synchronisation rule for the command `verb`
+    /// just read: more input is already here, though it had to wait for our reply
+    /// (smtp-rules.md SMUG-9, SMG-P1/P4).
+    fn sync_violated(&self, verb: Verb) -> bool {
+        let pipelining = self.config.extensions.pipelining
+            && matches!(self.session.hello, Some(Verb::Ehlo | Verb::Lhlo));
+        self.config.pipelining_sync_check
+            && !self.input.is_empty()
+            && (!pipelining || verb.ends_pipeline_group())
+            && !matches!(verb, Verb::Quit | Verb::StartTls)
+    }
+
+    /// Queues the reply to command `verb`, unless the client broke synchronisation: then
+    /// `554 5.5.0` and close. Returns whether the session goes on.
+    fn finish_command(&mut self, verb: Verb, reply: &Reply, is_error: bool) -> bool {
+        if self.sync_violated(verb) {
+            self.send(&replies::SYNC_VIOLATION);
+            self.close(CloseReason::ProtocolViolation, None);
+            return false;
+        }
+        if is_error {
+            self.send_error(reply);
+        } else {
+            self.send(reply);
+        }
+        self.deadline = Some(self.now + self.config.timeouts.command);
+        !self.is_closed()
+    }
+
+    /// Registers a decision and emits `event(pending)`.
+    fn await_decision(&mut self, decision: Decision, kind: PendingKind, event: impl FnOnce(Pending) -> Event) {
+        let id = self.next_pending_id;
+        self.next_pending_id = self.next_pending_id.wrapping_add(1);
+        self.awaiting = Some(Awaiting { id, decision });
+        self.events.push_back(event(Pending { id, kind }));
+    }
+
+    fn check_pending(&self, pending: &Pending) -> Result<(), ApiMisuse> {
+        match &self.awaiting {
+            Some(a) if a.id == pending.id => Ok(()),
+            _ => Err(ApiMisuse::NotPending),
+        }
+    }
+
+    fn take_decision(&mut self, now: Instant, pending: &Pending) -> Result<Decision, ApiMisuse> {
+        self.check_pending(pending)?;
+        self.now = now;
+        self.awaiting.take().map(|a| a.decision).ok_or(ApiMisuse::NotPending)
+    }
+
+    /// Finishes the command behind `decision` with the application's `reply` (or the
+    /// default positive one).
+    fn decide(&mut self, decision: Decision, reply: Option<Reply>) {
+        let refused = reply.as_ref().is_some_and(|r| !r.is_positive());
+        match decision {
+            Decision::Hello(verb) => self.finish_hello(verb, reply),
+            Decision::Mail { body, smtputf8 } => {
+                if self.finish_command(Verb::Mail, reply.as_ref().unwrap_or(&replies::MAIL_OK), false) && !refused {
+                    self.transaction = Some(Transaction {
+                        body,
+                        smtputf8,
+                        recipients: 0,
+                        refused_recipients: false,
+                        chunked: None,
+                    });
+                }
+            }
+            Decision::Rcpt => {
+                if self.finish_command(Verb::Rcpt, reply.as_ref().unwrap_or(&replies::RCPT_OK), false)
+                    && let Some(tx) = self.transaction.as_mut() {
+                        if refused {
+                            tx.refused_recipients = true;
+                        } else {
+                            tx.recipients += 1;
+                        }
+                    }
+            }
+            Decision::Data => self.finish_data_start(reply),
+            Decision::Chunk { size, last } => self.finish_chunk_start(size, last, reply),
+            Decision::Message => self.finish_message(reply),
+            Decision::Verify => {
+                self.finish_command(Verb::Vrfy, reply.as_ref().unwrap_or(&replies::CANNOT_VRFY), false);
+            }
+            Decision::Auth(_) => self.finish_auth(reply),
+        }
+    }
+
+    /// Drops the open transaction (RSET, EHLO, STARTTLS, QUIT), telling the application.
+    fn reset_transaction(&mut self) {
+        if self.transaction.take().is_some() {
+            self.events.push_back(Event::TransactionReset);
+        }
+    }
+
+    /// Ends the transaction after its message was answered (no event: the application
+    /// knows from its own answer).
+    fn end_transaction(&mut self) {
+        self.transaction = None;
+        self.phase = Phase::Command;
+        self.deadline = Some(self.now + self.config.timeouts.command);
+    }
+
+    /// Ends the session: queues `reply` if given, tells the application what was lost, and
+    /// emits [`Event::Closed`].
+    fn close(&mut self, reason: CloseReason, reply: Option<&Reply>) {
+        if self.is_closed() {
+            return;
+        }
+        if let Some(reply) = reply {
+            self.send(reply);
+        }
+        // Every accepted DataStart ends in exactly one MessageComplete or MessageAborted.
+        let content_flowing = match &self.phase {
+            Phase::Data(_) => true,
+            _ => self
+                .transaction
+                .as_ref()
+                .and_then(|tx| tx.chunked.as_ref())
+                .is_some_and(|c| c.failed.is_none()),
+        };
+        if content_flowing {
+            self.events.push_back(Event::MessageAborted { reason: AbortReason::SessionEnded });
+        }
+        self.reset_transaction();
+        self.awaiting = None;
+        self.phase = Phase::Closed;
+        self.deadline = None;
+        self.input.clear();
+        self.events.push_back(Event::Closed { reason });
+    }
+}
