@@ -141,7 +141,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { command: Duration::from_secs(300), data: Duration::from_secs(300) }
+        Self {
+            command: Duration::from_secs(300),
+            data: Duration::from_secs(300),
+        }
     }
 }
 
@@ -220,7 +223,12 @@ impl ServerConfig {
             (x.deliver_by.is_some(), 17),
             (x.future_release.is_some(), 45),
         ];
-        self.limits.command_line + extra.iter().filter(|(on, _)| *on).map(|(_, n)| n).sum::<usize>()
+        self.limits.command_line
+            + extra
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| n)
+                .sum::<usize>()
     }
 
     /// The longest RCPT command line: DSN adds NOTIFY=SUCCESS,FAILURE,DELAY (30) and

@@ -118,7 +118,9 @@ pub fn classify(line: &[u8]) -> CommandLine<'_> {
 
 fn lookup_verb(verb: &[u8]) -> Option<Verb> {
     if verb.len() == 8 {
-        return verb.eq_ignore_ascii_case(b"STARTTLS").then_some(Verb::StartTls);
+        return verb
+            .eq_ignore_ascii_case(b"STARTTLS")
+            .then_some(Verb::StartTls);
     }
     let word: [u8; 4] = verb.try_into().ok()?;
     // One 32-bit compare per candidate: fold ASCII letters to upper case at once.
@@ -157,7 +159,10 @@ pub fn peek_verb(partial_line: &[u8]) -> Option<Verb> {
 }
 
 fn trim_end(line: &[u8]) -> &[u8] {
-    let end = line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |i| i + 1);
+    let end = line
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
     &line[..end]
 }
 
@@ -188,9 +193,9 @@ pub fn bdat_argument(args: &[u8]) -> Option<(u64, bool)> {
     if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let size = digits
-        .iter()
-        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+    let size = digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
     Some((size, last))
 }
 
@@ -203,11 +208,16 @@ pub fn auth_argument(args: &[u8]) -> Option<(String, Option<&[u8]>)> {
     };
     // RFC 4422 §3.1: sasl-mech = 1*20mech-char; mech-char = UPPER-ALPHA / DIGIT / "-" / "_".
     let valid = (1..=20).contains(&mechanism.len())
-        && mechanism.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && mechanism
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !valid || initial.is_some_and(<[u8]>::is_empty) {
         return None;
     }
-    Some((String::from_utf8_lossy(mechanism).to_ascii_uppercase(), initial))
+    Some((
+        String::from_utf8_lossy(mechanism).to_ascii_uppercase(),
+        initial,
+    ))
 }
 
 #[cfg(test)]
@@ -216,8 +226,14 @@ mod tests {
 
     #[test]
     fn verbs_are_case_insensitive() {
-        assert_eq!(classify(b"mail FROM:<a@b>"), CommandLine::Known(Verb::Mail, b"FROM:<a@b>"));
-        assert_eq!(classify(b"StartTLS"), CommandLine::Known(Verb::StartTls, b""));
+        assert_eq!(
+            classify(b"mail FROM:<a@b>"),
+            CommandLine::Known(Verb::Mail, b"FROM:<a@b>")
+        );
+        assert_eq!(
+            classify(b"StartTLS"),
+            CommandLine::Known(Verb::StartTls, b"")
+        );
         assert_eq!(classify(b"QUIT  "), CommandLine::Known(Verb::Quit, b""));
         assert_eq!(classify(b"noop x"), CommandLine::Known(Verb::Noop, b"x"));
     }
@@ -245,7 +261,10 @@ mod tests {
 
     #[test]
     fn path_arguments() {
-        assert_eq!(path_argument(b"FROM:<a@b> X", b"FROM:"), Some(&b"<a@b> X"[..]));
+        assert_eq!(
+            path_argument(b"FROM:<a@b> X", b"FROM:"),
+            Some(&b"<a@b> X"[..])
+        );
         assert_eq!(path_argument(b"from: <a@b>", b"FROM:"), Some(&b"<a@b>"[..]));
         assert_eq!(path_argument(b"FROM:a@b", b"FROM:"), None);
         assert_eq!(path_argument(b"FROM :<a@b>", b"FROM:"), None);
@@ -257,7 +276,10 @@ mod tests {
     fn bdat_arguments() {
         assert_eq!(bdat_argument(b"5"), Some((5, false)));
         assert_eq!(bdat_argument(b"0 last"), Some((0, true)));
-        assert_eq!(bdat_argument(b"18446744073709551615 LAST"), Some((u64::MAX, true)));
+        assert_eq!(
+            bdat_argument(b"18446744073709551615 LAST"),
+            Some((u64::MAX, true))
+        );
         assert_eq!(bdat_argument(b"18446744073709551616"), None);
         assert_eq!(bdat_argument(b"x"), None);
         assert_eq!(bdat_argument(b"1 FOO"), None);
@@ -269,8 +291,14 @@ mod tests {
     #[test]
     fn auth_arguments() {
         assert_eq!(auth_argument(b"plain"), Some(("PLAIN".to_owned(), None)));
-        assert_eq!(auth_argument(b"PLAIN AGEAYg=="), Some(("PLAIN".to_owned(), Some(&b"AGEAYg=="[..]))));
-        assert_eq!(auth_argument(b"PLAIN ="), Some(("PLAIN".to_owned(), Some(&b"="[..]))));
+        assert_eq!(
+            auth_argument(b"PLAIN AGEAYg=="),
+            Some(("PLAIN".to_owned(), Some(&b"AGEAYg=="[..])))
+        );
+        assert_eq!(
+            auth_argument(b"PLAIN ="),
+            Some(("PLAIN".to_owned(), Some(&b"="[..])))
+        );
         assert_eq!(auth_argument(b""), None);
         assert_eq!(auth_argument(b"PL@IN"), None);
         assert_eq!(auth_argument(b"ABCDEFGHIJKLMNOPQRSTU"), None);

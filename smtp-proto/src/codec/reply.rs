@@ -16,7 +16,11 @@ impl EnhancedCode {
     /// parts have at most three digits (RFC 3463 §2).
     pub const fn new(class: u8, subject: u16, detail: u16) -> Option<Self> {
         if matches!(class, 2 | 4 | 5) && subject < 1000 && detail < 1000 {
-            Some(Self { class, subject, detail })
+            Some(Self {
+                class,
+                subject,
+                detail,
+            })
         } else {
             None
         }
@@ -29,7 +33,11 @@ impl EnhancedCode {
 
     /// Same as [`EnhancedCode::new`] for the crate's own constants, which are known valid.
     pub(crate) const fn known(class: u8, subject: u16, detail: u16) -> Self {
-        Self { class, subject, detail }
+        Self {
+            class,
+            subject,
+            detail,
+        }
     }
 }
 
@@ -89,29 +97,51 @@ impl Reply {
             return Err(ReplyError::InvalidCode(code));
         }
         let text = text.into();
-        if !text.bytes().all(|b| b == b'\t' || b == b'\n' || (0x20..0x7f).contains(&b)) {
+        if !text
+            .bytes()
+            .all(|b| b == b'\t' || b == b'\n' || (0x20..0x7f).contains(&b))
+        {
             return Err(ReplyError::InvalidText);
         }
-        Ok(Self { code, enhanced: None, text })
+        Ok(Self {
+            code,
+            enhanced: None,
+            text,
+        })
     }
 
     /// Sets the enhanced status code; its class must equal the code's first digit.
     pub fn with_enhanced(mut self, enhanced: EnhancedCode) -> Result<Self, ReplyError> {
         if u16::from(enhanced.class()) != self.code / 100 {
-            return Err(ReplyError::ClassMismatch { code: self.code, enhanced: enhanced.class() });
+            return Err(ReplyError::ClassMismatch {
+                code: self.code,
+                enhanced: enhanced.class(),
+            });
         }
         self.enhanced = Some(enhanced);
         Ok(self)
     }
 
     /// A reply built from the crate's own constants (known valid).
-    pub(crate) const fn fixed(code: u16, enhanced: Option<EnhancedCode>, text: &'static str) -> Self {
-        Self { code, enhanced, text: Cow::Borrowed(text) }
+    pub(crate) const fn fixed(
+        code: u16,
+        enhanced: Option<EnhancedCode>,
+        text: &'static str,
+    ) -> Self {
+        Self {
+            code,
+            enhanced,
+            text: Cow::Borrowed(text),
+        }
     }
 
     /// A reply whose text was built by the crate (already sanitised).
     pub(crate) fn owned(code: u16, enhanced: Option<EnhancedCode>, text: String) -> Self {
-        Self { code, enhanced, text: Cow::Owned(text) }
+        Self {
+            code,
+            enhanced,
+            text: Cow::Owned(text),
+        }
     }
 
     /// The three-digit reply code.
@@ -210,7 +240,13 @@ fn push_number(n: u16, out: &mut Vec<u8>) {
 pub fn sanitize_text(text: &[u8], max: usize) -> String {
     text.iter()
         .take(max)
-        .map(|&b| if (0x20..0x7f).contains(&b) { char::from(b) } else { '?' })
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -229,7 +265,9 @@ mod tests {
         let r = Reply::new(550, "No").expect("valid");
         assert_eq!(wire(&r, true), "550 5.0.0 No\r\n");
         assert_eq!(wire(&r, false), "550 No\r\n");
-        let r = r.with_enhanced(EnhancedCode::new(5, 1, 1).expect("valid")).expect("class");
+        let r = r
+            .with_enhanced(EnhancedCode::new(5, 1, 1).expect("valid"))
+            .expect("class");
         assert_eq!(wire(&r, true), "550 5.1.1 No\r\n");
         assert_eq!(wire(&r, false), "550 No\r\n");
     }
@@ -237,7 +275,10 @@ mod tests {
     #[test]
     fn multiline_repeats_code_and_enhanced_code() {
         let r = Reply::new(451, "a\nb\nc").expect("valid");
-        assert_eq!(wire(&r, true), "451-4.0.0 a\r\n451-4.0.0 b\r\n451 4.0.0 c\r\n");
+        assert_eq!(
+            wire(&r, true),
+            "451-4.0.0 a\r\n451-4.0.0 b\r\n451 4.0.0 c\r\n"
+        );
     }
 
     #[test]
@@ -252,10 +293,15 @@ mod tests {
         assert_eq!(Reply::new(600, "x"), Err(ReplyError::InvalidCode(600)));
         assert_eq!(Reply::new(250, "a\rb"), Err(ReplyError::InvalidText));
         assert_eq!(Reply::new(250, "ü"), Err(ReplyError::InvalidText));
-        let mismatch = Reply::new(250, "x").and_then(|r| {
-            r.with_enhanced(EnhancedCode::new(5, 0, 0).expect("valid"))
-        });
-        assert_eq!(mismatch, Err(ReplyError::ClassMismatch { code: 250, enhanced: 5 }));
+        let mismatch = Reply::new(250, "x")
+            .and_then(|r| r.with_enhanced(EnhancedCode::new(5, 0, 0).expect("valid")));
+        assert_eq!(
+            mismatch,
+            Err(ReplyError::ClassMismatch {
+                code: 250,
+                enhanced: 5
+            })
+        );
         assert_eq!(EnhancedCode::new(3, 0, 0), None);
         assert_eq!(EnhancedCode::new(2, 1000, 0), None);
     }

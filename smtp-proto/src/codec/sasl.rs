@@ -51,7 +51,11 @@ pub fn parse_plain(message: &[u8]) -> Option<Credentials> {
         return None;
     }
     Some(Credentials {
-        authzid: if authzid.is_empty() { None } else { Some(field(authzid)?) },
+        authzid: if authzid.is_empty() {
+            None
+        } else {
+            Some(field(authzid)?)
+        },
         username: field(authcid)?,
         password: Secret::new(field(passwd)?),
     })
@@ -99,7 +103,10 @@ mod tests {
     #[test]
     fn plain_messages() {
         let c = parse_plain(b"\0user\0pass").expect("valid");
-        assert_eq!((c.authzid, c.username.as_str(), c.password.expose().as_str()), (None, "user", "pass"));
+        assert_eq!(
+            (c.authzid, c.username.as_str(), c.password.expose().as_str()),
+            (None, "user", "pass")
+        );
         let c = parse_plain(b"admin\0user\0pass").expect("valid");
         assert_eq!(c.authzid.as_deref(), Some("admin"));
         assert_eq!(parse_plain(b"user\0pass"), None, "one NUL");
@@ -119,6 +126,9 @@ mod tests {
     fn debug_hides_the_password() {
         let c = parse_plain(b"\0user\0hunter2").expect("valid");
         let shown = format!("{c:?}");
-        assert!(shown.contains("user") && !shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("user") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

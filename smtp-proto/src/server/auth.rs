@@ -3,7 +3,7 @@
 //! command starts from a fresh exchange state (Postfix CVE-2011-1720).
 
 use super::replies as r;
-use super::{Decision, Event, Line, Phase, PendingKind, Server};
+use super::{Decision, Event, Line, PendingKind, Phase, Server};
 use crate::Secret;
 use crate::codec::command::{self, Verb};
 use crate::codec::reply::{Reply, encode_lines};
@@ -79,7 +79,9 @@ impl Server {
         match (mechanism.as_str(), initial) {
             ("PLAIN", None) => self.send_sasl_challenge(Exchange::Plain, ""),
             ("PLAIN", Some(message)) => self.plain(&message),
-            ("LOGIN", None) => self.send_sasl_challenge(Exchange::LoginUsername, sasl::LOGIN_USERNAME_CHALLENGE),
+            ("LOGIN", None) => {
+                self.send_sasl_challenge(Exchange::LoginUsername, sasl::LOGIN_USERNAME_CHALLENGE)
+            }
             ("LOGIN", Some(username)) => self.login_username(username),
             (_, initial) => self.raw_step(mechanism, initial),
         }
@@ -116,7 +118,11 @@ impl Server {
             Exchange::LoginPassword(username) => match sasl::login_field(decoded) {
                 Some(password) => self.credentials(
                     "LOGIN",
-                    Credentials { authzid: None, username, password: Secret::new(password) },
+                    Credentials {
+                        authzid: None,
+                        username,
+                        password: Secret::new(password),
+                    },
                 ),
                 None => self.reject(Verb::Auth, &r::AUTH_FAILED),
             },
@@ -136,18 +142,25 @@ impl Server {
 
     fn login_username(&mut self, decoded: Vec<u8>) {
         match sasl::login_field(decoded) {
-            Some(username) => self.send_sasl_challenge(Exchange::LoginPassword(username), sasl::LOGIN_PASSWORD_CHALLENGE),
+            Some(username) => self.send_sasl_challenge(
+                Exchange::LoginPassword(username),
+                sasl::LOGIN_PASSWORD_CHALLENGE,
+            ),
             None => self.reject(Verb::Auth, &r::AUTH_FAILED),
         }
     }
 
     fn credentials(&mut self, mechanism: &str, credentials: Credentials) {
         let mechanism = mechanism.to_owned();
-        self.await_decision(Decision::Auth(Pending::Credentials), PendingKind::Auth, |pending| Event::Auth {
-            pending,
-            mechanism,
-            data: AuthData::Credentials(credentials),
-        });
+        self.await_decision(
+            Decision::Auth(Pending::Credentials),
+            PendingKind::Auth,
+            |pending| Event::Auth {
+                pending,
+                mechanism,
+                data: AuthData::Credentials(credentials),
+            },
+        );
     }
 
     fn raw_step(&mut self, mechanism: String, response: Option<Vec<u8>>) {

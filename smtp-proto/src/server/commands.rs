@@ -2,7 +2,7 @@
 //! rules before asking the application.
 
 use super::replies::{self as r};
-use super::{ChunkPhase, ChunkedMessage, Decision, Event, Line, Phase, PendingKind, Server};
+use super::{ChunkPhase, ChunkedMessage, Decision, Event, Line, PendingKind, Phase, Server};
 use crate::codec::address::{
     ForwardPath, ReversePath, parse_forward_path, parse_hello_domain, parse_reverse_path,
 };
@@ -33,7 +33,12 @@ impl LineLimits {
 
     /// Every line of a SASL exchange may be as long as an AUTH line (RFC 4954 §4).
     pub(super) fn sasl(self) -> Self {
-        Self { command: self.auth, mail: self.auth, rcpt: self.auth, auth: self.auth }
+        Self {
+            command: self.auth,
+            mail: self.auth,
+            rcpt: self.auth,
+            auth: self.auth,
+        }
     }
 
     /// The limit for a line starting with `line` (complete or not).
@@ -136,9 +141,16 @@ impl Server {
     fn tls_gate(&self, verb: Verb) -> Option<&'static Reply> {
         let allowed = matches!(
             verb,
-            Verb::Helo | Verb::Ehlo | Verb::Lhlo | Verb::StartTls | Verb::Noop | Verb::Help | Verb::Quit
+            Verb::Helo
+                | Verb::Ehlo
+                | Verb::Lhlo
+                | Verb::StartTls
+                | Verb::Noop
+                | Verb::Help
+                | Verb::Quit
         );
-        (self.config.require_tls && self.session.tls.is_none() && !allowed).then_some(&r::TLS_REQUIRED)
+        (self.config.require_tls && self.session.tls.is_none() && !allowed)
+            .then_some(&r::TLS_REQUIRED)
     }
 
     fn hello(&mut self, verb: Verb, args: &[u8]) {
@@ -151,10 +163,12 @@ impl Server {
             return self.reject(verb, &r::HELLO_SYNTAX);
         };
         if self.waited_for_reply(verb) {
-            self.await_decision(Decision::Hello(verb), PendingKind::Hello, |pending| Event::Hello {
-                pending,
-                domain,
-                verb,
+            self.await_decision(Decision::Hello(verb), PendingKind::Hello, |pending| {
+                Event::Hello {
+                    pending,
+                    domain,
+                    verb,
+                }
             });
         }
     }
@@ -171,10 +185,18 @@ impl Server {
         }
         self.reset_transaction();
         self.session.hello = Some(verb);
-        let first = reply.map_or_else(|| self.config.hostname.clone(), |r| r.text().replace('\n', " "));
+        let first = reply.map_or_else(
+            || self.config.hostname.clone(),
+            |r| r.text().replace('\n', " "),
+        );
         let lines = self.capabilities(verb, first);
         // RFC 2034 §3: no enhanced codes on HELO/EHLO replies.
-        encode_lines(250, None, lines.iter().map(String::as_str), &mut self.output);
+        encode_lines(
+            250,
+            None,
+            lines.iter().map(String::as_str),
+            &mut self.output,
+        );
         self.deadline = Some(self.now + self.config.timeouts.command);
     }
 
@@ -193,7 +215,9 @@ impl Server {
             }
         };
         add(x.pipelining, &|| "PIPELINING".into());
-        add(x.size, &|| format!("SIZE {}", self.config.limits.max_message_size));
+        add(x.size, &|| {
+            format!("SIZE {}", self.config.limits.max_message_size)
+        });
         add(x.eight_bit_mime, &|| "8BITMIME".into());
         add(x.chunking, &|| "CHUNKING".into());
         add(x.chunking && x.binary_mime, &|| "BINARYMIME".into());
@@ -202,7 +226,9 @@ impl Server {
         add(x.dsn, &|| "DSN".into());
         add(x.starttls && !tls, &|| "STARTTLS".into());
         add(x.requiretls && tls, &|| "REQUIRETLS".into());
-        add(self.auth_offered(), &|| format!("AUTH {}", x.auth_mechanisms.join(" ")));
+        add(self.auth_offered(), &|| {
+            format!("AUTH {}", x.auth_mechanisms.join(" "))
+        });
         add(x.mt_priority, &|| "MT-PRIORITY".into());
         if let Some(min) = x.deliver_by {
             lines.push(format!("DELIVERBY {min}"));
@@ -249,7 +275,9 @@ impl Server {
         };
         let (from, rest) = match parse_reverse_path(path) {
             Ok((from, rest)) if rest.is_empty() || rest[0] == b' ' => (from, rest),
-            Ok(_) => return self.reject(Verb::Mail, &bad_address(7, "sender", "Bad address syntax")),
+            Ok(_) => {
+                return self.reject(Verb::Mail, &bad_address(7, "sender", "Bad address syntax"));
+            }
             Err(e) => return self.reject(Verb::Mail, &bad_address(7, "sender", e.description())),
         };
         let params = match parse_mail_params(rest, &self.param_support()) {
@@ -260,12 +288,22 @@ impl Server {
         if utf8 && !params.smtputf8 {
             return self.reject(Verb::Mail, &r::SMTPUTF8_REQUIRED);
         }
-        if params.size.is_some_and(|size| size > self.config.limits.max_message_size) {
+        if params
+            .size
+            .is_some_and(|size| size > self.config.limits.max_message_size)
+        {
             // RFC 1870 §6.1: declared size over the fixed limit.
             return self.reply(Verb::Mail, &r::TOO_BIG);
         }
-        let decision = Decision::Mail { body: params.body, smtputf8: params.smtputf8 };
-        self.await_decision(decision, PendingKind::Mail, |pending| Event::Mail { pending, from, params });
+        let decision = Decision::Mail {
+            body: params.body,
+            smtputf8: params.smtputf8,
+        };
+        self.await_decision(decision, PendingKind::Mail, |pending| Event::Mail {
+            pending,
+            from,
+            params,
+        });
     }
 
     fn rcpt(&mut self, args: &[u8]) {
@@ -285,8 +323,15 @@ impl Server {
         };
         let (to, rest) = match parse_forward_path(path) {
             Ok((to, rest)) if rest.is_empty() || rest[0] == b' ' => (to, rest),
-            Ok(_) => return self.reject(Verb::Rcpt, &bad_address(3, "recipient", "Bad address syntax")),
-            Err(e) => return self.reject(Verb::Rcpt, &bad_address(3, "recipient", e.description())),
+            Ok(_) => {
+                return self.reject(
+                    Verb::Rcpt,
+                    &bad_address(3, "recipient", "Bad address syntax"),
+                );
+            }
+            Err(e) => {
+                return self.reject(Verb::Rcpt, &bad_address(3, "recipient", e.description()));
+            }
         };
         let params = match parse_rcpt_params(rest, &self.param_support()) {
             Ok(params) => params,
@@ -295,14 +340,24 @@ impl Server {
         if matches!(&to, ForwardPath::Mailbox(m) if !m.is_ascii()) && !smtputf8 {
             return self.reject(Verb::Rcpt, &r::SMTPUTF8_REQUIRED);
         }
-        self.await_decision(Decision::Rcpt, PendingKind::Rcpt, |pending| Event::Rcpt { pending, to, params });
+        self.await_decision(Decision::Rcpt, PendingKind::Rcpt, |pending| Event::Rcpt {
+            pending,
+            to,
+            params,
+        });
     }
 
     /// Why DATA or BDAT cannot start a message now (RFC 5321 §3.3, RFC 3030 §2).
     fn content_refusal(&self) -> Option<&'static Reply> {
-        let Some(tx) = &self.transaction else { return Some(&r::NEED_MAIL) };
+        let Some(tx) = &self.transaction else {
+            return Some(&r::NEED_MAIL);
+        };
         if tx.recipients == 0 {
-            return Some(if tx.refused_recipients { &r::NO_VALID_RECIPIENTS } else { &r::NEED_RCPT });
+            return Some(if tx.refused_recipients {
+                &r::NO_VALID_RECIPIENTS
+            } else {
+                &r::NEED_RCPT
+            });
         }
         None
     }
@@ -322,9 +377,11 @@ impl Server {
             return self.reject(Verb::Data, &r::BINARYMIME_NEEDS_BDAT);
         }
         if self.waited_for_reply(Verb::Data) {
-            self.await_decision(Decision::Data, PendingKind::DataStart, |pending| Event::DataStart {
-                pending,
-                chunked: false,
+            self.await_decision(Decision::Data, PendingKind::DataStart, |pending| {
+                Event::DataStart {
+                    pending,
+                    chunked: false,
+                }
             });
         }
     }
@@ -348,11 +405,20 @@ impl Server {
         if size == 0 && !last {
             return self.reject(Verb::Bdat, &r::NULL_BDAT);
         }
-        let failed = self.transaction.as_ref().and_then(|tx| tx.chunked.as_ref()).map(|c| c.failed.clone());
+        let failed = self
+            .transaction
+            .as_ref()
+            .and_then(|tx| tx.chunked.as_ref())
+            .map(|c| c.failed.clone());
         match failed {
-            None => self.await_decision(Decision::Chunk { size, last }, PendingKind::DataStart, |pending| {
-                Event::DataStart { pending, chunked: true }
-            }),
+            None => self.await_decision(
+                Decision::Chunk { size, last },
+                PendingKind::DataStart,
+                |pending| Event::DataStart {
+                    pending,
+                    chunked: true,
+                },
+            ),
             Some(Some(reply)) => self.skip_chunk(size, last, reply),
             Some(None) => self.read_chunk(size, last, None),
         }
@@ -363,14 +429,23 @@ impl Server {
         let failed = reply.filter(|r| !r.is_positive());
         if let Some(tx) = self.transaction.as_mut() {
             let scanner = crate::codec::data::ContentScanner::new(self.config.limits.text_line);
-            tx.chunked = Some(ChunkedMessage { size: 0, scanner, failed: failed.clone() });
+            tx.chunked = Some(ChunkedMessage {
+                size: 0,
+                scanner,
+                failed: failed.clone(),
+            });
         }
         self.read_chunk(size, last, failed);
     }
 
     /// Reads (or, when refused, skips) `size` octets of chunk content, then replies.
     pub(super) fn read_chunk(&mut self, size: u64, last: bool, refused: Option<Reply>) {
-        self.phase = Phase::Chunk(ChunkPhase { remaining: size, size, last, refused });
+        self.phase = Phase::Chunk(ChunkPhase {
+            remaining: size,
+            size,
+            last,
+            refused,
+        });
         self.deadline = Some(self.now + self.config.timeouts.data);
     }
 
@@ -397,10 +472,12 @@ impl Server {
         if self.waited_for_reply(verb) {
             let argument = argument.to_owned();
             let expand = verb == Verb::Expn;
-            self.await_decision(Decision::Verify, PendingKind::Verify, |pending| Event::Verify {
-                pending,
-                argument,
-                expand,
+            self.await_decision(Decision::Verify, PendingKind::Verify, |pending| {
+                Event::Verify {
+                    pending,
+                    argument,
+                    expand,
+                }
             });
         }
     }
@@ -443,7 +520,11 @@ impl Server {
 
 /// `501 5.1.7` (sender, RFC 3463 X.1.7) or `501 5.1.3` (recipient, X.1.3).
 fn bad_address(detail: u16, role: &str, why: &str) -> Reply {
-    Reply::owned(501, Some(EnhancedCode::known(5, 1, detail)), format!("Bad {role} address syntax: {why}"))
+    Reply::owned(
+        501,
+        Some(EnhancedCode::known(5, 1, detail)),
+        format!("Bad {role} address syntax: {why}"),
+    )
 }
 
 /// `555 5.5.4` for unknown/unsupported parameters (RFC 5321 §4.1.1.11), `501 5.5.4` else.

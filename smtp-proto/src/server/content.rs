@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::replies as r;
-use super::{AbortReason, DataPhase, Decision, Event, MessageInfo, Phase, PendingKind, Server};
+use super::{AbortReason, DataPhase, Decision, Event, MessageInfo, PendingKind, Phase, Server};
 use crate::codec::command::Verb;
 use crate::codec::data::{ContentFlags, DotDecoder, LineEndingPolicy, Piece};
 use crate::codec::params::Body;
@@ -24,13 +24,19 @@ impl Server {
         let accepted = reply.is_positive();
         if self.finish_command(Verb::Data, &reply, false) && accepted {
             let decoder = DotDecoder::new(self.config.line_endings, self.config.limits.text_line);
-            self.phase = Phase::Data(DataPhase { decoder, size: 0, refused: None });
+            self.phase = Phase::Data(DataPhase {
+                decoder,
+                size: 0,
+                refused: None,
+            });
             self.deadline = Some(self.now + self.config.timeouts.data);
         }
     }
 
     pub(super) fn step_data(&mut self) -> bool {
-        let Phase::Data(data) = &mut self.phase else { return false };
+        let Phase::Data(data) = &mut self.phase else {
+            return false;
+        };
         if self.input.is_empty() {
             return false;
         }
@@ -61,12 +67,15 @@ impl Server {
     }
 
     pub(super) fn step_chunk(&mut self) -> bool {
-        let Phase::Chunk(chunk) = &mut self.phase else { return false };
+        let Phase::Chunk(chunk) = &mut self.phase else {
+            return false;
+        };
         if chunk.remaining > 0 {
             if self.input.is_empty() {
                 return false;
             }
-            let n = usize::try_from(chunk.remaining).map_or(self.input.len(), |r| r.min(self.input.len()));
+            let n = usize::try_from(chunk.remaining)
+                .map_or(self.input.len(), |r| r.min(self.input.len()));
             chunk.remaining -= n as u64;
             let bytes = self.input.split_to(n).freeze();
             if chunk.refused.is_none() {
@@ -86,7 +95,11 @@ impl Server {
             }
             return true;
         }
-        let failed = self.transaction.as_ref().and_then(|tx| tx.chunked.as_ref()).and_then(|m| m.failed.clone());
+        let failed = self
+            .transaction
+            .as_ref()
+            .and_then(|tx| tx.chunked.as_ref())
+            .and_then(|m| m.failed.clone());
         match failed {
             Some(reply) => {
                 // The chunk failed while it was read (size, bare line ending): RFC 3030 §2.
@@ -108,9 +121,13 @@ impl Server {
     fn chunk_content(&mut self, bytes: Bytes) {
         let max = self.config.limits.max_message_size;
         let policy = self.config.line_endings;
-        let Some(tx) = self.transaction.as_mut() else { return };
+        let Some(tx) = self.transaction.as_mut() else {
+            return;
+        };
         let binary = tx.body == Some(Body::BinaryMime);
-        let Some(message) = tx.chunked.as_mut().filter(|m| m.failed.is_none()) else { return };
+        let Some(message) = tx.chunked.as_mut().filter(|m| m.failed.is_none()) else {
+            return;
+        };
         message.size = message.size.saturating_add(bytes.len() as u64);
         message.scanner.scan(&bytes);
         let reason = if message.size > max {
@@ -136,13 +153,19 @@ impl Server {
     /// CR; then the application decides.
     fn last_chunk_read(&mut self) {
         let policy = self.config.line_endings;
-        let Some(tx) = self.transaction.as_mut() else { return };
+        let Some(tx) = self.transaction.as_mut() else {
+            return;
+        };
         let binary = tx.body == Some(Body::BinaryMime);
-        let Some(mut message) = tx.chunked.take() else { return };
+        let Some(mut message) = tx.chunked.take() else {
+            return;
+        };
         message.scanner.finish();
         let flags = message.scanner.flags();
         if !binary && refused_line_endings(policy, flags) {
-            self.events.push_back(Event::MessageAborted { reason: AbortReason::BareLineEnding });
+            self.events.push_back(Event::MessageAborted {
+                reason: AbortReason::BareLineEnding,
+            });
             self.send_verdict(&r::BARE_LINE_ENDING);
             self.reset_transaction();
         } else {
@@ -164,17 +187,27 @@ impl Server {
 
     fn message_complete(&mut self, size: u64, flags: ContentFlags, chunked: bool) {
         let recipients = self.transaction.as_ref().map_or(0, |tx| tx.recipients);
-        let info = MessageInfo { size, flags, chunked, recipients };
-        self.await_decision(Decision::Message, PendingKind::Message, |pending| Event::MessageComplete {
-            pending,
-            info,
+        let info = MessageInfo {
+            size,
+            flags,
+            chunked,
+            recipients,
+        };
+        self.await_decision(Decision::Message, PendingKind::Message, |pending| {
+            Event::MessageComplete { pending, info }
         });
     }
 
     /// The application's verdict on a complete message.
     pub(super) fn finish_message(&mut self, reply: Option<Reply>) {
         let lmtp = self.config.protocol == Protocol::Lmtp;
-        let reply = reply.unwrap_or_else(|| if lmtp { r::DELIVERED.clone() } else { r::QUEUED.clone() });
+        let reply = reply.unwrap_or_else(|| {
+            if lmtp {
+                r::DELIVERED.clone()
+            } else {
+                r::QUEUED.clone()
+            }
+        });
         self.send_verdict(&reply);
         self.end_transaction();
     }
@@ -182,8 +215,15 @@ impl Server {
     /// The reply after the end of content: once, or in LMTP once per accepted recipient
     /// (RFC 2033 §4.2).
     fn send_verdict(&mut self, reply: &Reply) {
-        let recipients = self.transaction.as_ref().map_or(1, |tx| tx.recipients.max(1));
-        let times = if self.config.protocol == Protocol::Lmtp { recipients } else { 1 };
+        let recipients = self
+            .transaction
+            .as_ref()
+            .map_or(1, |tx| tx.recipients.max(1));
+        let times = if self.config.protocol == Protocol::Lmtp {
+            recipients
+        } else {
+            1
+        };
         for _ in 0..times {
             self.send(reply);
         }

@@ -2,11 +2,11 @@
 
 use bytes::Bytes;
 
+use crate::Secret;
 use crate::codec::address::{Domain, ForwardPath, ReversePath};
 use crate::codec::data::ContentFlags;
 use crate::codec::params::{MailParams, RcptParams};
 use crate::codec::sasl::Credentials;
-use crate::Secret;
 
 /// Something the application must learn about or decide. Variants that carry a
 /// [`Pending`] owe the client a reply: pass the token back to `Server::accept`,
@@ -230,6 +230,11 @@ impl TlsInfo {
         server_name: Option<String>,
         client_certificate: bool,
     ) -> Self {
-        Self { protocol, cipher_suite, server_name, client_certificate }
+        Self {
+            protocol,
+            cipher_suite,
+            server_name,
+            client_certificate,
+        }
     }
 }

@@ -217,8 +217,14 @@ impl Server {
             transaction: None,
             config,
         };
-        let greeting = replies::with_host(220, None, &server.config.hostname, &server.config.greeting);
-        server.send(&greeting);
+        // RFC 5321 §4.3.1 greeting; RFC 2034 §3: no enhanced code on it.
+        let greeting = format!("{} {}", server.config.hostname, server.config.greeting);
+        crate::codec::reply::encode_lines(
+            220,
+            None,
+            std::iter::once(greeting.as_str()),
+            &mut server.output,
+        );
         server
     }
 
@@ -267,7 +273,12 @@ impl Server {
         let reply = if matches!(self.phase, Phase::TlsHandshake) {
             None
         } else {
-            Some(replies::with_host(421, Some((4, 4, 2)), &self.config.hostname, "Error: timeout exceeded"))
+            Some(replies::with_host(
+                421,
+                Some((4, 4, 2)),
+                &self.config.hostname,
+                "Error: timeout exceeded",
+            ))
         };
         self.close(CloseReason::Timeout, reply.as_ref());
     }
@@ -317,7 +328,12 @@ impl Server {
     ///
     /// [`ApiMisuse::NotPending`], or [`ApiMisuse::InvalidReplyForCommand`] for a positive
     /// code of the wrong class; the decision then stays pending.
-    pub fn respond(&mut self, now: Instant, pending: Pending, reply: Reply) -> Result<(), ApiMisuse> {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        pending: Pending,
+        reply: Reply,
+    ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
         let positive_class = match pending.kind {
             PendingKind::DataStart => 3,
@@ -338,13 +354,24 @@ impl Server {
     ///
     /// [`ApiMisuse::NotPending`], [`ApiMisuse::WrongReplyCount`] or
     /// [`ApiMisuse::InvalidReplyForCommand`] (a positive reply other than 2xx).
-    pub fn respond_each(&mut self, now: Instant, pending: Pending, replies: Vec<Reply>) -> Result<(), ApiMisuse> {
+    pub fn respond_each(
+        &mut self,
+        now: Instant,
+        pending: Pending,
+        replies: Vec<Reply>,
+    ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
         let expected = self.transaction.as_ref().map_or(0, |t| t.recipients);
         if pending.kind != PendingKind::Message || replies.len() != expected {
-            return Err(ApiMisuse::WrongReplyCount { expected, given: replies.len() });
+            return Err(ApiMisuse::WrongReplyCount {
+                expected,
+                given: replies.len(),
+            });
         }
-        if let Some(bad) = replies.iter().find(|r| r.is_positive() && r.code() / 100 != 2) {
+        if let Some(bad) = replies
+            .iter()
+            .find(|r| r.is_positive() && r.code() / 100 != 2)
+        {
             return Err(ApiMisuse::InvalidReplyForCommand(bad.code()));
         }
         self.take_decision(now, &pending)?;
@@ -362,10 +389,18 @@ impl Server {
     ///
     /// [`ApiMisuse::NotPending`], or [`ApiMisuse::NotASaslExchange`] for anything but a raw
     /// mechanism's AUTH step.
-    pub fn challenge(&mut self, now: Instant, pending: Pending, data: &[u8]) -> Result<(), ApiMisuse> {
+    pub fn challenge(
+        &mut self,
+        now: Instant,
+        pending: Pending,
+        data: &[u8],
+    ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
         match &self.awaiting {
-            Some(Awaiting { decision: Decision::Auth(auth::Pending::Raw(_)), .. }) => {}
+            Some(Awaiting {
+                decision: Decision::Auth(auth::Pending::Raw(_)),
+                ..
+            }) => {}
             _ => return Err(ApiMisuse::NotASaslExchange),
         }
         if let Decision::Auth(auth::Pending::Raw(mechanism)) = self.take_decision(now, &pending)? {
@@ -383,7 +418,12 @@ impl Server {
             return;
         }
         let reply = reply.unwrap_or_else(|| {
-            replies::with_host(421, Some((4, 3, 2)), &self.config.hostname, "Service not available, closing transmission channel")
+            replies::with_host(
+                421,
+                Some((4, 3, 2)),
+                &self.config.hostname,
+                "Service not available, closing transmission channel",
+            )
         });
         let reply = (!matches!(self.phase, Phase::TlsHandshake)).then_some(reply);
         self.close(CloseReason::Shutdown, reply.as_ref());
@@ -519,7 +559,11 @@ impl Server {
         let mut from = 0;
         while let Some(offset) = memchr::memchr(b'\n', &self.input[from..]) {
             let lf = from + offset;
-            let after_cr = if lf == 0 { prev_cr } else { self.input[lf - 1] == b'\r' };
+            let after_cr = if lf == 0 {
+                prev_cr
+            } else {
+                self.input[lf - 1] == b'\r'
+            };
             if after_cr || !strict {
                 let _ = self.input.split_to(lf + 1);
                 self.discarding = None;
@@ -555,7 +599,12 @@ impl Server {
     fn count_error(&mut self) {
         self.session.errors = self.session.errors.saturating_add(1);
         if self.session.errors >= self.config.limits.max_errors && !self.is_closed() {
-            let reply = replies::with_host(421, Some((4, 7, 0)), &self.config.hostname, "Error: too many errors");
+            let reply = replies::with_host(
+                421,
+                Some((4, 7, 0)),
+                &self.config.hostname,
+                "Error: too many errors",
+            );
             self.close(CloseReason::TooManyErrors, Some(&reply));
         }
     }
@@ -590,7 +639,12 @@ impl Server {
     }
 
     /// Registers a decision and emits `event(pending)`.
-    fn await_decision(&mut self, decision: Decision, kind: PendingKind, event: impl FnOnce(Pending) -> Event) {
+    fn await_decision(
+        &mut self,
+        decision: Decision,
+        kind: PendingKind,
+        event: impl FnOnce(Pending) -> Event,
+    ) {
         let id = self.next_pending_id;
         self.next_pending_id = self.next_pending_id.wrapping_add(1);
         self.awaiting = Some(Awaiting { id, decision });
@@ -607,7 +661,10 @@ impl Server {
     fn take_decision(&mut self, now: Instant, pending: &Pending) -> Result<Decision, ApiMisuse> {
         self.check_pending(pending)?;
         self.now = now;
-        self.awaiting.take().map(|a| a.decision).ok_or(ApiMisuse::NotPending)
+        self.awaiting
+            .take()
+            .map(|a| a.decision)
+            .ok_or(ApiMisuse::NotPending)
     }
 
     /// Finishes the command behind `decision` with the application's `reply` (or the
@@ -617,7 +674,12 @@ impl Server {
         match decision {
             Decision::Hello(verb) => self.finish_hello(verb, reply),
             Decision::Mail { body, smtputf8 } => {
-                if self.finish_command(Verb::Mail, reply.as_ref().unwrap_or(&replies::MAIL_OK), false) && !refused {
+                if self.finish_command(
+                    Verb::Mail,
+                    reply.as_ref().unwrap_or(&replies::MAIL_OK),
+                    false,
+                ) && !refused
+                {
                     self.transaction = Some(Transaction {
                         body,
                         smtputf8,
@@ -628,20 +690,28 @@ impl Server {
                 }
             }
             Decision::Rcpt => {
-                if self.finish_command(Verb::Rcpt, reply.as_ref().unwrap_or(&replies::RCPT_OK), false)
-                    && let Some(tx) = self.transaction.as_mut() {
-                        if refused {
-                            tx.refused_recipients = true;
-                        } else {
-                            tx.recipients += 1;
-                        }
+                if self.finish_command(
+                    Verb::Rcpt,
+                    reply.as_ref().unwrap_or(&replies::RCPT_OK),
+                    false,
+                ) && let Some(tx) = self.transaction.as_mut()
+                {
+                    if refused {
+                        tx.refused_recipients = true;
+                    } else {
+                        tx.recipients += 1;
                     }
+                }
             }
             Decision::Data => self.finish_data_start(reply),
             Decision::Chunk { size, last } => self.finish_chunk_start(size, last, reply),
             Decision::Message => self.finish_message(reply),
             Decision::Verify => {
-                self.finish_command(Verb::Vrfy, reply.as_ref().unwrap_or(&replies::CANNOT_VRFY), false);
+                self.finish_command(
+                    Verb::Vrfy,
+                    reply.as_ref().unwrap_or(&replies::CANNOT_VRFY),
+                    false,
+                );
             }
             Decision::Auth(_) => self.finish_auth(reply),
         }
@@ -681,7 +751,9 @@ impl Server {
                 .is_some_and(|c| c.failed.is_none()),
         };
         if content_flowing {
-            self.events.push_back(Event::MessageAborted { reason: AbortReason::SessionEnded });
+            self.events.push_back(Event::MessageAborted {
+                reason: AbortReason::SessionEnded,
+            });
         }
         self.reset_transaction();
         self.awaiting = None;

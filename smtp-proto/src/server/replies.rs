@@ -4,7 +4,11 @@
 use crate::codec::reply::{EnhancedCode, Reply};
 
 const fn r(code: u16, class: u8, subject: u16, detail: u16, text: &'static str) -> Reply {
-    Reply::fixed(code, Some(EnhancedCode::known(class, subject, detail)), text)
+    Reply::fixed(
+        code,
+        Some(EnhancedCode::known(class, subject, detail)),
+        text,
+    )
 }
 
 /// A reply without an enhanced code (3xx replies, RFC 2034 §3).
@@ -19,8 +23,13 @@ pub(crate) static OK: Reply = r(250, 2, 0, 0, "Ok");
 pub(crate) static QUEUED: Reply = r(250, 2, 0, 0, "Ok: queued");
 pub(crate) static DELIVERED: Reply = r(250, 2, 1, 5, "Ok: delivered");
 pub(crate) static START_DATA: Reply = plain(354, "End data with <CR><LF>.<CR><LF>");
-pub(crate) static CANNOT_VRFY: Reply =
-    r(252, 2, 0, 0, "Cannot VRFY user, but will accept message and attempt delivery");
+pub(crate) static CANNOT_VRFY: Reply = r(
+    252,
+    2,
+    0,
+    0,
+    "Cannot VRFY user, but will accept message and attempt delivery",
+);
 pub(crate) static HELP: Reply = r(214, 2, 0, 0, "See https://www.rfc-editor.org/rfc/rfc5321");
 pub(crate) static BYE: Reply = r(221, 2, 0, 0, "Bye");
 pub(crate) static AUTH_OK: Reply = r(235, 2, 7, 0, "Authentication successful");
@@ -41,8 +50,13 @@ pub(crate) static AUTH_SYNTAX: Reply = r(501, 5, 5, 4, "Syntax: AUTH mechanism [
 pub(crate) static BDAT_SYNTAX: Reply = r(521, 5, 5, 4, "Syntax: BDAT count [LAST]");
 pub(crate) static NULL_BDAT: Reply = r(504, 5, 5, 4, "Error: null BDAT request");
 pub(crate) static NOT_IMPLEMENTED: Reply = r(502, 5, 5, 1, "Error: command not implemented");
-pub(crate) static SMTPUTF8_REQUIRED: Reply =
-    r(553, 5, 6, 7, "Error: must declare SMTPUTF8 to send a UTF-8 address");
+pub(crate) static SMTPUTF8_REQUIRED: Reply = r(
+    553,
+    5,
+    6,
+    7,
+    "Error: must declare SMTPUTF8 to send a UTF-8 address",
+);
 
 // Sequence (RFC 5321 §4.1.4, RFC 3463 X.5.1).
 pub(crate) static NEED_HELLO: Reply = r(503, 5, 5, 1, "Error: send HELO/EHLO first");
@@ -61,30 +75,51 @@ pub(crate) static TLS_ACTIVE: Reply = r(554, 5, 5, 1, "Error: TLS already active
 // Policy and limits.
 pub(crate) static TOO_MANY_RECIPIENTS: Reply = r(452, 4, 5, 3, "Error: too many recipients");
 pub(crate) static TOO_BIG: Reply = r(552, 5, 3, 4, "Error: message size exceeds fixed limit");
-pub(crate) static BARE_LINE_ENDING: Reply =
-    r(550, 5, 5, 2, "Error: bare <CR>, bare <LF> or NUL received in message content");
+pub(crate) static BARE_LINE_ENDING: Reply = r(
+    550,
+    5,
+    5,
+    2,
+    "Error: bare <CR>, bare <LF> or NUL received in message content",
+);
 pub(crate) static TLS_REQUIRED: Reply = r(530, 5, 7, 0, "Must issue a STARTTLS command first");
 pub(crate) static AUTH_REQUIRED: Reply = r(530, 5, 7, 0, "Authentication required");
 
 // AUTH (RFC 4954 §6).
 pub(crate) static AUTH_UNSUPPORTED: Reply =
     r(504, 5, 5, 4, "Error: unrecognized authentication mechanism");
-pub(crate) static AUTH_NEEDS_TLS: Reply =
-    r(538, 5, 7, 11, "Encryption required for requested authentication mechanism");
+pub(crate) static AUTH_NEEDS_TLS: Reply = r(
+    538,
+    5,
+    7,
+    11,
+    "Encryption required for requested authentication mechanism",
+);
 pub(crate) static AUTH_ABORTED: Reply = r(501, 5, 7, 0, "Error: authentication aborted");
 pub(crate) static AUTH_BAD_BASE64: Reply = r(501, 5, 5, 2, "Error: cannot decode response");
-pub(crate) static AUTH_LINE_TOO_LONG: Reply =
-    r(500, 5, 5, 6, "Error: authentication exchange line is too long");
+pub(crate) static AUTH_LINE_TOO_LONG: Reply = r(
+    500,
+    5,
+    5,
+    6,
+    "Error: authentication exchange line is too long",
+);
 pub(crate) static AUTH_FAILED: Reply = r(535, 5, 7, 8, "Error: authentication credentials invalid");
 
 // Closing.
 pub(crate) static SYNC_VIOLATION: Reply = r(554, 5, 5, 0, "Error: SMTP protocol synchronization");
 pub(crate) static STARTTLS_INJECTION: Reply =
     r(554, 5, 5, 0, "Error: plaintext received after STARTTLS");
-pub(crate) static FORBIDDEN_COMMAND: Reply = r(221, 2, 7, 0, "Error: I can break rules, too. Goodbye.");
+pub(crate) static FORBIDDEN_COMMAND: Reply =
+    r(221, 2, 7, 0, "Error: I can break rules, too. Goodbye.");
 
 /// A reply whose text starts with the server's host name (RFC 5321 §4.2: 220 and 421).
-pub(crate) fn with_host(code: u16, enhanced: Option<(u8, u16, u16)>, host: &str, text: &str) -> Reply {
+pub(crate) fn with_host(
+    code: u16,
+    enhanced: Option<(u8, u16, u16)>,
+    host: &str,
+    text: &str,
+) -> Reply {
     let enhanced = enhanced.map(|(c, s, d)| EnhancedCode::known(c, s, d));
     Reply::owned(code, enhanced, format!("{host} {text}"))
 }

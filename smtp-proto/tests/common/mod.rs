@@ -1,0 +1,448 @@
+//! Transcript harness: drive a `Server` in memory from a compact client/server script.
+//!
+//! Script lines (blank lines and `#` comments are ignored):
+//!
+//! * `C: bytes` — the client sends `bytes` (Rust escapes `\r \n \t \0 \\ \xHH`, and
+//!   `{X*N}` for N copies of X). `‖` splits the line into separate reads.
+//! * `S: reply line` — a reply line the server sends, without CR LF.
+//! * `E: summary` — an event (see [`summarize`]). Events are compared only when the script
+//!   has at least one `E:` line; `DataChunk`s are merged into one `E: Content "…"`.
+//! * `A: accept` | `A: <code> <text>` | `A: challenge <text>` | `A: each <reply> | <reply>`
+//!   — how the application answers the next decision (default: accept).
+//! * `TLS` — the TLS handshake finishes. `EOF` — the client closes. `T: +N` — N seconds
+//!   pass and the timer is serviced. `SHUTDOWN` — the application shuts the session down.
+//!
+//! The run echoes every input line and logs every reply and event in the order they are
+//! produced; the test passes when that log equals the script.
+
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use smtp_proto::{AuthData, Event, MessageInfo, Reply, Server, ServerConfig, TlsInfo};
+
+/// The configuration most transcripts use: every extension on, STARTTLS available, AUTH
+/// PLAIN/LOGIN (after TLS), DELIVERBY, FUTURERELEASE, MT-PRIORITY, REQUIRETLS.
+pub fn config() -> ServerConfig {
+    let mut c = ServerConfig::new("mx.example");
+    c.extensions.starttls = true;
+    c.extensions.requiretls = true;
+    c.extensions.mt_priority = true;
+    c.extensions.deliver_by = Some(3600);
+    c.extensions.future_release = Some((604800, "2026-12-01T00:00:00Z".to_owned()));
+    c.extensions.auth_mechanisms = vec!["PLAIN".to_owned(), "LOGIN".to_owned(), "XTEST".to_owned()];
+    c.limits.max_message_size = 10_000;
+    c
+}
+
+/// A scripted answer to the next decision.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    Accept,
+    Respond(Reply),
+    Challenge(Vec<u8>),
+    Each(Vec<Reply>),
+}
+
+/// One input step of a script.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Send(Vec<Vec<u8>>),
+    Answer(Answer),
+    Tls,
+    Eof,
+    Advance(u64),
+    Shutdown,
+}
+
+/// The outcome of running a script.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Echoed inputs, replies and events, in order.
+    pub log: Vec<String>,
+    /// The content of every message the application was asked to accept.
+    pub messages: Vec<(Vec<u8>, MessageInfo)>,
+    /// Server output, as raw bytes (greeting included).
+    pub wire: Vec<u8>,
+}
+
+pub struct Harness {
+    pub server: Server,
+    pub now: Instant,
+    answers: VecDeque<Answer>,
+    /// Content not yet logged (merged until the next other event).
+    content: Vec<u8>,
+    /// Content of the message being streamed.
+    pending_message: Vec<u8>,
+    out: Vec<u8>,
+    pub run: Run,
+}
+
+impl Harness {
+    pub fn new(config: ServerConfig) -> Self {
+        let now = Instant::now();
+        let server = Server::new(Arc::new(config), now);
+        let mut h = Self {
+            server,
+            now,
+            answers: VecDeque::new(),
+            content: Vec::new(),
+            pending_message: Vec::new(),
+            out: Vec::new(),
+            run: Run::default(),
+        };
+        h.drain();
+        h
+    }
+
+    pub fn apply(&mut self, input: &Input, echo: Option<&str>) {
+        if let Some(line) = echo {
+            self.run.log.push(line.to_owned());
+        }
+        match input {
+            Input::Send(reads) => {
+                for read in reads {
+                    self.server
+                        .handle_input(self.now, read)
+                        .expect("no input during handshake in scripts");
+                    self.drain();
+                }
+            }
+            Input::Answer(answer) => self.answers.push_back(answer.clone()),
+            Input::Tls => {
+                self.server
+                    .handle_tls_established(self.now, TlsInfo::default())
+                    .expect("handshake expected");
+                self.drain();
+            }
+            Input::Eof => {
+                self.server.handle_eof(self.now);
+                self.drain();
+            }
+            Input::Advance(secs) => {
+                self.now += Duration::from_secs(*secs);
+                self.server.handle_timeout(self.now);
+                self.drain();
+            }
+            Input::Shutdown => {
+                self.server.shutdown(self.now, None);
+                self.drain();
+            }
+        }
+    }
+
+    /// Runs the drain loop of the `Server` docs, answering decisions from the script.
+    pub fn drain(&mut self) {
+        while let Some(event) = self.server.poll_event() {
+            if let Event::DataChunk(bytes) = &event {
+                self.content.extend_from_slice(bytes);
+                continue;
+            }
+            self.flush_content();
+            self.transmit();
+            self.run.log.push(format!("E: {}", summarize(&event)));
+            self.answer(event);
+            self.transmit();
+        }
+        self.transmit();
+    }
+
+    fn flush_content(&mut self) {
+        if !self.content.is_empty() {
+            let content = std::mem::take(&mut self.content);
+            self.run
+                .log
+                .push(format!("E: Content \"{}\"", escape(&content)));
+            self.pending_message.extend_from_slice(&content);
+        }
+    }
+
+    fn answer(&mut self, event: Event) {
+        let (pending, info) = match event {
+            Event::Hello { pending, .. }
+            | Event::Mail { pending, .. }
+            | Event::Rcpt { pending, .. }
+            | Event::DataStart { pending, .. }
+            | Event::Verify { pending, .. }
+            | Event::Auth { pending, .. } => (pending, None),
+            Event::MessageComplete { pending, info } => (pending, Some(info)),
+            Event::MessageAborted { .. } | Event::TransactionReset | Event::Closed { .. } => {
+                self.pending_message.clear();
+                return;
+            }
+            _ => return,
+        };
+        if let Some(info) = info {
+            let content = std::mem::take(&mut self.pending_message);
+            self.run.messages.push((content, info));
+        }
+        let now = self.now;
+        let result = match self.answers.pop_front().unwrap_or(Answer::Accept) {
+            Answer::Accept => self.server.accept(now, pending),
+            Answer::Respond(reply) => self.server.respond(now, pending, reply),
+            Answer::Challenge(data) => self.server.challenge(now, pending, &data),
+            Answer::Each(replies) => self.server.respond_each(now, pending, replies),
+        };
+        result.expect("scripted answer accepted by the API");
+    }
+
+    fn transmit(&mut self) {
+        let start = self.out.len();
+        let _ = self.server.poll_transmit(&mut self.out);
+        let new = &self.out[start..];
+        self.run.wire.extend_from_slice(new);
+        // Lines are complete: the server only ever queues whole replies.
+        for line in new.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            self.run.log.push(format!("S: {}", escape(line)));
+        }
+        self.out.clear();
+    }
+}
+
+/// The event as a short log line.
+pub fn summarize(event: &Event) -> String {
+    match event {
+        Event::Hello { domain, verb, .. } => format!("Hello {} {domain}", verb.as_str()),
+        Event::Mail { from, .. } => format!("Mail {from}"),
+        Event::Rcpt { to, .. } => format!("Rcpt {to}"),
+        Event::DataStart { chunked, .. } => {
+            if *chunked {
+                "DataStart chunked".to_owned()
+            } else {
+                "DataStart".to_owned()
+            }
+        }
+        Event::DataChunk(bytes) => format!("Content \"{}\"", escape(bytes)),
+        Event::MessageComplete { info, .. } => {
+            let f = info.flags;
+            let mut s = format!("MessageComplete size={}", info.size);
+            for (on, name) in [
+                (f.bare_cr, "bare_cr"),
+                (f.bare_lf, "bare_lf"),
+                (f.nul, "nul"),
+                (f.long_line, "long_line"),
+            ] {
+                if on {
+                    s.push(' ');
+                    s.push_str(name);
+                }
+            }
+            s
+        }
+        Event::MessageAborted { reason } => format!("MessageAborted {reason:?}"),
+        Event::TransactionReset => "TransactionReset".to_owned(),
+        Event::Verify {
+            argument, expand, ..
+        } => {
+            format!("{} {argument}", if *expand { "Expand" } else { "Verify" })
+        }
+        Event::Auth {
+            mechanism, data, ..
+        } => match data {
+            AuthData::Credentials(c) => {
+                format!("Auth {mechanism} {} {}", c.username, c.password.expose())
+            }
+            AuthData::Response(None) => format!("Auth {mechanism} none"),
+            AuthData::Response(Some(r)) => format!("Auth {mechanism} \"{}\"", escape(r.expose())),
+            _ => format!("Auth {mechanism} ?"),
+        },
+        Event::StartTls { discarded } => format!("StartTls discarded={discarded}"),
+        Event::Closed { reason } => format!("Closed {reason:?}"),
+        _ => "Other".to_owned(),
+    }
+}
+
+/// Bytes as a Rust-escaped string.
+pub fn escape(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// Decodes a `C:` payload: escapes and `{X*N}` repetitions, split at `‖`.
+pub fn decode_send(text: &str) -> Vec<Vec<u8>> {
+    text.split('‖').map(decode_bytes).collect()
+}
+
+pub fn decode_bytes(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                let (b, len) = decode_escape(&bytes[i..]);
+                out.push(b);
+                i += len;
+            }
+            b'{' if text[i..].contains("*") && text[i..].contains('}') => {
+                let end = i + text[i..].find('}').unwrap();
+                let inner = &text[i + 1..end];
+                let star = inner.rfind('*').unwrap();
+                let unit = decode_bytes(&inner[..star]);
+                let n: usize = inner[star + 1..].parse().expect("repeat count");
+                for _ in 0..n {
+                    out.extend_from_slice(&unit);
+                }
+                i = end + 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn decode_escape(s: &[u8]) -> (u8, usize) {
+    match s.get(1) {
+        Some(b'r') => (b'\r', 2),
+        Some(b'n') => (b'\n', 2),
+        Some(b't') => (b'\t', 2),
+        Some(b'0') => (0, 2),
+        Some(b'\\') => (b'\\', 2),
+        Some(b'x') => {
+            let hex = std::str::from_utf8(&s[2..4]).unwrap();
+            (u8::from_str_radix(hex, 16).expect("hex escape"), 4)
+        }
+        other => panic!("unknown escape {other:?}"),
+    }
+}
+
+/// Parses a script into (echo line, input) steps and the expected log.
+pub fn parse(script: &str) -> (Vec<(String, Input)>, Vec<String>) {
+    let mut steps = Vec::new();
+    let mut expected = Vec::new();
+    for raw in script.lines() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        expected.push(line.to_owned());
+        let input = if let Some(rest) = line.strip_prefix("C: ") {
+            Input::Send(decode_send(rest))
+        } else if let Some(rest) = line.strip_prefix("A: ") {
+            Input::Answer(parse_answer(rest))
+        } else if let Some(rest) = line.strip_prefix("T: +") {
+            Input::Advance(rest.parse().expect("seconds"))
+        } else if line == "TLS" {
+            Input::Tls
+        } else if line == "EOF" {
+            Input::Eof
+        } else if line == "SHUTDOWN" {
+            Input::Shutdown
+        } else if line.starts_with("S:") || line.starts_with("E:") {
+            continue;
+        } else {
+            panic!("bad script line: {line}");
+        };
+        steps.push((line.to_owned(), input));
+    }
+    (steps, expected)
+}
+
+fn parse_reply(text: &str) -> Reply {
+    let (code, rest) = text.split_once(' ').unwrap_or((text, ""));
+    let code: u16 = code.parse().expect("reply code");
+    let mut parts = rest.splitn(2, ' ');
+    let first = parts.next().unwrap_or("");
+    let enhanced = first
+        .split('.')
+        .map(str::parse::<u16>)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .filter(|v| v.len() == 3);
+    match enhanced {
+        Some(v) => Reply::new(code, parts.next().unwrap_or("").to_owned())
+            .unwrap()
+            .with_enhanced(smtp_proto::EnhancedCode::new(v[0] as u8, v[1], v[2]).unwrap())
+            .unwrap(),
+        None => Reply::new(code, rest.to_owned()).unwrap(),
+    }
+}
+
+fn parse_answer(text: &str) -> Answer {
+    if text == "accept" {
+        Answer::Accept
+    } else if let Some(rest) = text.strip_prefix("challenge ") {
+        Answer::Challenge(decode_bytes(rest))
+    } else if let Some(rest) = text.strip_prefix("each ") {
+        Answer::Each(rest.split(" | ").map(parse_reply).collect())
+    } else {
+        Answer::Respond(parse_reply(text))
+    }
+}
+
+/// Runs `script` against a server built from `config`, feeding each `C:` line as given.
+pub fn run_script(config: ServerConfig, script: &str) -> (Run, Vec<String>) {
+    let (steps, expected) = parse(script);
+    let mut h = Harness::new(config);
+    for (echo, input) in &steps {
+        h.apply(input, Some(echo));
+    }
+    h.flush_content();
+    let checks_events = expected.iter().any(|l| l.starts_with("E: "));
+    let mut run = std::mem::take(&mut h.run);
+    if !checks_events {
+        run.log.retain(|l| !l.starts_with("E: "));
+    }
+    (run, expected)
+}
+
+/// Runs `script` with every read re-split by `split` (a function from a read to the sizes
+/// of its pieces); returns the log without the echoed inputs, for split-invariance checks.
+pub fn run_split(
+    config: ServerConfig,
+    script: &str,
+    mut split: impl FnMut(&[u8]) -> Vec<usize>,
+) -> Run {
+    let (steps, _) = parse(script);
+    let mut h = Harness::new(config);
+    for (_, input) in &steps {
+        let input = match input {
+            Input::Send(reads) => Input::Send(
+                reads
+                    .iter()
+                    .flat_map(|read| {
+                        let mut pieces = Vec::new();
+                        let mut rest = &read[..];
+                        for size in split(read) {
+                            let (a, b) = rest.split_at(size.min(rest.len()));
+                            pieces.push(a.to_vec());
+                            rest = b;
+                        }
+                        if !rest.is_empty() {
+                            pieces.push(rest.to_vec());
+                        }
+                        pieces
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        h.apply(&input, None);
+    }
+    h.flush_content();
+    std::mem::take(&mut h.run)
+}
+
+/// Asserts that `script` runs exactly as written, and again identically when every read is
+/// split into single bytes.
+#[track_caller]
+pub fn transcript(config: ServerConfig, script: &str) -> Run {
+    let (run, expected) = run_script(config.clone(), script);
+    assert_eq!(
+        run.log.join("\n"),
+        expected.join("\n"),
+        "transcript mismatch"
+    );
+    let whole = run_split(config.clone(), script, |_| Vec::new());
+    let bytewise = run_split(config, script, |read| vec![1; read.len()]);
+    assert_eq!(
+        bytewise.log, whole.log,
+        "byte-at-a-time feeding changed the outcome"
+    );
+    run
+}
