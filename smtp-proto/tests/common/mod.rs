@@ -428,21 +428,75 @@ pub fn run_split(
     std::mem::take(&mut h.run)
 }
 
-/// Asserts that `script` runs exactly as written, and again identically when every read is
-/// split into single bytes.
+/// Asserts that `script` runs exactly as written, and again identically (events and reply
+/// bytes) when every read is split into single bytes and at random points (seeded by the
+/// script, so a failure reproduces).
 #[track_caller]
 pub fn transcript(config: ServerConfig, script: &str) -> Run {
     let (run, expected) = run_script(config.clone(), script);
-    assert_eq!(
-        run.log.join("\n"),
-        expected.join("\n"),
-        "transcript mismatch"
-    );
+    assert_eq!(run.log.join("\n"), expected.join("\n"), "transcript mismatch");
+    check_enhanced_codes(&run.wire, config.extensions.enhanced_status_codes);
     let whole = run_split(config.clone(), script, |_| Vec::new());
-    let bytewise = run_split(config, script, |read| vec![1; read.len()]);
-    assert_eq!(
-        bytewise.log, whole.log,
-        "byte-at-a-time feeding changed the outcome"
-    );
+    let bytewise = run_split(config.clone(), script, |read| vec![1; read.len()]);
+    assert_eq!(bytewise.log, whole.log, "byte-at-a-time feeding changed the outcome");
+    assert_eq!(bytewise.wire, whole.wire, "byte-at-a-time feeding changed the reply bytes");
+    let seed = script.bytes().fold(0x9e37_79b9_7f4a_7c15, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut rng = Rng(seed | 1);
+    for _ in 0..8 {
+        let random = run_split(config.clone(), script, |read| rng.split(read.len()));
+        assert_eq!(random.log, whole.log, "random splits changed the outcome");
+        assert_eq!(random.wire, whole.wire, "random splits changed the reply bytes");
+    }
     run
+}
+
+/// A small deterministic generator for split points (xorshift).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Random piece sizes (mostly 1..=8, sometimes up to 64) covering `len` bytes.
+    pub fn split(&mut self, len: usize) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        let mut left = len;
+        while left > 0 {
+            let max = if self.next() % 4 == 0 { 64 } else { 8 };
+            let size = (1 + (self.next() % max) as usize).min(left);
+            sizes.push(size);
+            left -= size;
+        }
+        sizes
+    }
+}
+
+/// RFC 2034 §3 and RFC 3463 §2 on every reply line: 4xx/5xx lines carry an enhanced code of
+/// the same class; 2xx lines do too, except the 220 greeting and the 250 HELO/EHLO/LHLO
+/// reply; 3xx lines never do. With the extension off, no line carries one.
+#[track_caller]
+pub fn check_enhanced_codes(wire: &[u8], enabled: bool) {
+    // Inside a HELO/EHLO/LHLO reply: it starts `250[- ]mx.example` and goes on while `250-`.
+    let mut continues_hello = false;
+    for line in wire.split(|&b| b == b'\n').filter(|l| l.len() >= 4) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = String::from_utf8_lossy(line);
+        let in_hello = line.starts_with(b"250") && (continues_hello || line[4..].starts_with(b"mx.example"));
+        continues_hello = in_hello && line[3] == b'-';
+        let first = text[4..].split(' ').next().unwrap_or("");
+        let parts: Vec<&str> = first.split('.').collect();
+        let has_code = parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let class = line[0];
+        if !enabled || class == b'3' {
+            assert!(!has_code, "enhanced code where none belongs: {text}");
+        } else if has_code {
+            assert_eq!(parts[0].as_bytes()[0], class, "enhanced class differs from code: {text}");
+        } else {
+            assert!(line.starts_with(b"220 mx.example") || in_hello, "reply line without enhanced code: {text}");
+        }
+    }
 }
