@@ -112,7 +112,10 @@ fn feed(config: ServerConfig, input: &[u8], sizes: &[usize]) -> Harness {
 }
 
 fn policy() -> impl Strategy<Value = LineEndingPolicy> {
-    prop_oneof![Just(LineEndingPolicy::Strict), Just(LineEndingPolicy::Normalize)]
+    prop_oneof![
+        Just(LineEndingPolicy::Strict),
+        Just(LineEndingPolicy::Normalize)
+    ]
 }
 
 proptest! {

@@ -1,6 +1,12 @@
 //! Message content: DATA (dot-stuffed, RFC 5321 §4.1.1.4) and BDAT chunks (counted,
 //! RFC 3030). Both stream `DataChunk`s straight out of the input buffer and give their
-//! verdict only after the end of the content (smtp-rules.md SMUG-3, SMUG-5).
+//! verdict only after the end of the content (DATA) or of the chunk (BDAT), never in the
+//! middle (smtp-rules.md SMUG-3, SMUG-5).
+//!
+//! Split invariance: what is emitted must not depend on how the input was cut into reads.
+//! So content is cut at a fixed octet position (exactly `max_message_size` octets pass),
+//! and line-ending verdicts, which may need one octet of lookahead, are taken only at the
+//! end of the content or chunk.
 
 use bytes::Bytes;
 
@@ -17,6 +23,17 @@ fn refused_line_endings(policy: LineEndingPolicy, flags: ContentFlags) -> bool {
     policy == LineEndingPolicy::Strict && (flags.bare_cr || flags.bare_lf || flags.nul)
 }
 
+/// The part of `chunk` that still fits under `max` after `before` octets.
+fn within_limit(chunk: Bytes, before: u64, max: u64) -> Option<Bytes> {
+    let room = usize::try_from(max.saturating_sub(before)).unwrap_or(usize::MAX);
+    let chunk = if chunk.len() > room {
+        chunk.slice(..room)
+    } else {
+        chunk
+    };
+    (!chunk.is_empty()).then_some(chunk)
+}
+
 impl Server {
     /// The application answered DATA.
     pub(super) fn finish_data_start(&mut self, reply: Option<Reply>) {
@@ -27,7 +44,7 @@ impl Server {
             self.phase = Phase::Data(DataPhase {
                 decoder,
                 size: 0,
-                refused: None,
+                ended: false,
             });
             self.deadline = Some(self.now + self.config.timeouts.data);
         }
@@ -37,6 +54,12 @@ impl Server {
         let Phase::Data(data) = &mut self.phase else {
             return false;
         };
+        if data.ended {
+            let (size, flags) = (data.size, data.decoder.flags());
+            self.phase = Phase::Command;
+            self.end_of_data(size, flags);
+            return true;
+        }
         if self.input.is_empty() {
             return false;
         }
@@ -47,23 +70,35 @@ impl Server {
                 Piece::Input(range) => consumed.freeze().slice(range),
                 Piece::Static(bytes) => Bytes::from_static(bytes),
             };
-            data.size = data.size.saturating_add(chunk.len() as u64);
-            if data.refused.is_none() {
-                if data.size > self.config.limits.max_message_size {
-                    data.refused = Some(AbortReason::TooBig);
-                } else if refused_line_endings(self.config.line_endings, data.decoder.flags()) {
-                    data.refused = Some(AbortReason::BareLineEnding);
-                } else if !chunk.is_empty() {
-                    self.events.push_back(Event::DataChunk(chunk));
-                }
+            let len = chunk.len() as u64;
+            if let Some(chunk) = within_limit(chunk, data.size, self.config.limits.max_message_size)
+            {
+                self.events.push_back(Event::DataChunk(chunk));
             }
+            data.size = data.size.saturating_add(len);
         }
-        if step.end_of_data {
-            let (size, flags, refused) = (data.size, data.decoder.flags(), data.refused);
-            self.phase = Phase::Command;
-            self.end_of_data(size, flags, refused);
-        }
+        // The verdict comes in the next step, so the last chunk is always seen first.
+        data.ended = step.end_of_data;
         true
+    }
+
+    /// End of DATA content: refuse now, or ask the application.
+    fn end_of_data(&mut self, size: u64, flags: ContentFlags) {
+        let refused = if size > self.config.limits.max_message_size {
+            Some(AbortReason::TooBig)
+        } else if refused_line_endings(self.config.line_endings, flags) {
+            Some(AbortReason::BareLineEnding)
+        } else {
+            None
+        };
+        match refused {
+            Some(reason) => {
+                self.send_verdict(&verdict_for(reason));
+                self.events.push_back(Event::MessageAborted { reason });
+                self.end_transaction();
+            }
+            None => self.message_complete(size, flags, false),
+        }
     }
 
     pub(super) fn step_chunk(&mut self) -> bool {
@@ -95,45 +130,44 @@ impl Server {
             }
             return true;
         }
-        let failed = self
-            .transaction
-            .as_ref()
-            .and_then(|tx| tx.chunked.as_ref())
-            .and_then(|m| m.failed.clone());
-        match failed {
-            Some(reply) => {
-                // The chunk failed while it was read (size, bare line ending): RFC 3030 §2.
-                self.send_verdict(&reply);
-                if last {
-                    self.reset_transaction();
-                }
-            }
-            None if last => self.last_chunk_read(),
-            None => {
-                let text = format!("{size} octets received");
-                self.send(&Reply::owned(250, Some(EnhancedCode::known(2, 0, 0)), text));
-            }
-        }
+        self.chunk_read(size, last);
         true
     }
 
     /// Counts, checks and forwards the octets of an accepted chunk.
     fn chunk_content(&mut self, bytes: Bytes) {
         let max = self.config.limits.max_message_size;
-        let policy = self.config.line_endings;
-        let Some(tx) = self.transaction.as_mut() else {
+        let Some(message) = self.chunked_message() else {
             return;
         };
-        let binary = tx.body == Some(Body::BinaryMime);
-        let Some(message) = tx.chunked.as_mut().filter(|m| m.failed.is_none()) else {
-            return;
-        };
+        let before = message.size;
         message.size = message.size.saturating_add(bytes.len() as u64);
         message.scanner.scan(&bytes);
-        let reason = if message.size > max {
+        if let Some(bytes) = within_limit(bytes, before, max) {
+            self.events.push_back(Event::DataChunk(bytes));
+        }
+    }
+
+    /// A chunk was read completely: judge it (RFC 3030 §2: a failed chunk fails the
+    /// transaction; later chunks are discarded with the same reply).
+    fn chunk_read(&mut self, size: u64, last: bool) {
+        let policy = self.config.line_endings;
+        let max = self.config.limits.max_message_size;
+        let binary = self
+            .transaction
+            .as_ref()
+            .is_some_and(|tx| tx.body == Some(Body::BinaryMime));
+        let Some(message) = self.chunked_message() else {
+            return;
+        };
+        if last {
+            message.scanner.finish();
+        }
+        let (total, flags) = (message.size, message.scanner.flags());
+        let reason = if total > max {
             Some(AbortReason::TooBig)
-        } else if !binary && refused_line_endings(policy, message.scanner.flags()) {
-            // RFC 3030 §3: text content sent by BDAT is still canonical CR LF text; only
+        } else if !binary && refused_line_endings(policy, flags) {
+            // RFC 3030 §3: text sent by BDAT is still canonical CR LF text; only
             // BODY=BINARYMIME may carry any octets.
             Some(AbortReason::BareLineEnding)
         } else {
@@ -141,48 +175,34 @@ impl Server {
         };
         match reason {
             Some(reason) => {
-                message.failed = Some(verdict_for(reason));
+                let verdict = verdict_for(reason);
+                message.failed = Some(verdict.clone());
                 self.events.push_back(Event::MessageAborted { reason });
+                self.send_verdict(&verdict);
+                if last {
+                    self.reset_transaction();
+                }
             }
-            None if !bytes.is_empty() => self.events.push_back(Event::DataChunk(bytes)),
-            None => {}
+            None if last => {
+                if let Some(tx) = self.transaction.as_mut() {
+                    tx.chunked = None;
+                }
+                self.message_complete(total, flags, true);
+            }
+            None => {
+                let text = format!("{size} octets received");
+                self.send(&Reply::owned(250, Some(EnhancedCode::known(2, 0, 0)), text));
+            }
         }
     }
 
-    /// BDAT LAST was read and nothing failed so far: a CR at the very end is still a bare
-    /// CR; then the application decides.
-    fn last_chunk_read(&mut self) {
-        let policy = self.config.line_endings;
-        let Some(tx) = self.transaction.as_mut() else {
-            return;
-        };
-        let binary = tx.body == Some(Body::BinaryMime);
-        let Some(mut message) = tx.chunked.take() else {
-            return;
-        };
-        message.scanner.finish();
-        let flags = message.scanner.flags();
-        if !binary && refused_line_endings(policy, flags) {
-            self.events.push_back(Event::MessageAborted {
-                reason: AbortReason::BareLineEnding,
-            });
-            self.send_verdict(&r::BARE_LINE_ENDING);
-            self.reset_transaction();
-        } else {
-            self.message_complete(message.size, flags, true);
-        }
-    }
-
-    /// End of DATA content: refuse now, or ask the application.
-    fn end_of_data(&mut self, size: u64, flags: ContentFlags, refused: Option<AbortReason>) {
-        match refused {
-            Some(reason) => {
-                self.send_verdict(&verdict_for(reason));
-                self.events.push_back(Event::MessageAborted { reason });
-                self.end_transaction();
-            }
-            None => self.message_complete(size, flags, false),
-        }
+    /// The BDAT message in progress, unless it already failed.
+    fn chunked_message(&mut self) -> Option<&mut super::ChunkedMessage> {
+        self.transaction
+            .as_mut()?
+            .chunked
+            .as_mut()
+            .filter(|m| m.failed.is_none())
     }
 
     fn message_complete(&mut self, size: u64, flags: ContentFlags, chunked: bool) {

@@ -56,8 +56,8 @@ pub enum Event {
         chunked: bool,
     },
     /// Message content, dot-unstuffed, in order, usually a slice of the input buffer (no
-    /// copy). Owes nothing. Not emitted once the message is sure to be refused (too big, or
-    /// a bare line ending in strict mode).
+    /// copy). Owes nothing. At most `max_message_size` octets of a message are emitted; a
+    /// message that is then refused ends with [`Event::MessageAborted`].
     DataChunk(Bytes),
     /// The end of the content: the client waits for the verdict. `accept` means the
     /// message is stored (`250 2.0.0`): answer only once it is (RFC 5321 §4.2.5). In LMTP

@@ -119,8 +119,10 @@ enum Phase {
 #[derive(Debug)]
 struct DataPhase {
     decoder: DotDecoder,
+    /// Content octets so far (after unstuffing), also past the size limit.
     size: u64,
-    refused: Option<AbortReason>,
+    /// The terminator was consumed; the verdict is next.
+    ended: bool,
 }
 
 #[derive(Debug)]

@@ -72,7 +72,7 @@ pub struct Harness {
     pub server: Server,
     pub now: Instant,
     answers: VecDeque<Answer>,
-    /// Content not yet logged (merged until the next other event).
+    /// The content shown on the last log line, while it is a content line.
     content: Vec<u8>,
     /// Content of the message being streamed.
     pending_message: Vec<u8>,
@@ -134,29 +134,36 @@ impl Harness {
     }
 
     /// Runs the drain loop of the `Server` docs, answering decisions from the script.
+    /// The drain loop of the `Server` docs, answering decisions from the script. The log
+    /// does not depend on how the server groups work into steps: replies queued before an
+    /// event are logged before it, and adjacent content is merged into one line.
     pub fn drain(&mut self) {
         while let Some(event) = self.server.poll_event() {
+            self.transmit();
             if let Event::DataChunk(bytes) = &event {
+                self.pending_message.extend_from_slice(bytes);
+                let merge = self
+                    .run
+                    .log
+                    .last()
+                    .is_some_and(|l| l.starts_with("E: Content "));
+                if !merge {
+                    self.content.clear();
+                }
                 self.content.extend_from_slice(bytes);
+                let line = format!("E: Content \"{}\"", escape(&self.content));
+                if merge {
+                    *self.run.log.last_mut().unwrap() = line;
+                } else {
+                    self.run.log.push(line);
+                }
                 continue;
             }
-            self.flush_content();
-            self.transmit();
             self.run.log.push(format!("E: {}", summarize(&event)));
             self.answer(event);
             self.transmit();
         }
         self.transmit();
-    }
-
-    fn flush_content(&mut self) {
-        if !self.content.is_empty() {
-            let content = std::mem::take(&mut self.content);
-            self.run
-                .log
-                .push(format!("E: Content \"{}\"", escape(&content)));
-            self.pending_message.extend_from_slice(&content);
-        }
     }
 
     fn answer(&mut self, event: Event) {
@@ -382,7 +389,6 @@ pub fn run_script(config: ServerConfig, script: &str) -> (Run, Vec<String>) {
     for (echo, input) in &steps {
         h.apply(input, Some(echo));
     }
-    h.flush_content();
     let checks_events = expected.iter().any(|l| l.starts_with("E: "));
     let mut run = std::mem::take(&mut h.run);
     if !checks_events {
@@ -424,7 +430,6 @@ pub fn run_split(
         };
         h.apply(&input, None);
     }
-    h.flush_content();
     std::mem::take(&mut h.run)
 }
 
@@ -434,18 +439,33 @@ pub fn run_split(
 #[track_caller]
 pub fn transcript(config: ServerConfig, script: &str) -> Run {
     let (run, expected) = run_script(config.clone(), script);
-    assert_eq!(run.log.join("\n"), expected.join("\n"), "transcript mismatch");
+    assert_eq!(
+        run.log.join("\n"),
+        expected.join("\n"),
+        "transcript mismatch"
+    );
     check_enhanced_codes(&run.wire, config.extensions.enhanced_status_codes);
     let whole = run_split(config.clone(), script, |_| Vec::new());
     let bytewise = run_split(config.clone(), script, |read| vec![1; read.len()]);
-    assert_eq!(bytewise.log, whole.log, "byte-at-a-time feeding changed the outcome");
-    assert_eq!(bytewise.wire, whole.wire, "byte-at-a-time feeding changed the reply bytes");
-    let seed = script.bytes().fold(0x9e37_79b9_7f4a_7c15, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    assert_eq!(
+        bytewise.log, whole.log,
+        "byte-at-a-time feeding changed the outcome"
+    );
+    assert_eq!(
+        bytewise.wire, whole.wire,
+        "byte-at-a-time feeding changed the reply bytes"
+    );
+    let seed = script.bytes().fold(0x9e37_79b9_7f4a_7c15, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     let mut rng = Rng(seed | 1);
     for _ in 0..8 {
         let random = run_split(config.clone(), script, |read| rng.split(read.len()));
         assert_eq!(random.log, whole.log, "random splits changed the outcome");
-        assert_eq!(random.wire, whole.wire, "random splits changed the reply bytes");
+        assert_eq!(
+            random.wire, whole.wire,
+            "random splits changed the reply bytes"
+        );
     }
     run
 }
@@ -485,18 +505,29 @@ pub fn check_enhanced_codes(wire: &[u8], enabled: bool) {
     for line in wire.split(|&b| b == b'\n').filter(|l| l.len() >= 4) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let text = String::from_utf8_lossy(line);
-        let in_hello = line.starts_with(b"250") && (continues_hello || line[4..].starts_with(b"mx.example"));
+        let in_hello =
+            line.starts_with(b"250") && (continues_hello || line[4..].starts_with(b"mx.example"));
         continues_hello = in_hello && line[3] == b'-';
         let first = text[4..].split(' ').next().unwrap_or("");
         let parts: Vec<&str> = first.split('.').collect();
-        let has_code = parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let has_code = parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         let class = line[0];
         if !enabled || class == b'3' {
             assert!(!has_code, "enhanced code where none belongs: {text}");
         } else if has_code {
-            assert_eq!(parts[0].as_bytes()[0], class, "enhanced class differs from code: {text}");
+            assert_eq!(
+                parts[0].as_bytes()[0],
+                class,
+                "enhanced class differs from code: {text}"
+            );
         } else {
-            assert!(line.starts_with(b"220 mx.example") || in_hello, "reply line without enhanced code: {text}");
+            assert!(
+                line.starts_with(b"220 mx.example") || in_hello,
+                "reply line without enhanced code: {text}"
+            );
         }
     }
 }
