@@ -43,3 +43,8 @@ pub use secret::Secret;
 pub use server::{
     AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, Server, TlsInfo,
 };
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -100,17 +100,18 @@ fn smuggle(config: ServerConfig, seq: &str, outcome: &str) -> usize {
     transcript(config, &script).messages.len()
 }
 
-/// Strict mode: not end-of-data; the bare CR/LF/NUL makes the server consume everything up
-/// to the real terminator and then answer one delayed `550 5.5.2` (SMUG-3). No content is
-/// streamed: the offending octet arrives in the very first read.
+/// Strict mode: not end-of-data. The bare CR/LF/NUL makes the server consume everything up
+/// to the real terminator and then answer one delayed `550 5.5.2` with `MessageAborted`
+/// (SMUG-3). The content, `decoded` being what `seq` becomes, streams to the application
+/// before the verdict *(choice: SMUG-3 says no DataChunk needs to be emitted after the flag;
+/// this server streams up to `max_message_size` octets so that the events do not depend on
+/// read boundaries, then aborts)*. No message is ever completed.
 #[track_caller]
-fn strict_rejects(seq: &str) {
-    let outcome = format!("{BARE_REJECT}\nE: MessageAborted BareLineEnding\n");
-    assert_eq!(
-        smuggle(config(), seq, &outcome),
-        0,
-        "no message may be accepted"
+fn strict_rejects(seq: &str, decoded: &str) {
+    let outcome = format!(
+        "E: Content \"{PRE}{decoded}{SMUGGLED}\"\n{BARE_REJECT}\nE: MessageAborted BareLineEnding\n"
     );
+    assert_eq!(smuggle(config(), seq, &outcome), 0, "no message may be accepted");
 }
 
 /// One message, ending at the real terminator, whose content is PRE + `decoded` + the
@@ -179,7 +180,7 @@ S: 250 2.0.0 Ok: queued
 /// SMG-02 `\n.\n` (Postfix <3.9, Sendmail, Exim, go-smtp before cd06f48; CVE-2023-51764..6).
 #[test]
 fn smg_02_lf_dot_lf_strict() {
-    strict_rejects(r"\n.\n");
+    strict_rejects(r"\n.\n", r"\n.\n");
 }
 
 /// SMG-02 normalize: the `.` line ended in bare LF, so it is dropped; LF lines become lines.
@@ -191,7 +192,7 @@ fn smg_02_lf_dot_lf_normalize() {
 /// SMG-03 `\n.\r\n`: the in-the-wild vector (CVE-2023-51764, CVE-2024-27305).
 #[test]
 fn smg_03_lf_dot_crlf_is_not_end_of_data_strict() {
-    strict_rejects(r"\n.\r\n");
+    strict_rejects(r"\n.\r\n", r"\n.\r\n");
 }
 
 /// SMG-03 normalize: the previous line ended in bare LF, so the `.` line is skipped.
@@ -203,7 +204,7 @@ fn smg_03_lf_dot_crlf_is_not_end_of_data_normalize() {
 /// SMG-04 `\r\n.\n` (Exim <4.97.1 "CR LF . LF", CVE-2023-51766).
 #[test]
 fn smg_04_crlf_dot_lf_strict() {
-    strict_rejects(r"\r\n.\n");
+    strict_rejects(r"\r\n.\n", r"\r\n\n");
 }
 
 /// SMG-04 normalize: the dot line ends in bare LF, so it is dropped.
@@ -215,7 +216,7 @@ fn smg_04_crlf_dot_lf_normalize() {
 /// SMG-05 `\r.\r` (Cisco "Clean" mode, CERT-EU 2023-098).
 #[test]
 fn smg_05_cr_dot_cr_strict() {
-    strict_rejects(r"\r.\r");
+    strict_rejects(r"\r.\r", r"\r.\r");
 }
 
 /// SMG-05 normalize (and SMUG-2): bare CR is never a line end; normalisation never creates
@@ -228,15 +229,15 @@ fn smg_05_cr_dot_cr_normalize() {
 /// SMG-06 `\r.\r\n` (smtpsmug `crcrlf`).
 #[test]
 fn smg_06_cr_dot_crlf() {
-    strict_rejects(r"\r.\r\n");
+    strict_rejects(r"\r.\r\n", r"\r.\r\n");
     accepted_as_one_message(normalize(), r"\r.\r\n", r"\r.\r\n", " bare_cr");
 }
 
 /// SMG-07 `\r.\n` and `\n.\r` (tool probes).
 #[test]
 fn smg_07_cr_dot_lf_and_lf_dot_cr() {
-    strict_rejects(r"\r.\n");
-    strict_rejects(r"\n.\r");
+    strict_rejects(r"\r.\n", r"\r.\n");
+    strict_rejects(r"\n.\r", r"\n.\r");
     accepted_as_one_message(normalize(), r"\r.\n", r"\r.\r\n", " bare_cr bare_lf");
     accepted_as_one_message(normalize(), r"\n.\r", r"\r\n\r", " bare_cr bare_lf");
 }
@@ -245,21 +246,21 @@ fn smg_07_cr_dot_lf_and_lf_dot_cr() {
 /// dot and the CR is bare.
 #[test]
 fn smg_08_crlf_dot_cr_then_other() {
-    strict_rejects(r"\r\n.\r");
+    strict_rejects(r"\r\n.\r", r"\r\n\r");
     accepted_as_one_message(normalize(), r"\r\n.\r", r"\r\n\r", " bare_cr");
 }
 
 /// SMG-09 `\r\n.\r\r\n` (Postfix before 20240106; stalwartlabs/smtp-proto 0.2.1).
 #[test]
 fn smg_09_crlf_dot_cr_cr_lf() {
-    strict_rejects(r"\r\n.\r\r\n");
+    strict_rejects(r"\r\n.\r\r\n", r"\r\n\r\r\n");
     accepted_as_one_message(normalize(), r"\r\n.\r\r\n", r"\r\n\r\r\n", " bare_cr");
 }
 
 /// SMG-10 `\r\r\n.\r\r\n` (SEC Consult outbound probe).
 #[test]
 fn smg_10_cr_crlf_dot_cr_crlf() {
-    strict_rejects(r"\r\r\n.\r\r\n");
+    strict_rejects(r"\r\r\n.\r\r\n", r"\r\r\n\r\r\n");
     accepted_as_one_message(normalize(), r"\r\r\n.\r\r\n", r"\r\r\n\r\r\n", " bare_cr");
 }
 
@@ -267,14 +268,14 @@ fn smg_10_cr_crlf_dot_cr_crlf() {
 /// same `550 5.5.2` as bare CR/LF)*; normalize passes it, flagged.
 #[test]
 fn smg_11_nul_before_dot() {
-    strict_rejects(r"\r\n\x00.\r\n");
+    strict_rejects(r"\r\n\x00.\r\n", r"\r\n\x00.\r\n");
     accepted_as_one_message(normalize(), r"\r\n\x00.\r\n", r"\r\n\x00.\r\n", " nul");
 }
 
 /// SMG-12 `\r\n.\x00\r\n` (suuhm): the line `.\x00` is unstuffed to `\x00`.
 #[test]
 fn smg_12_nul_after_dot() {
-    strict_rejects(r"\r\n.\x00\r\n");
+    strict_rejects(r"\r\n.\x00\r\n", r"\r\n\x00\r\n");
     accepted_as_one_message(normalize(), r"\r\n.\x00\r\n", r"\r\n\x00\r\n", " nul");
 }
 
@@ -344,7 +345,7 @@ S: 250 2.0.0 Ok: queued
 /// SMG-17 `\n\n.\r\n` (suuhm).
 #[test]
 fn smg_17_lf_lf_dot_crlf() {
-    strict_rejects(r"\n\n.\r\n");
+    strict_rejects(r"\n\n.\r\n", r"\n\n.\r\n");
     accepted_as_one_message(normalize(), r"\n\n.\r\n", r"\r\n\r\n", " bare_lf");
 }
 
@@ -378,8 +379,10 @@ fn smg_b2_bdat_bare_lf_strict() {
         + r#"
 C: BDAT 8 LAST\r\nTo: x\nab
 E: DataStart chunked
-E: MessageAborted BareLineEnding
+E: Content "To: x\nab"
 S: 550 5.5.2 Error: bare <CR>, bare <LF> or NUL received in message content
+E: MessageAborted BareLineEnding
+E: TransactionReset
 "# + QUIT;
     assert_eq!(transcript(config(), &script).messages.len(), 0);
 }
@@ -405,10 +408,11 @@ S: 250 2.0.0 Ok: queued
 fn smug_07_bdat_verdict_after_chunk_is_consumed() {
     let script = in_transaction()
         + r#"
-C: BDAT 9\r\na\nQUIT\r\n
+C: BDAT 8\r\na\nQUIT\r\n
 E: DataStart chunked
-E: MessageAborted BareLineEnding
+E: Content "a\nQUIT\r\n"
 S: 550 5.5.2 Error: bare <CR>, bare <LF> or NUL received in message content
+E: MessageAborted BareLineEnding
 C: BDAT 3 LAST\r\nxyz
 S: 550 5.5.2 Error: bare <CR>, bare <LF> or NUL received in message content
 E: TransactionReset
@@ -458,7 +462,7 @@ C: DATA\r\n‖Subject: x\r\n\r\nb\r\n.\r\n
 E: DataStart
 S: 354 End data with <CR><LF>.<CR><LF>
 E: Content "Subject: x\r\n\r\nb\r\n"
-E: MessageComplete size=16
+E: MessageComplete size=17
 S: 250 2.0.0 Ok: queued
 "# + QUIT;
     transcript(config(), &script);
@@ -634,9 +638,10 @@ S: 250 2.0.0 Ok: queued
     transcript(config(), &script);
 }
 
-/// SMUG-3 strict: the first bare LF sets a sticky reject; content keeps being consumed to
-/// the real terminator, across reads, and nothing is streamed after the flag; one `550`,
-/// `MessageAborted`, and the session goes on (a new transaction works).
+/// SMUG-3 strict: the first bare LF makes the message unacceptable for good; content keeps
+/// being consumed (and streamed, see `strict_rejects`) up to the real terminator across
+/// reads, with no reply in between; then one `550 5.5.2` and `MessageAborted`, and the
+/// session goes on (a new transaction works).
 #[test]
 fn smug_03_sticky_reject_then_session_continues() {
     let script = in_data()
@@ -644,9 +649,11 @@ fn smug_03_sticky_reject_then_session_continues() {
 C: a\r\n
 E: Content "a\r\n"
 C: b\nc\r\n
+E: Content "b\nc\r\n"
 C: d\r\n.\r\n
-E: MessageAborted BareLineEnding
+E: Content "d\r\n"
 S: 550 5.5.2 Error: bare <CR>, bare <LF> or NUL received in message content
+E: MessageAborted BareLineEnding
 C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n
 E: Mail <a@x.example>
 S: 250 2.1.0 Ok
@@ -677,27 +684,34 @@ S: 250 2.0.0 Ok: queued
 }
 
 /// SMUG-5: no reply while in DATA before the end of data, neither for a bare LF nor for
-/// exceeding the size limit (RFC 1870: `552` after end of data); then exactly one reply.
+/// exceeding the size limit (RFC 1870 §6.3: `552` after the end of data); then exactly one
+/// reply. A `QUIT` line inside the content is content.
 #[test]
 fn smug_05_no_reply_before_end_of_data() {
     // Bare LF: nothing until the terminator.
     let script = in_data()
-        + r"
+        + r#"
 C: x\ny\r\n
+E: Content "x\ny\r\n"
 C: QUIT\r\n
+E: Content "QUIT\r\n"
 C: .\r\n
-E: MessageAborted BareLineEnding
 S: 550 5.5.2 Error: bare <CR>, bare <LF> or NUL received in message content
-" + QUIT;
+E: MessageAborted BareLineEnding
+"# + QUIT;
     transcript(config(), &script);
-    // Size: 10001 octets in one read (max_message_size 10000) get no reply until ".".
+    // Size: 10001 octets (max_message_size 10000) get no reply until "."; exactly the
+    // first 10000 octets stream to the application (`Event::DataChunk` docs).
     let script = in_data()
+        + &format!(
+            "C: {{a*9999}}\\r\\n\nE: Content \"{}\\r\"\n",
+            "a".repeat(9999)
+        )
         + r"
-C: {a*9999}\r\n
 C: QUIT\r\n
 C: .\r\n
-E: MessageAborted TooBig
 S: 552 5.3.4 Error: message size exceeds fixed limit
+E: MessageAborted TooBig
 " + QUIT;
     transcript(config(), &script);
 }

@@ -102,7 +102,7 @@ pub fn classify(line: &[u8]) -> CommandLine<'_> {
         Some(i) => (&line[..i], &line[i + 1..]),
         None => (line, &line[line.len()..]),
     };
-    match verb.first() {
+    match line.first() {
         None => return CommandLine::Unknown,
         Some(b) if !b.is_ascii_alphabetic() => return CommandLine::Forbidden,
         Some(_) => {}

@@ -20,7 +20,7 @@
 //! sanitise them (Postfix `cleanup_replace_stray_cr_lf`), otherwise the next hop may be
 //! smuggled a second message (CVE-2023-51764/51765/51766).
 
-use memchr::memchr3;
+use memchr::{memchr, memchr_iter};
 use std::ops::Range;
 
 /// How bare CR, bare LF and NUL in content are treated.
@@ -335,114 +335,115 @@ impl DotDecoder {
 
     /// The hot loop: emits `input[start..]` as content up to the next point where the piece
     /// must end. `after_cr` says the octet before `start` was a CR already emitted.
+    ///
+    /// Only LF octets are searched for (one SIMD `memchr` step per line); each LF is checked
+    /// for its preceding CR and for a "." after it, with all state in locals. Bare CR and NUL
+    /// are found by two more SIMD passes over the finished piece ([`scan_piece_flags`]).
     fn scan(&mut self, input: &[u8], start: usize, after_cr: bool) -> Step {
-        let mut pos = start;
+        let mut line = self.line;
+        let mut flags = self.flags;
+        if after_cr && input.get(start) != Some(&b'\n') {
+            flags.bare_cr = true;
+        }
         let mut line_begin = start;
-        if after_cr {
-            if input.get(start) == Some(&b'\n') {
-                if let Some(step) = self.crlf_ended_line(input, start, start + 1, &mut line_begin) {
-                    return step;
+        // CRs of this piece that are followed by LF (the CR before `start` is not in it).
+        let mut paired_crs = 0usize;
+        let mut stop = Stop::EndOfInput;
+        let rest = input.get(start..).unwrap_or_default();
+        for at in memchr_iter(b'\n', rest).map(|offset| start + offset) {
+            let crlf = match at.checked_sub(1) {
+                Some(before) if at > start => input.get(before) == Some(&b'\r'),
+                _ => after_cr,
+            };
+            if crlf {
+                paired_crs += usize::from(at > start);
+                let line_end = at + 1;
+                line.end_line(line_end.saturating_sub(line_begin), &mut flags);
+                line_begin = line_end;
+                if matches!(input.get(line_end), Some(b'.') | None) {
+                    stop = Stop::LineStart(line_end);
+                    break;
                 }
-                pos = start + 1;
             } else {
-                self.flags.bare_cr = true;
-            }
-        }
-        let mut ends_in_cr = false;
-        while let Some(offset) = input
-            .get(pos..)
-            .and_then(|rest| memchr3(b'\r', b'\n', 0, rest))
-        {
-            let at = pos + offset;
-            match input.get(at) {
-                Some(b'\r') => match input.get(at + 1) {
-                    Some(b'\n') => {
-                        let line_end = at + 2;
-                        if let Some(step) =
-                            self.crlf_ended_line(input, start, line_end, &mut line_begin)
-                        {
-                            return step;
-                        }
-                        pos = line_end;
-                    }
-                    Some(_) => {
-                        self.flags.bare_cr = true;
-                        pos = at + 1;
-                    }
-                    None => {
-                        ends_in_cr = true;
-                        break;
-                    }
-                },
-                Some(b'\n') => {
-                    // Any LF preceded by CR was consumed with its CR above.
-                    self.flags.bare_lf = true;
-                    if self.policy == LineEndingPolicy::Normalize {
-                        return self.bare_lf_line_end(start, at, line_begin);
-                    }
-                    pos = at + 1;
-                }
-                _ => {
-                    self.flags.nul = true;
-                    pos = at + 1;
+                flags.bare_lf = true;
+                if self.policy == LineEndingPolicy::Normalize {
+                    stop = Stop::BareLf(at);
+                    break;
                 }
             }
         }
-        let end = input.len();
-        self.line
-            .extend(end.saturating_sub(line_begin), &mut self.flags);
-        self.state = if ends_in_cr {
-            State::AfterCr
-        } else {
-            State::InLine
-        };
-        Step::content(end, start..end)
+        self.line = line;
+        self.flags = flags;
+        match stop {
+            Stop::LineStart(line_end) => self.crlf_line_start(input, start, line_end, paired_crs),
+            Stop::BareLf(at) => self.bare_lf_line_end(input, start, at, line_begin, paired_crs),
+            Stop::EndOfInput => {
+                let end = input.len();
+                self.line
+                    .extend(end.saturating_sub(line_begin), &mut self.flags);
+                if input.last() == Some(&b'\r') {
+                    // Whether this CR is bare depends on the next call's first octet.
+                    paired_crs += 1;
+                    self.state = State::AfterCr;
+                } else {
+                    self.state = State::InLine;
+                }
+                self.content(input, end, start..end, paired_crs)
+            }
+        }
     }
 
-    /// A CR LF ending a line was found, `line_end` is the index after its LF. Returns the step
-    /// to return if the piece must end here (end of input, or a "." starts the next line),
-    /// else `None` and scanning continues on the new line.
-    fn crlf_ended_line(
+    /// A step that emits `input[piece]` as content after consuming `consumed` octets.
+    /// `paired_crs` is the number of CRs in the piece known not to be bare (followed by LF, or
+    /// pending at the end of input).
+    fn content(
+        &mut self,
+        input: &[u8],
+        consumed: usize,
+        piece: Range<usize>,
+        paired_crs: usize,
+    ) -> Step {
+        let bytes = input.get(piece.clone()).unwrap_or_default();
+        scan_piece_flags(bytes, paired_crs, &mut self.flags);
+        Step::content(consumed, piece)
+    }
+
+    /// The piece ends at `line_end`, just after a CR LF, because a "." or the end of input
+    /// follows. Consumes the terminator too if it is there.
+    fn crlf_line_start(
         &mut self,
         input: &[u8],
         start: usize,
         line_end: usize,
-        line_begin: &mut usize,
-    ) -> Option<Step> {
-        self.line
-            .end_line(line_end.saturating_sub(*line_begin), &mut self.flags);
-        *line_begin = line_end;
+        paired_crs: usize,
+    ) -> Step {
         self.previous_line_bare_lf = false;
-        match input.get(line_end) {
-            Some(b'.') => {
-                // RFC 5321 §4.1.1.4: "<CRLF>.<CRLF>", the first CR LF ending the last line.
-                if input.get(line_end + 1..line_end + 3) == Some(b"\r\n".as_slice()) {
-                    self.state = State::Finished;
-                    return Some(Step {
-                        consumed: line_end + 3,
-                        piece: Some(Piece::Input(start..line_end)),
-                        end_of_data: true,
-                    });
-                }
-                self.state = State::LineStart;
-                Some(Step::content(line_end, start..line_end))
-            }
-            Some(_) => None,
-            None => {
-                self.state = State::LineStart;
-                Some(Step::content(line_end, start..line_end))
-            }
+        // RFC 5321 §4.1.1.4: "<CRLF>.<CRLF>", the first CR LF ending the last line.
+        if input.get(line_end..line_end + 3) == Some(b".\r\n".as_slice()) {
+            self.state = State::Finished;
+            let mut step = self.content(input, line_end + 3, start..line_end, paired_crs);
+            step.end_of_data = true;
+            return step;
         }
+        self.state = State::LineStart;
+        self.content(input, line_end, start..line_end, paired_crs)
     }
 
     /// Normalize mode: a bare LF at `at` ends the line and is emitted as CR LF. The content
     /// before it is returned first; the rewrite happens in the call that starts at the LF.
-    fn bare_lf_line_end(&mut self, start: usize, at: usize, line_begin: usize) -> Step {
+    fn bare_lf_line_end(
+        &mut self,
+        input: &[u8],
+        start: usize,
+        at: usize,
+        line_begin: usize,
+        paired_crs: usize,
+    ) -> Step {
         if at > start {
             self.line
                 .extend(at.saturating_sub(line_begin), &mut self.flags);
             self.state = State::InLine;
-            return Step::content(at, start..at);
+            return self.content(input, at, start..at, paired_crs);
         }
         self.line.end_line(2, &mut self.flags);
         self.previous_line_bare_lf = true;
@@ -452,6 +453,28 @@ impl DotDecoder {
             piece: Some(Piece::Static(b"\r\n")),
             end_of_data: false,
         }
+    }
+}
+
+/// Why [`DotDecoder::scan`] ended its piece.
+enum Stop {
+    /// A CR LF ends at this index and a "." or the end of input follows it.
+    LineStart(usize),
+    /// Normalize mode: a bare LF at this index.
+    BareLf(usize),
+    /// The whole input is content.
+    EndOfInput,
+}
+
+/// Sets `bare_cr` if `bytes` holds more CRs than the `paired_crs` known to be followed by LF
+/// (or pending), and `nul` if it holds a NUL. Each check is one SIMD pass, skipped once its
+/// flag is set (RFC 5321 §2.3.8).
+fn scan_piece_flags(bytes: &[u8], paired_crs: usize, flags: &mut ContentFlags) {
+    if !flags.bare_cr && memchr_iter(b'\r', bytes).count() > paired_crs {
+        flags.bare_cr = true;
+    }
+    if !flags.nul && memchr(0, bytes).is_some() {
+        flags.nul = true;
     }
 }
 
@@ -481,42 +504,36 @@ impl ContentScanner {
 
     /// Scans the next octets of the message (any part of any chunk, in order).
     pub fn scan(&mut self, bytes: &[u8]) {
-        let mut pos = 0;
-        if self.pending_cr {
-            match bytes.first() {
-                None => return,
-                Some(b'\n') => {
-                    self.line.end_line(1, &mut self.flags);
-                    pos = 1;
-                }
-                Some(_) => self.flags.bare_cr = true,
-            }
-            self.pending_cr = false;
+        let Some(&first) = bytes.first() else {
+            return;
+        };
+        let cr_before = std::mem::take(&mut self.pending_cr);
+        if cr_before && first != b'\n' {
+            self.flags.bare_cr = true;
         }
-        let mut line_begin = pos;
-        while let Some(offset) = bytes
-            .get(pos..)
-            .and_then(|rest| memchr3(b'\r', b'\n', 0, rest))
-        {
-            let at = pos + offset;
-            pos = at + 1;
-            match bytes.get(at) {
-                Some(b'\r') => match bytes.get(at + 1) {
-                    Some(b'\n') => {
-                        pos = at + 2;
-                        self.line
-                            .end_line(pos.saturating_sub(line_begin), &mut self.flags);
-                        line_begin = pos;
-                    }
-                    Some(_) => self.flags.bare_cr = true,
-                    None => self.pending_cr = true,
-                },
-                Some(b'\n') => self.flags.bare_lf = true,
-                _ => self.flags.nul = true,
+        let mut line_begin = 0;
+        let mut paired_crs = 0usize;
+        for at in memchr_iter(b'\n', bytes) {
+            let after_cr = match at.checked_sub(1) {
+                Some(before) => bytes.get(before) == Some(&b'\r'),
+                None => cr_before,
+            };
+            if after_cr {
+                paired_crs += usize::from(at > 0);
+                self.line
+                    .end_line((at + 1).saturating_sub(line_begin), &mut self.flags);
+                line_begin = at + 1;
+            } else {
+                self.flags.bare_lf = true;
             }
         }
         self.line
             .extend(bytes.len().saturating_sub(line_begin), &mut self.flags);
+        if bytes.last() == Some(&b'\r') {
+            self.pending_cr = true;
+            paired_crs += 1;
+        }
+        scan_piece_flags(bytes, paired_crs, &mut self.flags);
     }
 
     /// Call at the end of the message (BDAT LAST): a pending CR at the very end is a bare CR.

@@ -80,7 +80,7 @@ impl Server {
             ("PLAIN", None) => self.send_sasl_challenge(Exchange::Plain, ""),
             ("PLAIN", Some(message)) => self.plain(&message),
             ("LOGIN", None) => {
-                self.send_sasl_challenge(Exchange::LoginUsername, sasl::LOGIN_USERNAME_CHALLENGE)
+                self.send_sasl_challenge(Exchange::LoginUsername, sasl::LOGIN_USERNAME_CHALLENGE);
             }
             ("LOGIN", Some(username)) => self.login_username(username),
             (_, initial) => self.raw_step(mechanism, initial),

@@ -486,7 +486,7 @@ impl Rng {
         let mut sizes = Vec::new();
         let mut left = len;
         while left > 0 {
-            let max = if self.next() % 4 == 0 { 64 } else { 8 };
+            let max = if self.next().is_multiple_of(4) { 64 } else { 8 };
             let size = (1 + (self.next() % max) as usize).min(left);
             sizes.push(size);
             left -= size;
