@@ -111,7 +111,11 @@ fn strict_rejects(seq: &str, decoded: &str) {
     let outcome = format!(
         "E: Content \"{PRE}{decoded}{SMUGGLED}\"\n{BARE_REJECT}\nE: MessageAborted BareLineEnding\n"
     );
-    assert_eq!(smuggle(config(), seq, &outcome), 0, "no message may be accepted");
+    assert_eq!(
+        smuggle(config(), seq, &outcome),
+        0,
+        "no message may be accepted"
+    );
 }
 
 /// One message, ending at the real terminator, whose content is PRE + `decoded` + the

@@ -15,7 +15,7 @@
 //! The run echoes every input line and logs every reply and event in the order they are
 //! produced; the test passes when that log equals the script.
 
-#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use std::collections::VecDeque;
 use std::sync::Arc;
