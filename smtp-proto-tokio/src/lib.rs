@@ -125,11 +125,11 @@ where
             }
         }
         out.clear();
-        if server.poll_transmit(&mut out) > 0 {
-            if let Err(e) = write_all(&mut io, &out).await {
-                handler.close(CloseReason::PeerEof).await;
-                return Err(e);
-            }
+        if server.poll_transmit(&mut out) > 0
+            && let Err(e) = write_all(&mut io, &out).await
+        {
+            handler.close(CloseReason::PeerEof).await;
+            return Err(e);
         }
         if let Some(reason) = closed {
             let _ = io.shutdown().await;
