@@ -256,7 +256,7 @@ impl Server {
             mt_priority: x.mt_priority,
             deliver_by: x.deliver_by.is_some(),
             future_release: x.future_release.is_some(),
-            auth: !x.auth_mechanisms.is_empty(),
+            auth: self.auth_offered(),
         }
     }
 
