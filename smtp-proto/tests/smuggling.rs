@@ -14,6 +14,13 @@ use std::time::Instant;
 use common::{config, decode_bytes, run_script, run_split, transcript};
 use smtp_proto::{CloseReason, Event, LineEndingPolicy, Server, ServerConfig};
 
+/// The time origin of a test that drives `Server` directly (the test is the caller that
+/// injects time; only the core must never read the clock).
+#[allow(clippy::disallowed_methods)]
+fn t0() -> Instant {
+    Instant::now()
+}
+
 /// The EHLO reply of `common::config()` before TLS.
 const EHLO_REPLY: &str = r"
 S: 250-mx.example
@@ -472,10 +479,11 @@ S: 250 2.0.0 Ok: queued
     transcript(config(), &script);
 }
 
-/// SMG-P3 (smtpsmug `pipelining` test): the SMG-03 payload under normalize mode, with an
-/// end-of-data check that *would* have been bypassed: here it is sent after a genuine end of
-/// data (`\r\n.\r\n`) instead, so the smuggled `DATA` really runs as a command, and it is
-/// followed in the same buffer by the smuggled content ⇒ `554 5.5.0` + close.
+/// SMG-P3 (smtpsmug `pipelining` test): the SMG-03 payload under normalize mode must hit
+/// the sync check even if the end-of-data check were bypassed. To model the bypass, the
+/// smuggled commands follow a genuine `\r\n.\r\n`, so the smuggled `DATA` really runs as
+/// a command; its content is already in the same buffer ⇒ `554 5.5.0` + close, and the
+/// second message never starts. The real SMG-03 payload stays one message.
 #[test]
 fn smg_p3_smuggled_data_with_buffered_content_is_a_sync_violation() {
     let script = in_data()
@@ -527,7 +535,7 @@ S: 250 2.1.0 Ok
 /// greeting first, so this drives `Server` directly.
 #[test]
 fn smg_p5_client_speaks_before_greeting() {
-    let now = Instant::now();
+    let now = t0();
     let mut server = Server::new(Arc::new(config()), now);
     server
         .handle_input(now, b"EHLO c\r\n")

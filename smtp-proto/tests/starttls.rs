@@ -14,6 +14,13 @@ use std::time::Instant;
 use common::{config, run_script, transcript};
 use smtp_proto::{ApiMisuse, Event, InjectionPolicy, Server, ServerConfig, TlsInfo};
 
+/// The time origin of a test that drives `Server` directly (the test is the caller that
+/// injects time; only the core must never read the clock).
+#[allow(clippy::disallowed_methods)]
+fn t0() -> Instant {
+    Instant::now()
+}
+
 /// The EHLO reply of `common::config()` before TLS: STARTTLS, no AUTH, no REQUIRETLS.
 const EHLO_PLAIN: &str = r"
 S: 250-mx.example
@@ -102,7 +109,7 @@ fn tls_01_starttls_is_answered_220() {
 /// octets belong to the handshake), produces nothing more, and emits no event.
 #[test]
 fn tls_01_nothing_happens_during_the_handshake() {
-    let now = Instant::now();
+    let now = t0();
     let mut server = Server::new(Arc::new(config()), now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
@@ -400,7 +407,7 @@ S: 235 2.7.0 Authentication successful
 /// afterwards `handle_tls_established` is refused (no second handshake).
 #[test]
 fn tls_13_implicit_tls_only_before_input() {
-    let now = Instant::now();
+    let now = t0();
     let mut server = Server::new(Arc::new(config()), now);
     server.handle_input(now, b"NO").expect("input");
     assert_eq!(

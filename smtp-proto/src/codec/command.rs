@@ -95,9 +95,8 @@ pub enum CommandLine<'a> {
 const HTTP_METHODS: [&[u8]; 5] = [b"CONNECT", b"GET", b"POST", b"HEAD", b"PUT"];
 
 /// Classifies one command line (without its CR LF). Verbs are case-insensitive (RFC 5321
-/// §2.4); the arguments follow exactly one space. Trailing spaces and tabs are ignored.
+/// §2.4); the arguments follow exactly one space and are returned as sent.
 pub fn classify(line: &[u8]) -> CommandLine<'_> {
-    let line = trim_end(line);
     let (verb, args) = match memchr::memchr(b' ', line) {
         Some(i) => (&line[..i], &line[i + 1..]),
         None => (line, &line[line.len()..]),
@@ -158,12 +157,12 @@ pub fn peek_verb(partial_line: &[u8]) -> Option<Verb> {
     }
 }
 
-fn trim_end(line: &[u8]) -> &[u8] {
-    let end = line
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(0, |i| i + 1);
-    &line[..end]
+/// Arguments that are only blanks count as none: trailing spaces after an argument-less
+/// command or the EHLO name are harmless, so they are tolerated (unlike in MAIL/RCPT
+/// parameter lists, where the grammar is applied strictly).
+pub fn trim_blanks(args: &[u8]) -> &[u8] {
+    let end = args.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    &args[..end]
 }
 
 /// Splits `FROM:<path> params` (MAIL) or `TO:<path> params` (RCPT): checks the keyword
@@ -234,7 +233,9 @@ mod tests {
             classify(b"StartTLS"),
             CommandLine::Known(Verb::StartTls, b"")
         );
-        assert_eq!(classify(b"QUIT  "), CommandLine::Known(Verb::Quit, b""));
+        assert_eq!(classify(b"QUIT  "), CommandLine::Known(Verb::Quit, b" "));
+        assert_eq!(trim_blanks(b"  "), b"");
+        assert_eq!(trim_blanks(b"c.example "), b"c.example");
         assert_eq!(classify(b"noop x"), CommandLine::Known(Verb::Noop, b"x"));
     }
 

@@ -18,9 +18,9 @@
 //! returned; [`ParamError::reply_code`] gives the reply the server sends.
 //!
 //! Choices where the RFCs leave room (each pinned by a test):
-//! * one or more SP between parameters and trailing SP are tolerated; any
-//!   other byte (TAB, a control, `=` with an empty value, `==`) is a syntax
-//!   error (CVE-2020-28022 class inputs never crash);
+//! * exactly one SP before each parameter, as the grammar says; SP runs,
+//!   trailing SP, TAB, controls, `=` with an empty value and `==` are syntax
+//!   errors (smtp-rules.md §3, CVE-2020-28022 class inputs never crash);
 //! * at most [`MAX_PARAMS`] parameters per command, more is
 //!   [`ParamErrorKind::TooLong`];
 //! * decoded xtext must be valid UTF-8 and must not contain any control
@@ -515,29 +515,21 @@ impl<'a> RawParams<'a> {
     }
 }
 
-/// Splits the parameter list into keyword/value slices, checking the grammar.
-/// The list must be empty or start with SP; SP runs and trailing SP are
-/// tolerated (choice).
+/// Splits the parameter list into keyword/value slices, checking the grammar:
+/// `*(SP esmtp-param)` with exactly one SP before each parameter (RFC 5321
+/// §4.1.2), so SP runs and trailing SP are syntax errors.
 fn tokenize(input: &[u8]) -> Result<RawParams<'_>, ParamError> {
     let mut params = RawParams::new();
-    if input.first().is_some_and(|&b| b != b' ') {
-        return Err(ParamError::new(ParamErrorKind::Syntax, b""));
-    }
     let mut rest = input;
-    loop {
-        rest = skip_spaces(rest);
-        if rest.is_empty() {
-            return Ok(params);
+    while let Some((&first, after)) = rest.split_first() {
+        if first != b' ' || after.first().is_none_or(|&b| b == b' ') {
+            return Err(ParamError::new(ParamErrorKind::Syntax, b""));
         }
-        let (param, after) = split_param(rest)?;
+        let (param, next) = split_param(after)?;
         params.push(param)?;
-        rest = after;
+        rest = next;
     }
-}
-
-fn skip_spaces(input: &[u8]) -> &[u8] {
-    let spaces = input.iter().take_while(|&&b| b == b' ').count();
-    input.get(spaces..).unwrap_or(&[])
+    Ok(params)
 }
 
 /// Reads one `esmtp-param` from the start of `input` (which is not SP); the
@@ -1257,11 +1249,11 @@ mod tests {
     // ----- grammar (RFC 5321 §4.1.2) -----
 
     #[test]
-    fn empty_and_space_only_inputs_have_no_parameters() {
+    fn empty_input_has_no_parameters_and_blanks_are_errors() {
         assert_eq!(mail(b""), Ok(MailParams::default()));
-        assert_eq!(mail(b" "), Ok(MailParams::default()));
-        assert_eq!(mail(b"   "), Ok(MailParams::default()));
         assert_eq!(rcpt(b""), Ok(RcptParams::default()));
+        assert_eq!(mail_err(b" "), err(Syntax, ""));
+        assert_eq!(mail_err(b"   "), err(Syntax, ""));
     }
 
     #[test]
@@ -1271,8 +1263,12 @@ mod tests {
     }
 
     #[test]
-    fn several_spaces_and_trailing_space_are_tolerated() {
-        let params = mail(b"  SIZE=100   BODY=8BITMIME  ").unwrap();
+    fn space_runs_and_trailing_space_are_syntax_errors() {
+        assert_eq!(mail_err(b"  SIZE=100"), err(Syntax, ""));
+        assert_eq!(mail_err(b" SIZE=100  BODY=8BITMIME"), err(Syntax, ""));
+        assert_eq!(mail_err(b" SIZE=100 "), err(Syntax, ""));
+        assert_eq!(mail_err(b" "), err(Syntax, ""));
+        let params = mail(b" SIZE=100 BODY=8BITMIME").unwrap();
         assert_eq!(params.size, Some(100));
         assert_eq!(params.body, Some(Body::EightBitMime));
     }

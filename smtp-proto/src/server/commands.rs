@@ -75,9 +75,6 @@ impl Server {
     }
 
     fn command(&mut self, line: &[u8]) {
-        if !line.is_ascii() && std::str::from_utf8(line).is_err() {
-            return self.send_error(&r::INVALID_UTF8);
-        }
         let (verb, args) = match command::classify(line) {
             CommandLine::Known(verb, args) => (verb, args),
             CommandLine::Unknown => return self.send_error(&r::UNKNOWN_COMMAND),
@@ -96,6 +93,20 @@ impl Server {
             // Controls never belong in a command (RFC 5321 §4.1.2; SMG-C2, SMG-C3).
             return self.reject(verb, &r::CONTROL_CHARACTER);
         }
+        if verb != Verb::Auth && !args.is_ascii() && std::str::from_utf8(args).is_err() {
+            // RFC 6531 §3.3 allows UTF-8 only; AUTH's base64 gets its own 501 (RFC 4954 §4).
+            return self.reject(verb, &r::INVALID_UTF8);
+        }
+        let args = match verb {
+            Verb::Mail
+            | Verb::Rcpt
+            | Verb::Auth
+            | Verb::Vrfy
+            | Verb::Expn
+            | Verb::Noop
+            | Verb::Help => args,
+            _ => command::trim_blanks(args),
+        };
         if let Some(reply) = self.tls_gate(verb) {
             return self.reject(verb, reply);
         }

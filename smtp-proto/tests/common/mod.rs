@@ -4,7 +4,8 @@
 //!
 //! * `C: bytes` — the client sends `bytes` (Rust escapes `\r \n \t \0 \\ \xHH`, and
 //!   `{X*N}` for N copies of X). `‖` splits the line into separate reads.
-//! * `S: reply line` — a reply line the server sends, without CR LF.
+//! * `S: reply line` — a reply line the server sends, without CR LF (a trailing space is
+//!   written `\x20`).
 //! * `E: summary` — an event (see [`summarize`]). Events are compared only when the script
 //!   has at least one `E:` line; `DataChunk`s are merged into one `E: Content "…"`.
 //! * `A: accept` | `A: <code> <text>` | `A: challenge <text>` | `A: each <reply> | <reply>`
@@ -15,7 +16,13 @@
 //! The run echoes every input line and logs every reply and event in the order they are
 //! produced; the test passes when that log equals the script.
 
-#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::disallowed_methods)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::disallowed_methods
+)]
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -203,7 +210,13 @@ impl Harness {
         // Lines are complete: the server only ever queues whole replies.
         for line in new.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            self.run.log.push(format!("S: {}", escape(line)));
+            // A trailing space (the empty `334 ` challenge) is shown as `\x20`, since
+            // script lines are trimmed.
+            let shown = match line.strip_suffix(b" ") {
+                Some(head) => format!("{}\\x20", escape(head)),
+                None => escape(line),
+            };
+            self.run.log.push(format!("S: {shown}"));
         }
         self.out.clear();
     }
