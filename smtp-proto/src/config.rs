@@ -53,10 +53,14 @@ pub struct Extensions {
     pub requiretls: bool,
     /// MT-PRIORITY (RFC 6710).
     pub mt_priority: bool,
-    /// DELIVERBY (RFC 2852), advertised with this minimum by-time in seconds.
+    /// DELIVERBY (RFC 2852), advertised with this minimum by-time in seconds. The BY
+    /// parameter is parsed and validated; comparing it with this minimum is the
+    /// application's decision (`Event::Mail` carries it).
     pub deliver_by: Option<u32>,
     /// FUTURERELEASE (RFC 4865): (max-future-release-interval in seconds,
     /// max-future-release-date-time as an RFC 3339 string the application keeps current).
+    /// HOLDFOR/HOLDUNTIL are parsed and validated; the bounds need the wall clock, so the
+    /// application enforces them (`Event::Mail` carries the values).
     pub future_release: Option<(u64, String)>,
     /// SASL mechanisms for AUTH (RFC 4954), upper case. PLAIN and LOGIN are decoded by the
     /// server; any other name is passed through as raw exchanges.
@@ -99,8 +103,8 @@ pub struct Limits {
     pub text_line: usize,
     /// AUTH command and SASL response lines: 12288 octets (RFC 4954 §4).
     pub auth_line: usize,
-    /// Largest message accepted, in octets after dot-unstuffing: 32 MiB (choice; RFC 5321
-    /// §4.5.3.1.7 requires at least 64 KiB).
+    /// Largest message accepted, in octets after dot-unstuffing: 32 MiB (choice). RFC 5321
+    /// §4.5.3.1.7 requires at least 64 KiB; smaller values are allowed for testing.
     pub max_message_size: u64,
     /// Recipients per transaction: 1000 (Postfix's default; RFC 5321 §4.5.3.1.8 requires at
     /// least 100). The next RCPT gets `452 4.5.3` (§4.5.3.1.10).
@@ -183,6 +187,9 @@ pub struct ServerConfig {
     /// Close the session on HTTP verbs and `Header:` lines (`221 2.7.0`, Postfix
     /// `smtpd_forbidden_commands`); on by default.
     pub close_on_forbidden_commands: bool,
+    /// Refuse service (RFC 5321 §3.1): greet with `554`, answer every command but QUIT
+    /// with `503 5.5.1`, QUIT with `221`. Off by default.
+    pub refuse_service: bool,
 }
 
 impl ServerConfig {
@@ -202,6 +209,7 @@ impl ServerConfig {
             require_auth: false,
             auth_requires_tls: true,
             close_on_forbidden_commands: true,
+            refuse_service: false,
         }
     }
 

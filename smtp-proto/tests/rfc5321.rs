@@ -73,28 +73,6 @@ fn normalize() -> ServerConfig {
     c
 }
 
-/// `common::transcript` for scripts with a reply that ends in a space (the empty SASL
-/// challenge `334 `, RFC 4954 §4): the script parser trims its lines, so the log is
-/// compared with trailing spaces removed and the exact bytes are checked on the wire.
-#[track_caller]
-fn transcript_ws(config: ServerConfig, script: &str) -> common::Run {
-    let (run, expected) = common::run_script(config.clone(), script);
-    let log: Vec<&str> = run.log.iter().map(|l| l.trim_end()).collect();
-    assert_eq!(log.join("\n"), expected.join("\n"), "transcript mismatch");
-    common::check_enhanced_codes(&run.wire, config.extensions.enhanced_status_codes);
-    let whole = common::run_split(config.clone(), script, |_| Vec::new());
-    let bytewise = common::run_split(config, script, |read| vec![1; read.len()]);
-    assert_eq!(
-        bytewise.log, whole.log,
-        "byte-at-a-time feeding changed the outcome"
-    );
-    assert_eq!(
-        bytewise.wire, whole.wire,
-        "byte-at-a-time feeding changed the bytes"
-    );
-    run
-}
-
 /// For scripts whose point is what arrives in one read (RFC 2920 synchronisation, SMG-P*):
 /// the outcome depends on read boundaries by definition, so only the reads as written are
 /// checked, not the byte-at-a-time replay.
@@ -238,18 +216,20 @@ fn only(size: bool, smtputf8: bool, auth: bool) -> ServerConfig {
     c
 }
 
-/// `MAIL FROM:<a@x.example>` + spaces + ` SIZE=1000` + CRLF, `total` octets long.
+/// `MAIL FROM:<a@x.example> SIZE=1000 X=aaa…` + CRLF, `total` octets long (the unknown
+/// parameter `X` only pads the line: a line within the limit is parsed and gets `555`,
+/// one octet more is "too long" before any parsing).
 fn mail_line(total: usize) -> String {
-    let fixed = "MAIL FROM:<a@x.example>".len() + " SIZE=1000".len() + 2;
+    let fixed = "MAIL FROM:<a@x.example> SIZE=1000 X=".len() + 2;
     format!(
-        "MAIL FROM:<a@x.example>{{ *{}}} SIZE=1000\\r\\n",
+        "MAIL FROM:<a@x.example> SIZE=1000 X={{a*{}}}\\r\\n",
         total - fixed
     )
 }
 
 /// R-LINE-2 (RFC 1870 §3 "+26", RFC 6531 §3.4 "+10", RFC 4954 §5 "+500"): each advertised
 /// extension raises the MAIL line limit by the amount its RFC states; one octet more is
-/// `500 5.5.2`.
+/// `500 5.5.2` and the line is never parsed.
 #[test]
 fn r_line_2_mail_line_limit_raised_by_extensions() {
     for (c, ehlo, limit) in [
@@ -272,7 +252,7 @@ fn r_line_2_mail_line_limit_raised_by_extensions() {
         let s = format!(
             "{GREETING}C: EHLO c.example\\r\\n\n{ehlo}\
              C: {}\nS: 500 5.5.2 Error: line too long\n\
-             C: {}\nS: 250 2.1.0 Ok\n",
+             C: {}\nS: 555 5.5.4 Unknown parameter X\n",
             mail_line(limit + 1),
             mail_line(limit),
         );
@@ -280,11 +260,12 @@ fn r_line_2_mail_line_limit_raised_by_extensions() {
     }
 }
 
-/// R-LINE-2 (RFC 4954 §4, §6): an AUTH exchange line may be 12288 octets; a longer SASL
-/// response gets `500 5.5.6` and the session goes back to command mode.
+/// R-LINE-2 (RFC 4954 §4, §6): an AUTH exchange line may be 12288 octets with CRLF (that
+/// one is decoded: not base64 here, `501 5.5.2`); 12289 octets get `500 5.5.6`, the line is
+/// discarded and the session goes back to command mode.
 #[test]
 fn r_line_2_auth_exchange_line_too_long() {
-    let run = transcript_ws(
+    let run = transcript(
         only(false, false, true),
         &script(&[
             GREETING,
@@ -294,7 +275,15 @@ fn r_line_2_auth_exchange_line_too_long() {
             S: 250-ENHANCEDSTATUSCODES
             S: 250 AUTH PLAIN
             C: AUTH PLAIN\r\n
-            S: 334 
+            S: 334\x20
+            C: {QUFB*3071}QU\r\n
+            S: 501 5.5.2 Error: cannot decode response
+            C: AUTH PLAIN\r\n
+            S: 334\x20
+            C: {QUFB*3071}QUF\r\n
+            S: 500 5.5.6 Error: authentication exchange line is too long
+            C: AUTH PLAIN\r\n
+            S: 334\x20
             C: {QUFB*3072}\r\n
             S: 500 5.5.6 Error: authentication exchange line is too long
             C: NOOP\r\n
@@ -302,12 +291,16 @@ fn r_line_2_auth_exchange_line_too_long() {
             ",
         ]),
     );
-    assert!(run.wire.windows(8).any(|w| w == b"\r\n334 \r\n"));
+    assert!(
+        run.wire.windows(8).any(|w| w == b"\r\n334 \r\n"),
+        "empty challenge"
+    );
 }
 
-/// R-LINE-2 (RFC 4954 §4, §6 "500 5.5.6 Authentication Exchange line is too long"): the
-/// initial response on the AUTH command line is a SASL response too; past 12288 octets
-/// it should get the same `500 5.5.6`.
+/// R-LINE-2 (RFC 4954 §4: "the AUTH command is still subject to the line length
+/// limitations defined in [SMTP]"; choice): an AUTH *command* line over the 12288-octet
+/// AUTH limit is an over-long command line, `500 5.5.2` (RFC 5321 §4.5.3.1.9), discarded to
+/// its end; `500 5.5.6` is kept for the SASL response lines of the exchange (test above).
 #[test]
 fn r_line_2_auth_initial_response_too_long() {
     transcript(
@@ -320,7 +313,7 @@ fn r_line_2_auth_initial_response_too_long() {
             S: 250-ENHANCEDSTATUSCODES
             S: 250 AUTH PLAIN
             C: AUTH PLAIN {QUFB*3072}\r\n
-            S: 500 5.5.6 Error: authentication exchange line is too long
+            S: 500 5.5.2 Error: line too long
             C: NOOP\r\n
             S: 250 2.0.0 Ok
             ",
@@ -1240,5 +1233,29 @@ fn r_data_2_content_after_354() {
             S: 250 2.0.0 Ok: queued
             "#,
         ]),
+    );
+}
+
+/// R-GREET-1 (RFC 5321 §3.1): a server refusing service greets with 554, waits for QUIT,
+/// answers everything else 503, and closes after 221. The 503s are not counted as client
+/// errors, so the session never reaches the 421 error limit.
+#[test]
+fn r_greet_1_refusing_service() {
+    let mut c = config();
+    c.refuse_service = true;
+    transcript(
+        c,
+        r"
+        S: 554 mx.example ESMTP
+        C: EHLO c.example\r\n
+        S: 503 5.5.1 Error: no SMTP service here
+        C: MAIL FROM:<a@x.example>\r\n
+        S: 503 5.5.1 Error: no SMTP service here
+        C: XYZZY\r\n
+        S: 503 5.5.1 Error: no SMTP service here
+        C: QUIT\r\n
+        S: 221 2.0.0 Bye
+        E: Closed Quit
+        ",
     );
 }

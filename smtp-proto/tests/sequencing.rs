@@ -97,6 +97,16 @@ E: StartTls discarded=0
 TLS
 ";
 
+/// STARTTLS between BDAT chunks: the message whose content was flowing is aborted first.
+const STARTTLS_RESET_BDAT: &str = r"
+C: STARTTLS\r\n
+S: 220 2.0.0 Ready to start TLS
+E: MessageAborted Reset
+E: TransactionReset
+E: StartTls discarded=0
+TLS
+";
+
 /// Probe: the session is in Greeted (no transaction: MAIL is accepted).
 const IS_GREETED: &str = MAIL_E;
 
@@ -416,13 +426,18 @@ fn seq_state_data() {
 }
 
 /// §4.3 row "Bdat (non-LAST seen)": EHLO 250 (reset); MAIL, RCPT, DATA 503; BDAT 250, LAST
-/// completes; RSET 250 → Greeted; STARTTLS 220 and reset; AUTH 503; QUIT 221.
+/// completes; RSET 250 → Greeted; STARTTLS 220 and reset; AUTH 503; QUIT 221. Every reset
+/// of a message whose content was flowing ends it with `MessageAborted` first.
 #[test]
 fn seq_state_bdat() {
     cells(
         &[EHLO_E, MAIL_E, RCPT_E, BDAT_E],
         &[
-            &[EHLO_E, "E: TransactionReset\n", NO_TRANSACTION],
+            &[
+                EHLO_E,
+                "E: MessageAborted Reset\nE: TransactionReset\n",
+                NO_TRANSACTION,
+            ],
             &[r"
                 C: MAIL FROM:<c@z.example>\r\n
                 S: 503 5.5.1 Error: nested MAIL command
@@ -451,11 +466,12 @@ fn seq_state_bdat() {
                 r"
                 C: RSET\r\n
                 S: 250 2.0.0 Ok
+                E: MessageAborted Reset
                 E: TransactionReset
                 ",
                 IS_GREETED,
             ],
-            &[STARTTLS_RESET, NEEDS_HELLO],
+            &[STARTTLS_RESET_BDAT, NEEDS_HELLO],
             &[r"
                 C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n
                 S: 503 5.5.1 Error: MAIL transaction in progress

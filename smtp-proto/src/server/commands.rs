@@ -75,6 +75,9 @@ impl Server {
     }
 
     fn command(&mut self, line: &[u8]) {
+        if self.config.refuse_service {
+            return self.refused_service(line);
+        }
         let (verb, args) = match command::classify(line) {
             CommandLine::Known(verb, args) => (verb, args),
             CommandLine::Unknown => return self.send_error(&r::UNKNOWN_COMMAND),
@@ -123,6 +126,16 @@ impl Server {
             Verb::StartTls => self.starttls(args),
             Verb::Auth => self.auth(args),
             Verb::Bdat => {}
+        }
+    }
+
+    /// RFC 5321 §3.1: after a 554 greeting, wait for QUIT and answer anything else 503.
+    fn refused_service(&mut self, line: &[u8]) {
+        if command::classify(line) == CommandLine::Known(Verb::Quit, b"") {
+            self.send(&r::BYE);
+            self.close(CloseReason::Quit, None);
+        } else {
+            self.send(&r::NO_SERVICE);
         }
     }
 

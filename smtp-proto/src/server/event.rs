@@ -147,7 +147,9 @@ pub enum AbortReason {
     BareLineEnding,
     /// A BDAT chunk was refused, so the transaction failed.
     ChunkRefused,
-    /// The connection ended first (EOF, timeout, shutdown, error limit).
+    /// RSET, HELO/EHLO or STARTTLS dropped the transaction between BDAT chunks.
+    Reset,
+    /// The connection ended first (EOF, QUIT, timeout, shutdown, error limit).
     SessionEnded,
 }
 

@@ -219,10 +219,16 @@ impl Server {
             transaction: None,
             config,
         };
-        // RFC 5321 §4.3.1 greeting; RFC 2034 §3: no enhanced code on it.
+        // RFC 5321 §4.3.1 greeting (§3.1: 554 when refusing service); RFC 2034 §3: no
+        // enhanced code on it.
         let greeting = format!("{} {}", server.config.hostname, server.config.greeting);
+        let code = if server.config.refuse_service {
+            554
+        } else {
+            220
+        };
         crate::codec::reply::encode_lines(
-            220,
+            code,
             None,
             std::iter::once(greeting.as_str()),
             &mut server.output,
@@ -721,9 +727,20 @@ impl Server {
 
     /// Drops the open transaction (RSET, EHLO, STARTTLS, QUIT), telling the application.
     fn reset_transaction(&mut self) {
-        if self.transaction.take().is_some() {
-            self.events.push_back(Event::TransactionReset);
+        self.drop_transaction(AbortReason::Reset);
+    }
+
+    /// Drops the open transaction: a BDAT message whose content was flowing gets its
+    /// `MessageAborted` (every accepted DataStart ends in exactly one MessageComplete or
+    /// MessageAborted), then `TransactionReset`.
+    fn drop_transaction(&mut self, reason: AbortReason) {
+        let Some(tx) = self.transaction.take() else {
+            return;
+        };
+        if tx.chunked.is_some_and(|message| message.failed.is_none()) {
+            self.events.push_back(Event::MessageAborted { reason });
         }
+        self.events.push_back(Event::TransactionReset);
     }
 
     /// Ends the transaction after its message was answered (no event: the application
@@ -743,21 +760,12 @@ impl Server {
         if let Some(reply) = reply {
             self.send(reply);
         }
-        // Every accepted DataStart ends in exactly one MessageComplete or MessageAborted.
-        let content_flowing = match &self.phase {
-            Phase::Data(_) => true,
-            _ => self
-                .transaction
-                .as_ref()
-                .and_then(|tx| tx.chunked.as_ref())
-                .is_some_and(|c| c.failed.is_none()),
-        };
-        if content_flowing {
+        if matches!(self.phase, Phase::Data(_)) {
             self.events.push_back(Event::MessageAborted {
                 reason: AbortReason::SessionEnded,
             });
         }
-        self.reset_transaction();
+        self.drop_transaction(AbortReason::SessionEnded);
         self.awaiting = None;
         self.phase = Phase::Closed;
         self.deadline = None;

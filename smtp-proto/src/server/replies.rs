@@ -70,6 +70,7 @@ pub(crate) static BINARYMIME_NEEDS_BDAT: Reply =
     r(503, 5, 5, 1, "Error: BODY=BINARYMIME requires BDAT");
 pub(crate) static TX_IN_PROGRESS: Reply = r(503, 5, 5, 1, "Error: MAIL transaction in progress");
 pub(crate) static ALREADY_AUTHENTICATED: Reply = r(503, 5, 5, 1, "Error: already authenticated");
+pub(crate) static NO_SERVICE: Reply = r(503, 5, 5, 1, "Error: no SMTP service here");
 pub(crate) static TLS_ACTIVE: Reply = r(554, 5, 5, 1, "Error: TLS already active");
 
 // Policy and limits.

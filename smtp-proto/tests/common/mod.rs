@@ -509,8 +509,8 @@ impl Rng {
 }
 
 /// RFC 2034 §3 and RFC 3463 §2 on every reply line: 4xx/5xx lines carry an enhanced code of
-/// the same class; 2xx lines do too, except the 220 greeting and the 250 HELO/EHLO/LHLO
-/// reply; 3xx lines never do. With the extension off, no line carries one.
+/// the same class; 2xx lines do too, except the greeting (220, or 554 when refusing
+/// service) and the 250 HELO/EHLO/LHLO reply; 3xx lines never do. With the extension off, no line carries one.
 #[track_caller]
 pub fn check_enhanced_codes(wire: &[u8], enabled: bool) {
     // Inside a HELO/EHLO/LHLO reply: it starts `250[- ]mx.example` and goes on while `250-`.
@@ -538,7 +538,9 @@ pub fn check_enhanced_codes(wire: &[u8], enabled: bool) {
             );
         } else {
             assert!(
-                line.starts_with(b"220 mx.example") || in_hello,
+                line.starts_with(b"220 mx.example")
+                    || line.starts_with(b"554 mx.example")
+                    || in_hello,
                 "reply line without enhanced code: {text}"
             );
         }
