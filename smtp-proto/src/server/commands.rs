@@ -424,7 +424,7 @@ impl Server {
             self.content_refusal()
         };
         if let Some(reply) = refusal {
-            return self.skip_chunk(size, last, reply.clone());
+            return self.read_chunk(size, last, Some(reply.clone()));
         }
         if size == 0 && !last {
             return self.reject(Verb::Bdat, &r::NULL_BDAT);
@@ -443,7 +443,7 @@ impl Server {
                     chunked: true,
                 },
             ),
-            Some(Some(reply)) => self.skip_chunk(size, last, reply),
+            Some(Some(reply)) => self.read_chunk(size, last, Some(reply)),
             Some(None) => self.read_chunk(size, last, None),
         }
     }
@@ -473,9 +473,6 @@ impl Server {
         self.deadline = Some(self.now + self.config.timeouts.data);
     }
 
-    fn skip_chunk(&mut self, size: u64, last: bool, reply: Reply) {
-        self.read_chunk(size, last, Some(reply));
-    }
 
     fn rset(&mut self, args: &[u8]) {
         if !args.is_empty() {

@@ -145,8 +145,6 @@ pub enum AbortReason {
     TooBig,
     /// A bare CR, bare LF or NUL in strict mode (`550 5.5.2`).
     BareLineEnding,
-    /// A BDAT chunk was refused, so the transaction failed.
-    ChunkRefused,
     /// RSET, HELO/EHLO or STARTTLS dropped the transaction between BDAT chunks.
     Reset,
     /// The connection ended first (EOF, QUIT, timeout, shutdown, error limit).
