@@ -473,7 +473,6 @@ impl Server {
         self.deadline = Some(self.now + self.config.timeouts.data);
     }
 
-
     fn rset(&mut self, args: &[u8]) {
         if !args.is_empty() {
             return self.reject(Verb::Rset, &r::NO_ARGUMENTS);
