@@ -9,92 +9,21 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use common::{config, escape, transcript};
+use common::{
+    EHLO_REPLY_TLS, QUIT, QUIT_IN_TRANSACTION, config, escape, greeted, in_transaction, t0,
+    transcript,
+};
 use smtp_proto::{AbortReason, Event, Server};
-
-/// The time origin of a test that drives `Server` directly (the test is the caller that
-/// injects time; only the core must never read the clock).
-#[allow(clippy::disallowed_methods)]
-fn t0() -> Instant {
-    Instant::now()
-}
-
-/// The EHLO reply of `common::config()` before TLS.
-const EHLO_PLAIN: &str = r"
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-STARTTLS
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-/// The EHLO reply under TLS.
-const EHLO_TLS: &str = r"
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-REQUIRETLS
-S: 250-AUTH PLAIN LOGIN XTEST
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-/// [G]: greeted with EHLO.
-fn greeted() -> String {
-    format!("S: 220 mx.example ESMTP\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example{EHLO_PLAIN}")
-}
 
 /// [G] under TLS (AUTH needs TLS in `common::config()`).
 fn greeted_tls() -> String {
     greeted()
         + &format!(
             "C: STARTTLS\\r\\n\nS: 220 2.0.0 Ready to start TLS\nE: StartTls discarded=0\nTLS\n\
-             C: EHLO c.example\\r\\n\nE: Hello EHLO c.example{EHLO_TLS}"
+             C: EHLO c.example\\r\\n\nE: Hello EHLO c.example{EHLO_REPLY_TLS}"
         )
 }
-
-/// [T]: [G] plus an accepted MAIL and RCPT.
-fn in_transaction() -> String {
-    greeted()
-        + r"
-C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n
-E: Mail <a@x.example>
-S: 250 2.1.0 Ok
-E: Rcpt <b@y.example>
-S: 250 2.1.5 Ok
-"
-}
-
-const QUIT: &str = r"
-C: QUIT\r\n
-S: 221 2.0.0 Bye
-E: Closed Quit
-";
-
-/// QUIT with a transaction open.
-const QUIT_IN_TRANSACTION: &str = r"
-C: QUIT\r\n
-S: 221 2.0.0 Bye
-E: TransactionReset
-E: Closed Quit
-";
 
 /// OpenSMTPD CVE-2020-7247 (Qualys 2020): address validation is total and fail-closed; an
 /// Bad local part syntax is never "fixed up" with a default domain. `<;sleep 66;>` ⇒

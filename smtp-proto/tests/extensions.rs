@@ -6,58 +6,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use base64::Engine as _;
-use common::{config, transcript};
+use common::{EHLO, EHLO_E, GREETING, TX_E, config, exact, script, t0, transcript};
 use smtp_proto::codec::params::{ByMode, DeliverBy, Hold};
 use smtp_proto::{EnhancedCode, Event, MailParams, Protocol, Reply, Server, ServerConfig, TlsInfo};
-
-/// The time origin of a test that drives `Server` directly (the test injects time; only
-/// the core must never read the clock).
-#[allow(clippy::disallowed_methods)]
-fn t0() -> Instant {
-    Instant::now()
-}
-
-const GREETING: &str = "S: 220 mx.example ESMTP\n";
-
-/// Plaintext `EHLO c.example` with `common::config()`.
-const EHLO: &str = r"
-C: EHLO c.example\r\n
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-STARTTLS
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-/// As [`EHLO`], for scripts that check events.
-const EHLO_E: &str = r"
-C: EHLO c.example\r\n
-E: Hello EHLO c.example
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-STARTTLS
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
 
 /// STARTTLS, the handshake, and `EHLO c.example` again: the list now has REQUIRETLS and
 /// AUTH and no STARTTLS (RFC 3207 §4.2, RFC 8689 §4, RFC 4954 §4). With events.
@@ -83,34 +36,6 @@ S: 250-MT-PRIORITY
 S: 250-DELIVERBY 3600
 S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
 ";
-
-/// [T] with events.
-const TX_E: &str = r"
-C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n
-E: Mail <a@x.example>
-S: 250 2.1.0 Ok
-E: Rcpt <b@y.example>
-S: 250 2.1.5 Ok
-";
-
-fn script(parts: &[&str]) -> String {
-    parts.concat()
-}
-
-/// For scripts whose point is what arrives in one read (RFC 2920 synchronisation): the
-/// outcome depends on read boundaries by definition, so only the reads as written are
-/// checked, not the byte-at-a-time replay.
-#[track_caller]
-fn exact(config: ServerConfig, script: &str) -> common::Run {
-    let (run, expected) = common::run_script(config.clone(), script);
-    assert_eq!(
-        run.log.join("\n"),
-        expected.join("\n"),
-        "transcript mismatch"
-    );
-    common::check_enhanced_codes(&run.wire, config.extensions.enhanced_status_codes);
-    run
-}
 
 /// Drives a server directly: greeting, optional STARTTLS + handshake, EHLO, then `mail`;
 /// returns the parameters of the `Mail` event, or the reply bytes if the server answered

@@ -13,47 +13,7 @@
 
 mod common;
 
-use common::{config, transcript};
-
-const GREETING: &str = "S: 220 mx.example ESMTP\n";
-
-const EHLO_E: &str = r"
-C: EHLO c.example\r\n
-E: Hello EHLO c.example
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-STARTTLS
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-/// The EHLO reply once TLS is active.
-const TLS_EHLO_E: &str = r"
-C: EHLO c.example\r\n
-E: Hello EHLO c.example
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-REQUIRETLS
-S: 250-AUTH PLAIN LOGIN XTEST
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
+use common::{EHLO_E, GREETING, QUIT, STARTTLS_HANDSHAKE, TLS_EHLO_E, config, transcript};
 
 const HELO_E: &str = r"
 C: HELO c.example\r\n
@@ -80,15 +40,7 @@ E: Content "abc"
 S: 250 2.0.0 3 octets received
 "#;
 
-/// STARTTLS accepted with nothing to discard, then the handshake.
-const STARTTLS_OK: &str = r"
-C: STARTTLS\r\n
-S: 220 2.0.0 Ready to start TLS
-E: StartTls discarded=0
-TLS
-";
-
-/// As [`STARTTLS_OK`] in an open transaction, which it drops.
+/// As [`STARTTLS_HANDSHAKE`] in an open transaction, which it drops.
 const STARTTLS_RESET: &str = r"
 C: STARTTLS\r\n
 S: 220 2.0.0 Ready to start TLS
@@ -120,12 +72,6 @@ S: 503 5.5.1 Error: send HELO/EHLO first
 const NO_TRANSACTION: &str = r"
 C: RCPT TO:<b@y.example>\r\n
 S: 503 5.5.1 Error: need MAIL command
-";
-
-const QUIT_CLOSED: &str = r"
-C: QUIT\r\n
-S: 221 2.0.0 Bye
-E: Closed Quit
 ";
 
 /// Runs every cell `prefix + cell` as its own session.
@@ -174,12 +120,12 @@ fn seq_state_connected() {
                 ",
                 EHLO_E,
             ],
-            &[STARTTLS_OK, NEEDS_HELLO, TLS_EHLO_E, IS_GREETED],
+            &[STARTTLS_HANDSHAKE, NEEDS_HELLO, TLS_EHLO_E, IS_GREETED],
             &[r"
                 C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n
                 S: 503 5.5.1 Error: send EHLO first
                 "],
-            &[QUIT_CLOSED],
+            &[QUIT],
         ],
     );
 }
@@ -213,13 +159,13 @@ fn seq_state_greeted() {
                 ",
                 IS_GREETED,
             ],
-            &[STARTTLS_OK, NEEDS_HELLO],
+            &[STARTTLS_HANDSHAKE, NEEDS_HELLO],
             &[r"
                 C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n
                 S: 538 5.7.11 Encryption required for requested authentication mechanism
                 "],
             &[
-                STARTTLS_OK,
+                STARTTLS_HANDSHAKE,
                 TLS_EHLO_E,
                 r"
                 C: AUTH LOGIN\r\n
@@ -232,7 +178,7 @@ fn seq_state_greeted() {
                 ",
                 IS_GREETED,
             ],
-            &[QUIT_CLOSED],
+            &[QUIT],
         ],
     );
 }

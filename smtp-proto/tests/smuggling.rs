@@ -9,51 +9,12 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use common::{config, decode_bytes, run_script, run_split, transcript};
-use smtp_proto::{CloseReason, Event, LineEndingPolicy, Server, ServerConfig};
-
-/// The time origin of a test that drives `Server` directly (the test is the caller that
-/// injects time; only the core must never read the clock).
-#[allow(clippy::disallowed_methods)]
-fn t0() -> Instant {
-    Instant::now()
-}
-
-/// The EHLO reply of `common::config()` before TLS.
-const EHLO_REPLY: &str = r"
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-STARTTLS
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-/// [G]: greeted with EHLO.
-fn greeted() -> String {
-    format!("S: 220 mx.example ESMTP\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example{EHLO_REPLY}")
-}
-
-/// [T]: [G] plus an accepted MAIL and RCPT.
-fn in_transaction() -> String {
-    greeted()
-        + r"
-C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n
-E: Mail <a@x.example>
-S: 250 2.1.0 Ok
-E: Rcpt <b@y.example>
-S: 250 2.1.5 Ok
-"
-}
+use common::{
+    EHLO_REPLY, QUIT, config, decode_bytes, exact, greeted, in_transaction, normalize, run_script,
+    run_split, t0, transcript,
+};
+use smtp_proto::{CloseReason, Event, Server, ServerConfig};
 
 /// [D]: [T] plus DATA answered 354.
 fn in_data() -> String {
@@ -63,19 +24,6 @@ C: DATA\r\n
 E: DataStart
 S: 354 End data with <CR><LF>.<CR><LF>
 "
-}
-
-/// The end of every session that survives: the client quits.
-const QUIT: &str = r"
-C: QUIT\r\n
-S: 221 2.0.0 Bye
-E: Closed Quit
-";
-
-fn normalize() -> ServerConfig {
-    let mut c = config();
-    c.line_endings = LineEndingPolicy::Normalize;
-    c
 }
 
 fn no_sync_check(mut c: ServerConfig) -> ServerConfig {
@@ -434,19 +382,6 @@ S: 503 5.5.1 Error: need MAIL command
 }
 
 // ---- Pipelining synchronisation (SMUG-9) -------------------------------------------------
-
-/// Runs `script` exactly as written. The sync check looks at what is buffered when a
-/// command is read, so re-feeding byte by byte (which never buffers ahead) is not the same
-/// input; these rows are checked as written only.
-#[track_caller]
-fn exact(config: ServerConfig, script: &str) {
-    let (run, expected) = run_script(config, script);
-    assert_eq!(
-        run.log.join("\n"),
-        expected.join("\n"),
-        "transcript mismatch"
-    );
-}
 
 /// SMG-P1 (RFC 2920 §3.1 DATA is last in a group; RFC 5321 §3.3 "message data MUST NOT be
 /// sent unless a 354 reply is received", R-DATA-2): content in the same read as DATA ⇒

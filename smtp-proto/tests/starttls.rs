@@ -9,58 +9,9 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use common::{config, run_script, transcript};
-use smtp_proto::{ApiMisuse, Event, InjectionPolicy, Server, ServerConfig, TlsInfo};
-
-/// The time origin of a test that drives `Server` directly (the test is the caller that
-/// injects time; only the core must never read the clock).
-#[allow(clippy::disallowed_methods)]
-fn t0() -> Instant {
-    Instant::now()
-}
-
-/// The EHLO reply of `common::config()` before TLS: STARTTLS, no AUTH, no REQUIRETLS.
-const EHLO_PLAIN: &str = r"
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-STARTTLS
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-/// The EHLO reply under TLS: no STARTTLS (RFC 3207 §4.2), REQUIRETLS (RFC 8689 §4) and the
-/// AUTH mechanisms (`auth_requires_tls`, RFC 4954 §4).
-const EHLO_TLS: &str = r"
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-REQUIRETLS
-S: 250-AUTH PLAIN LOGIN XTEST
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-/// [G]: greeted with EHLO, no TLS.
-fn greeted() -> String {
-    format!("S: 220 mx.example ESMTP\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example{EHLO_PLAIN}")
-}
+use common::{EHLO_REPLY, EHLO_REPLY_TLS, QUIT, config, exact, greeted, t0, transcript};
+use smtp_proto::{ApiMisuse, Event, InjectionPolicy, Server, TlsInfo};
 
 /// [G], then STARTTLS and a finished handshake (no EHLO yet).
 fn after_starttls() -> String {
@@ -75,26 +26,7 @@ TLS
 
 /// The EHLO that follows a handshake.
 fn ehlo_tls() -> String {
-    format!("C: EHLO c.example\\r\\n\nE: Hello EHLO c.example{EHLO_TLS}")
-}
-
-const QUIT: &str = r"
-C: QUIT\r\n
-S: 221 2.0.0 Bye
-E: Closed Quit
-";
-
-/// Runs `script` exactly as written. Used where the outcome depends on what one read
-/// holds (bytes buffered behind STARTTLS): re-fed byte by byte, nothing would be buffered,
-/// and input during the handshake is an API error.
-#[track_caller]
-fn exact(config: ServerConfig, script: &str) {
-    let (run, expected) = run_script(config, script);
-    assert_eq!(
-        run.log.join("\n"),
-        expected.join("\n"),
-        "transcript mismatch"
-    );
+    format!("C: EHLO c.example\\r\\n\nE: Hello EHLO c.example{EHLO_REPLY_TLS}")
 }
 
 /// TLS-01 (RFC 3207 §4): `220 2.0.0 Ready to start TLS`, `StartTls` with nothing
@@ -246,7 +178,7 @@ S: 503 5.5.1 Error: need MAIL command
 fn tls_04_authentication_is_forgotten() {
     let mut c = config();
     c.auth_requires_tls = false;
-    let plain_ehlo = EHLO_PLAIN.replace(
+    let plain_ehlo = EHLO_REPLY.replace(
         "S: 250-STARTTLS\n",
         "S: 250-STARTTLS\nS: 250-AUTH PLAIN LOGIN XTEST\n",
     );
@@ -320,7 +252,7 @@ S: 250 2.0.0 Ok
 fn tls_08_starttls_not_configured() {
     let mut c = config();
     c.extensions.starttls = false;
-    let ehlo = EHLO_PLAIN.replace("S: 250-STARTTLS\n", "");
+    let ehlo = EHLO_REPLY.replace("S: 250-STARTTLS\n", "");
     let script =
         format!("S: 220 mx.example ESMTP\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example{ehlo}")
             + r"
@@ -366,7 +298,7 @@ E: Hello HELO c.example
 S: 250 mx.example
 C: EHLO c.example\r\n
 E: Hello EHLO c.example
-" + EHLO_PLAIN.trim_start()
+" + EHLO_REPLY.trim_start()
         + r"
 C: STARTTLS\r\n
 S: 220 2.0.0 Ready to start TLS

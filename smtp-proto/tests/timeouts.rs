@@ -10,54 +10,15 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{config, transcript};
+use common::{EHLO_E, GREETING, TX_E, config, script, t0, transcript};
 use smtp_proto::{ApiMisuse, Event, Server};
-
-/// The time origin of a test that drives `Server` directly (the test injects time; only
-/// the core must never read the clock).
-#[allow(clippy::disallowed_methods)]
-fn origin() -> Instant {
-    Instant::now()
-}
-
-const GREETING: &str = "S: 220 mx.example ESMTP\n";
-
-const EHLO_E: &str = r"
-C: EHLO c.example\r\n
-E: Hello EHLO c.example
-S: 250-mx.example
-S: 250-PIPELINING
-S: 250-SIZE 10000
-S: 250-8BITMIME
-S: 250-CHUNKING
-S: 250-BINARYMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-STARTTLS
-S: 250-MT-PRIORITY
-S: 250-DELIVERBY 3600
-S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
-";
-
-const TX_E: &str = r"
-C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n
-E: Mail <a@x.example>
-S: 250 2.1.0 Ok
-E: Rcpt <b@y.example>
-S: 250 2.1.5 Ok
-";
 
 const TIMEOUT: &str = "S: 421 4.4.2 mx.example Error: timeout exceeded\n";
 
 const SHUTDOWN_421: &str =
     "S: 421 4.3.2 mx.example Service not available, closing transmission channel\n";
-
-fn script(parts: &[&str]) -> String {
-    parts.concat()
-}
 
 // ---- Command timeout ---------------------------------------------------------------------
 
@@ -299,19 +260,22 @@ fn timeout_back_to_command_timer_after_message() {
 /// (`poll_timeout` is `None`); after the answer, the command timer starts from then.
 #[test]
 fn timeout_not_while_decision_pending() {
-    let t0 = origin();
-    let mut server = Server::new(Arc::new(config()), t0);
+    let start = t0();
+    let mut server = Server::new(Arc::new(config()), start);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
-    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(300)));
+    assert_eq!(
+        server.poll_timeout(),
+        Some(start + Duration::from_secs(300))
+    );
     server
-        .handle_input(t0, b"EHLO c.example\r\n")
+        .handle_input(start, b"EHLO c.example\r\n")
         .expect("input");
     let Some(Event::Hello { pending, .. }) = server.poll_event() else {
         panic!("Hello expected");
     };
     assert_eq!(server.poll_timeout(), None);
-    let t1 = t0 + Duration::from_secs(3600);
+    let t1 = start + Duration::from_secs(3600);
     server.handle_timeout(t1);
     assert!(!server.is_closed());
     out.clear();
@@ -422,7 +386,7 @@ fn shutdown_during_tls_handshake() {
 /// an API error and sends nothing.
 #[test]
 fn shutdown_cancels_pending_decision() {
-    let now = origin();
+    let now = t0();
     let mut server = Server::new(Arc::new(config()), now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);

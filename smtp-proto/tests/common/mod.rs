@@ -546,3 +546,123 @@ pub fn check_enhanced_codes(wire: &[u8], enabled: bool) {
         }
     }
 }
+
+// ---- Script fragments shared by the transcript files (for `common::config()`). ----
+
+/// The EHLO reply lines before TLS.
+macro_rules! ehlo_reply {
+    () => {
+        r"
+S: 250-mx.example
+S: 250-PIPELINING
+S: 250-SIZE 10000
+S: 250-8BITMIME
+S: 250-CHUNKING
+S: 250-BINARYMIME
+S: 250-SMTPUTF8
+S: 250-ENHANCEDSTATUSCODES
+S: 250-DSN
+S: 250-STARTTLS
+S: 250-MT-PRIORITY
+S: 250-DELIVERBY 3600
+S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
+"
+    };
+}
+
+/// The EHLO reply lines under TLS: REQUIRETLS and AUTH appear, STARTTLS is gone (RFC 3207
+/// §4.2, RFC 8689 §4, RFC 4954 §4).
+macro_rules! ehlo_reply_tls {
+    () => {
+        r"
+S: 250-mx.example
+S: 250-PIPELINING
+S: 250-SIZE 10000
+S: 250-8BITMIME
+S: 250-CHUNKING
+S: 250-BINARYMIME
+S: 250-SMTPUTF8
+S: 250-ENHANCEDSTATUSCODES
+S: 250-DSN
+S: 250-REQUIRETLS
+S: 250-AUTH PLAIN LOGIN XTEST
+S: 250-MT-PRIORITY
+S: 250-DELIVERBY 3600
+S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
+"
+    };
+}
+
+/// The greeting line.
+pub const GREETING: &str = "S: 220 mx.example ESMTP\n";
+/// The EHLO reply before TLS (reply lines only).
+pub const EHLO_REPLY: &str = ehlo_reply!();
+/// The EHLO reply under TLS (reply lines only).
+pub const EHLO_REPLY_TLS: &str = ehlo_reply_tls!();
+/// `EHLO c.example` and its reply, for scripts without events.
+pub const EHLO: &str = concat!("\nC: EHLO c.example\\r\\n", ehlo_reply!());
+/// `EHLO c.example`, its event and its reply.
+pub const EHLO_E: &str = concat!(
+    "\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example",
+    ehlo_reply!()
+);
+/// The same under TLS.
+pub const TLS_EHLO_E: &str = concat!(
+    "\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example",
+    ehlo_reply_tls!()
+);
+/// STARTTLS outside a transaction and a finished handshake (no EHLO yet).
+pub const STARTTLS_HANDSHAKE: &str =
+    "\nC: STARTTLS\\r\\n\nS: 220 2.0.0 Ready to start TLS\nE: StartTls discarded=0\nTLS\n";
+/// [T]: MAIL and one RCPT accepted, without events.
+pub const TX: &str = "\nC: MAIL FROM:<a@x.example>\\r\\nRCPT TO:<b@y.example>\\r\\n\nS: 250 2.1.0 Ok\nS: 250 2.1.5 Ok\n";
+/// [T] with its events.
+pub const TX_E: &str = "\nC: MAIL FROM:<a@x.example>\\r\\nRCPT TO:<b@y.example>\\r\\n\nE: Mail <a@x.example>\nS: 250 2.1.0 Ok\nE: Rcpt <b@y.example>\nS: 250 2.1.5 Ok\n";
+/// QUIT outside a transaction.
+pub const QUIT: &str = "\nC: QUIT\\r\\n\nS: 221 2.0.0 Bye\nE: Closed Quit\n";
+/// QUIT with a transaction open.
+pub const QUIT_IN_TRANSACTION: &str =
+    "\nC: QUIT\\r\\n\nS: 221 2.0.0 Bye\nE: TransactionReset\nE: Closed Quit\n";
+
+/// [G]: greeted with EHLO (with events).
+pub fn greeted() -> String {
+    [GREETING, EHLO_E].concat()
+}
+
+/// [T]: [G] plus an accepted MAIL and RCPT (with events).
+pub fn in_transaction() -> String {
+    greeted() + TX_E
+}
+
+/// Joins script fragments.
+pub fn script(parts: &[&str]) -> String {
+    parts.concat()
+}
+
+/// `config()` with Postfix-style line-ending normalisation.
+pub fn normalize() -> ServerConfig {
+    let mut c = config();
+    c.line_endings = smtp_proto::LineEndingPolicy::Normalize;
+    c
+}
+
+/// The time origin of a test that drives `Server` directly (tests inject time; only the
+/// core must never read the clock).
+pub fn t0() -> Instant {
+    Instant::now()
+}
+
+/// Runs `script` exactly as written, without re-splitting reads. For rows whose point is
+/// what one read holds (RFC 2920 synchronisation, STARTTLS injection): re-fed byte by
+/// byte, nothing would be buffered.
+#[track_caller]
+pub fn exact(config: ServerConfig, script: &str) -> Run {
+    let (run, expected) = run_script(config.clone(), script);
+    assert_eq!(
+        run.log.join("\n"),
+        expected.join("\n"),
+        "transcript mismatch"
+    );
+    check_enhanced_codes(&run.wire, config.extensions.enhanced_status_codes);
+    run
+}
