@@ -41,8 +41,12 @@ pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Ti
 pub use error::ApiMisuse;
 pub use secret::Secret;
 pub use server::{
-    AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, Server, TlsInfo,
+    AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, Server,
+    TlsInfo,
 };
+
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -55,6 +55,7 @@ fn mail_params(config: ServerConfig, tls: bool, mail: &str) -> Result<MailParams
                         .handle_tls_established(now, TlsInfo::default())
                         .expect("handshake");
                 }
+                Some(Event::TlsEstablished { .. }) => {}
                 Some(event) => return Some(event),
                 None => return None,
             }

@@ -77,6 +77,10 @@ fn tls_01_nothing_happens_during_the_handshake() {
         .handle_tls_established(now, TlsInfo::default())
         .expect("handshake expected");
     assert!(server.is_tls() && server.wants_read());
+    assert!(matches!(
+        server.poll_event(),
+        Some(Event::TlsEstablished { .. })
+    ));
     assert!(server.poll_event().is_none());
     assert_eq!(server.poll_transmit(&mut out), 0);
 }

@@ -362,6 +362,75 @@ fn shutdown_in_transaction_and_in_data() {
     );
 }
 
+/// Graceful shutdown: an idle session gets the 421 at once.
+#[test]
+fn graceful_shutdown_closes_an_idle_session_at_once() {
+    transcript(
+        config(),
+        &script(&[
+            GREETING,
+            EHLO_E,
+            "DRAIN
+",
+            SHUTDOWN_421,
+            "E: Closed Shutdown
+",
+        ]),
+    );
+}
+
+/// Graceful shutdown: a message in flight finishes and gets its final reply, then the
+/// 421 follows; nothing the client sent is cut off mid-transaction.
+#[test]
+fn graceful_shutdown_lets_the_message_in_flight_finish() {
+    transcript(
+        config(),
+        &script(&[
+            GREETING,
+            EHLO_E,
+            TX_E,
+            r#"
+            C: DATA\r\n
+            E: DataStart
+            S: 354 End data with <CR><LF>.<CR><LF>
+            C: Subject: x\r\n
+            E: Content "Subject: x\r\n"
+            DRAIN
+            C: \r\nbody\r\n.\r\n
+            E: Content "\r\nbody\r\n"
+            E: MessageComplete size=20
+            S: 250 2.0.0 Ok: queued
+            "#,
+            SHUTDOWN_421,
+            "E: Closed Shutdown\n",
+        ]),
+    );
+}
+
+/// Graceful shutdown with the final decision still owed: the 421 waits for it.
+#[test]
+fn graceful_shutdown_waits_for_the_owed_decision() {
+    let mut server = Server::new(Arc::new(config()), t0());
+    let mut out = Vec::new();
+    let _ = server.poll_transmit(&mut out);
+    server
+        .handle_input(t0(), b"HELO c.example\r\n")
+        .expect("input");
+    let Some(Event::Hello { pending, .. }) = server.poll_event() else {
+        panic!("Hello expected");
+    };
+    server.shutdown_gracefully(t0());
+    assert!(!server.is_closed());
+    server.answer(t0(), pending, Ok(())).expect("pending");
+    assert!(matches!(server.poll_event(), Some(Event::Closed { .. })));
+    out.clear();
+    let _ = server.poll_transmit(&mut out);
+    assert_eq!(
+        String::from_utf8(out).expect("ASCII"),
+        "250 mx.example\r\n421 4.3.2 mx.example Service not available, closing transmission channel\r\n"
+    );
+}
+
 /// R-421-1: during the TLS handshake no plaintext reply can be sent; the session just
 /// closes.
 #[test]

@@ -3,7 +3,7 @@
 //! command starts from a fresh exchange state (Postfix CVE-2011-1720).
 
 use super::replies as r;
-use super::{Decision, Event, Line, PendingKind, Phase, Server};
+use super::{Event, Line, Outstanding, PendingKind, Phase, Server};
 use crate::Secret;
 use crate::codec::command::{self, Verb};
 use crate::codec::reply::{Reply, encode_lines};
@@ -153,7 +153,7 @@ impl Server {
     fn credentials(&mut self, mechanism: &str, credentials: Credentials) {
         let mechanism = mechanism.to_owned();
         self.await_decision(
-            Decision::Auth(Pending::Credentials),
+            Outstanding::Auth(Pending::Credentials),
             PendingKind::Auth,
             |pending| Event::Auth {
                 pending,
@@ -164,7 +164,7 @@ impl Server {
     }
 
     fn raw_step(&mut self, mechanism: String, response: Option<Vec<u8>>) {
-        let decision = Decision::Auth(Pending::Raw(mechanism.clone()));
+        let decision = Outstanding::Auth(Pending::Raw(mechanism.clone()));
         self.await_decision(decision, PendingKind::Auth, |pending| Event::Auth {
             pending,
             mechanism,

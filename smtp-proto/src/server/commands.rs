@@ -2,7 +2,7 @@
 //! rules before asking the application.
 
 use super::replies::{self as r};
-use super::{ChunkPhase, ChunkedMessage, Decision, Event, Line, PendingKind, Phase, Server};
+use super::{ChunkPhase, ChunkedMessage, Event, Line, Outstanding, PendingKind, Phase, Server};
 use crate::codec::address::{
     ForwardPath, ReversePath, parse_forward_path, parse_hello_domain, parse_reverse_path,
 };
@@ -187,7 +187,7 @@ impl Server {
             return self.reject(verb, &r::HELLO_SYNTAX);
         };
         if self.waited_for_reply(verb) {
-            self.await_decision(Decision::Hello(verb), PendingKind::Hello, |pending| {
+            self.await_decision(Outstanding::Hello(verb), PendingKind::Hello, |pending| {
                 Event::Hello {
                     pending,
                     domain,
@@ -319,7 +319,7 @@ impl Server {
             // RFC 1870 §6.1: declared size over the fixed limit.
             return self.reply(Verb::Mail, &r::TOO_BIG);
         }
-        let decision = Decision::Mail {
+        let decision = Outstanding::Mail {
             body: params.body,
             smtputf8: params.smtputf8,
         };
@@ -364,10 +364,12 @@ impl Server {
         if matches!(&to, ForwardPath::Mailbox(m) if !m.is_ascii()) && !smtputf8 {
             return self.reject(Verb::Rcpt, &r::SMTPUTF8_REQUIRED);
         }
-        self.await_decision(Decision::Rcpt, PendingKind::Rcpt, |pending| Event::Rcpt {
-            pending,
-            to,
-            params,
+        self.await_decision(Outstanding::Rcpt, PendingKind::Rcpt, |pending| {
+            Event::Rcpt {
+                pending,
+                to,
+                params,
+            }
         });
     }
 
@@ -401,7 +403,7 @@ impl Server {
             return self.reject(Verb::Data, &r::BINARYMIME_NEEDS_BDAT);
         }
         if self.waited_for_reply(Verb::Data) {
-            self.await_decision(Decision::Data, PendingKind::DataStart, |pending| {
+            self.await_decision(Outstanding::Data, PendingKind::DataStart, |pending| {
                 Event::DataStart {
                     pending,
                     chunked: false,
@@ -436,7 +438,7 @@ impl Server {
             .map(|c| c.failed.clone());
         match failed {
             None => self.await_decision(
-                Decision::Chunk { size, last },
+                Outstanding::Chunk { size, last },
                 PendingKind::DataStart,
                 |pending| Event::DataStart {
                     pending,
@@ -492,7 +494,7 @@ impl Server {
         if self.waited_for_reply(verb) {
             let argument = argument.to_owned();
             let expand = verb == Verb::Expn;
-            self.await_decision(Decision::Verify, PendingKind::Verify, |pending| {
+            self.await_decision(Outstanding::Verify, PendingKind::Verify, |pending| {
                 Event::Verify {
                     pending,
                     argument,

@@ -104,6 +104,12 @@ pub enum Event {
         /// CVE-2011-0411).
         discarded: usize,
     },
+    /// The TLS handshake finished (after STARTTLS, or at the start of an implicit-TLS
+    /// session): the facts the TLS layer reported. Owes nothing.
+    TlsEstablished {
+        /// Protocol, cipher suite, SNI, client certificate.
+        info: TlsInfo,
+    },
     /// The session is over. Transmit what `poll_transmit` still holds, then close.
     Closed {
         /// Why.
@@ -169,6 +175,12 @@ pub enum CloseReason {
     /// violation, a bare LF in a command, an HTTP request, an unparsable BDAT size, or
     /// STARTTLS injection under `InjectionPolicy::Close`.
     ProtocolViolation,
+    /// The TLS layer failed (handshake error, bad record, or a TLS close in the middle of
+    /// the session); no reply can be sent safely.
+    TlsFailed,
+    /// The connection was refused before the greeting ([`Server::refuse`](crate::Server::refuse)),
+    /// e.g. over the connection limit.
+    Refused,
 }
 
 /// The kind of decision a [`Pending`] stands for.

@@ -16,6 +16,10 @@ use crate::codec::command::Verb;
 use crate::codec::data::{ContentScanner, DotDecoder};
 use crate::codec::params::Body;
 use crate::codec::reply::Reply;
+
+/// An application's decision about a command: `Ok(())` accepts with the normal reply,
+/// `Err(reply)` answers with `reply` (normally a refusal). See [`Server::answer`].
+pub type Decision = Result<(), Reply>;
 use crate::config::ServerConfig;
 use crate::error::ApiMisuse;
 
@@ -138,12 +142,12 @@ struct ChunkPhase {
 #[derive(Debug)]
 struct Awaiting {
     id: u64,
-    decision: Decision,
+    decision: Outstanding,
 }
 
 /// What an outstanding decision needs to finish the command.
 #[derive(Debug)]
-enum Decision {
+enum Outstanding {
     Hello(Verb),
     Mail { body: Option<Body>, smtputf8: bool },
     Rcpt,
@@ -169,6 +173,8 @@ struct Session {
     eof: bool,
     /// Line-length limits in force (they depend on TLS).
     limits: commands::LineLimits,
+    /// A graceful shutdown was asked for: close at the next transaction boundary.
+    draining: bool,
 }
 
 #[derive(Debug)]
@@ -236,6 +242,26 @@ impl Server {
         server
     }
 
+    /// A session that refuses the connection at once: `reply` (default `421 4.3.2 <host>
+    /// Too many connections, try again later`) takes the place of the greeting and the
+    /// session closes with [`CloseReason::Refused`] (RFC 5321 §3.1 allows a 421 here; a
+    /// listener over its connection limit uses this).
+    pub fn refuse(config: Arc<ServerConfig>, now: Instant, reply: Option<Reply>) -> Self {
+        let mut server = Self::new(config, now);
+        server.output.clear();
+        let reply = reply.unwrap_or_else(|| {
+            replies::with_host(
+                421,
+                Some((4, 3, 2)),
+                &server.config.hostname,
+                "Too many connections, try again later",
+            )
+        });
+        server.session.greeting_transmitted = true;
+        server.close(CloseReason::Refused, Some(&reply));
+        server
+    }
+
     /// Feeds bytes received from the client. They are parsed lazily by
     /// [`poll_event`](Self::poll_event). Input after the session closed is ignored.
     ///
@@ -291,6 +317,15 @@ impl Server {
         self.close(CloseReason::Timeout, reply.as_ref());
     }
 
+    /// The TLS layer failed: a handshake error, a corrupt record, or a TLS close while the
+    /// session was still open. The session closes with [`CloseReason::TlsFailed`] and no
+    /// reply (nothing can be sent safely); a message in progress is aborted (RFC 3207 §4.1:
+    /// never fall back to plaintext).
+    pub fn handle_tls_failure(&mut self, now: Instant) {
+        self.now = now;
+        self.close(CloseReason::TlsFailed, None);
+    }
+
     /// The TLS handshake finished. After STARTTLS this resets the session as RFC 3207 §4.2
     /// requires (no HELO, no transaction, no AUTH; the client must send EHLO again, and
     /// STARTTLS is no longer offered). For implicit TLS (RFC 8314) call it once the
@@ -310,7 +345,8 @@ impl Server {
         self.now = now;
         self.session.hello = None;
         self.session.authenticated = false;
-        self.session.tls = Some(tls);
+        self.session.tls = Some(tls.clone());
+        self.events.push_back(Event::TlsEstablished { info: tls });
         self.session.limits = commands::LineLimits::new(&self.config, true);
         self.phase = Phase::Command;
         self.deadline = Some(now + self.config.timeouts.command);
@@ -327,6 +363,24 @@ impl Server {
         let decision = self.take_decision(now, &pending)?;
         self.decide(decision, None);
         Ok(())
+    }
+
+    /// Answers `pending` with an application's [`Decision`]: `Ok(())` is
+    /// [`accept`](Self::accept), `Err(reply)` is [`respond`](Self::respond).
+    ///
+    /// # Errors
+    ///
+    /// As for `accept` and `respond`.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        pending: Pending,
+        decision: Decision,
+    ) -> Result<(), ApiMisuse> {
+        match decision {
+            Ok(()) => self.accept(now, pending),
+            Err(reply) => self.respond(now, pending, reply),
+        }
     }
 
     /// Answers `pending` with `reply`. A 4xx/5xx reply refuses; a positive reply of the
@@ -406,12 +460,14 @@ impl Server {
         self.check_pending(&pending)?;
         match &self.awaiting {
             Some(Awaiting {
-                decision: Decision::Auth(auth::Pending::Raw(_)),
+                decision: Outstanding::Auth(auth::Pending::Raw(_)),
                 ..
             }) => {}
             _ => return Err(ApiMisuse::NotASaslExchange),
         }
-        if let Decision::Auth(auth::Pending::Raw(mechanism)) = self.take_decision(now, &pending)? {
+        if let Outstanding::Auth(auth::Pending::Raw(mechanism)) =
+            self.take_decision(now, &pending)?
+        {
             self.send_challenge(mechanism, data);
         }
         Ok(())
@@ -437,6 +493,26 @@ impl Server {
         self.close(CloseReason::Shutdown, reply.as_ref());
     }
 
+    /// Graceful shutdown: an idle session gets the `421 4.3.2` of [`shutdown`](Self::shutdown)
+    /// at once; a session with a mail transaction open (or a decision pending) finishes it
+    /// first, so a message in flight still gets its final reply, and closes right after.
+    pub fn shutdown_gracefully(&mut self, now: Instant) {
+        self.now = now;
+        self.session.draining = true;
+        self.close_if_drained();
+    }
+
+    /// Closes a draining session once no transaction, decision or TLS handshake is open.
+    fn close_if_drained(&mut self) {
+        if self.session.draining
+            && self.transaction.is_none()
+            && self.awaiting.is_none()
+            && matches!(self.phase, Phase::Command | Phase::Sasl(_))
+        {
+            self.shutdown(self.now, None);
+        }
+    }
+
     /// The next event, parsing buffered input as needed. `None` means: nothing more until
     /// new input, a decision, or a timeout.
     #[must_use]
@@ -445,7 +521,8 @@ impl Server {
             if let Some(event) = self.events.pop_front() {
                 return Some(event);
             }
-            if !self.step() {
+            self.close_if_drained();
+            if self.events.is_empty() && !self.step() {
                 return None;
             }
         }
@@ -491,6 +568,11 @@ impl Server {
     /// Whether TLS is active on this session.
     pub fn is_tls(&self) -> bool {
         self.session.tls.is_some()
+    }
+
+    /// What the TLS layer reported, once TLS is active.
+    pub fn tls_info(&self) -> Option<&TlsInfo> {
+        self.session.tls.as_ref()
     }
 
     /// Whether a mail transaction is open (MAIL accepted, message not yet finished): a
@@ -649,7 +731,7 @@ impl Server {
     /// Registers a decision and emits `event(pending)`.
     fn await_decision(
         &mut self,
-        decision: Decision,
+        decision: Outstanding,
         kind: PendingKind,
         event: impl FnOnce(Pending) -> Event,
     ) {
@@ -666,7 +748,7 @@ impl Server {
         }
     }
 
-    fn take_decision(&mut self, now: Instant, pending: &Pending) -> Result<Decision, ApiMisuse> {
+    fn take_decision(&mut self, now: Instant, pending: &Pending) -> Result<Outstanding, ApiMisuse> {
         self.check_pending(pending)?;
         self.now = now;
         self.awaiting
@@ -677,11 +759,11 @@ impl Server {
 
     /// Finishes the command behind `decision` with the application's `reply` (or the
     /// default positive one).
-    fn decide(&mut self, decision: Decision, reply: Option<Reply>) {
+    fn decide(&mut self, decision: Outstanding, reply: Option<Reply>) {
         let refused = reply.as_ref().is_some_and(|r| !r.is_positive());
         match decision {
-            Decision::Hello(verb) => self.finish_hello(verb, reply),
-            Decision::Mail { body, smtputf8 } => {
+            Outstanding::Hello(verb) => self.finish_hello(verb, reply),
+            Outstanding::Mail { body, smtputf8 } => {
                 if self.finish_command(
                     Verb::Mail,
                     reply.as_ref().unwrap_or(&replies::MAIL_OK),
@@ -697,7 +779,7 @@ impl Server {
                     });
                 }
             }
-            Decision::Rcpt => {
+            Outstanding::Rcpt => {
                 if self.finish_command(
                     Verb::Rcpt,
                     reply.as_ref().unwrap_or(&replies::RCPT_OK),
@@ -711,17 +793,17 @@ impl Server {
                     }
                 }
             }
-            Decision::Data => self.finish_data_start(reply),
-            Decision::Chunk { size, last } => self.finish_chunk_start(size, last, reply),
-            Decision::Message => self.finish_message(reply),
-            Decision::Verify => {
+            Outstanding::Data => self.finish_data_start(reply),
+            Outstanding::Chunk { size, last } => self.finish_chunk_start(size, last, reply),
+            Outstanding::Message => self.finish_message(reply),
+            Outstanding::Verify => {
                 self.finish_command(
                     Verb::Vrfy,
                     reply.as_ref().unwrap_or(&replies::CANNOT_VRFY),
                     false,
                 );
             }
-            Decision::Auth(_) => self.finish_auth(reply),
+            Outstanding::Auth(_) => self.finish_auth(reply),
         }
     }
 

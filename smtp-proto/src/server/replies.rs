@@ -105,6 +105,7 @@ pub(crate) static AUTH_LINE_TOO_LONG: Reply = r(
     6,
     "Error: authentication exchange line is too long",
 );
+/// The default reply of an application that refuses an AUTH attempt.
 pub(crate) static AUTH_FAILED: Reply = r(535, 5, 7, 8, "Error: authentication credentials invalid");
 
 // Closing.
@@ -123,4 +124,12 @@ pub(crate) fn with_host(
 ) -> Reply {
     let enhanced = enhanced.map(|(c, s, d)| EnhancedCode::known(c, s, d));
     Reply::owned(code, enhanced, format!("{host} {text}"))
+}
+
+impl Reply {
+    /// `535 5.7.8 Error: authentication credentials invalid` (RFC 4954 §6): the answer to
+    /// credentials the application does not accept.
+    pub fn authentication_failed() -> Self {
+        AUTH_FAILED.clone()
+    }
 }

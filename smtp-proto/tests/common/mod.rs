@@ -11,7 +11,8 @@
 //! * `A: accept` | `A: <code> <text>` | `A: challenge <text>` | `A: each <reply> | <reply>`
 //!   — how the application answers the next decision (default: accept).
 //! * `TLS` — the TLS handshake finishes. `EOF` — the client closes. `T: +N` — N seconds
-//!   pass and the timer is serviced. `SHUTDOWN` — the application shuts the session down.
+//!   pass and the timer is serviced. `SHUTDOWN` — the application shuts the session down. `DRAIN` — graceful shutdown
+//!   (`shutdown_gracefully`).
 //!
 //! The run echoes every input line and logs every reply and event in the order they are
 //! produced; the test passes when that log equals the script.
@@ -62,6 +63,7 @@ pub enum Input {
     Eof,
     Advance(u64),
     Shutdown,
+    Drain,
 }
 
 /// The outcome of running a script.
@@ -122,6 +124,14 @@ impl Harness {
                 self.server
                     .handle_tls_established(self.now, TlsInfo::default())
                     .expect("handshake expected");
+                // The handshake's own event comes first, before anything parsed later.
+                assert!(
+                    matches!(
+                        self.server.poll_event(),
+                        Some(Event::TlsEstablished { info }) if info == TlsInfo::default()
+                    ),
+                    "TlsEstablished must follow handle_tls_established"
+                );
                 self.drain();
             }
             Input::Eof => {
@@ -135,6 +145,10 @@ impl Harness {
             }
             Input::Shutdown => {
                 self.server.shutdown(self.now, None);
+                self.drain();
+            }
+            Input::Drain => {
+                self.server.shutdown_gracefully(self.now);
                 self.drain();
             }
         }
@@ -353,6 +367,8 @@ pub fn parse(script: &str) -> (Vec<(String, Input)>, Vec<String>) {
             Input::Eof
         } else if line == "SHUTDOWN" {
             Input::Shutdown
+        } else if line == "DRAIN" {
+            Input::Drain
         } else if line.starts_with("S:") || line.starts_with("E:") {
             continue;
         } else {
