@@ -45,6 +45,62 @@ pub enum TlsMode {
     Implicit(Arc<rustls::ServerConfig>),
 }
 
+/// What one listening socket speaks: the SMTP configuration and the TLS mode, checked
+/// to fit together once, then used for every connection it accepts.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    config: Arc<ServerConfig>,
+    tls: TlsMode,
+}
+
+impl Endpoint {
+    /// Checks that `config` and `tls` agree: `extensions.starttls` is on exactly when
+    /// `tls` is [`TlsMode::StartTls`] (for implicit TLS it does not matter: STARTTLS is
+    /// never offered under TLS).
+    ///
+    /// # Errors
+    ///
+    /// [`ApiMisuse::StartTlsMismatch`] when they disagree.
+    pub fn new(config: Arc<ServerConfig>, tls: TlsMode) -> Result<Self, ApiMisuse> {
+        let starttls = matches!(tls, TlsMode::StartTls(_));
+        if !matches!(tls, TlsMode::Implicit(_)) && config.extensions.starttls != starttls {
+            return Err(ApiMisuse::StartTlsMismatch);
+        }
+        Ok(Self { config, tls })
+    }
+
+    /// The SMTP configuration.
+    pub fn config(&self) -> &Arc<ServerConfig> {
+        &self.config
+    }
+
+    /// The TLS mode.
+    pub fn tls(&self) -> &TlsMode {
+        &self.tls
+    }
+
+    /// A session for a connection just accepted.
+    pub fn session(&self, now: Instant) -> Session {
+        let (starttls, implicit) = match &self.tls {
+            TlsMode::Off => (None, None),
+            TlsMode::StartTls(tls) => (Some(tls.clone()), None),
+            TlsMode::Implicit(tls) => (None, Some(tls.clone())),
+        };
+        let mut session =
+            Session::with_server(Server::new(self.config.clone(), now), starttls, now);
+        if let Some(tls) = implicit {
+            session.begin_tls(tls);
+        }
+        session
+    }
+
+    /// A session that refuses the connection at once (see [`Server::refuse`]). It runs
+    /// in plaintext even on an implicit-TLS endpoint: a refusal is not worth a handshake.
+    pub fn refuse(&self, now: Instant, reply: Option<Reply>) -> Session {
+        Session::with_server(Server::refuse(self.config.clone(), now, reply), None, now)
+    }
+}
+
 /// One SMTP server session with its TLS layer: raw socket bytes in, raw socket bytes out.
 ///
 /// The drain order is the [`Server`]'s: after each input, decision or control call, take
@@ -75,32 +131,14 @@ pub struct Session {
 
 impl Session {
     /// A session for a connection just accepted; the greeting is queued (for implicit TLS,
-    /// it leaves after the handshake).
+    /// it leaves after the handshake). With many connections, make an [`Endpoint`] once
+    /// and call [`Endpoint::session`].
     ///
     /// # Errors
     ///
-    /// [`ApiMisuse::StartTlsMismatch`] when `config.extensions.starttls` is on without
-    /// [`TlsMode::StartTls`], or off with it.
+    /// [`ApiMisuse::StartTlsMismatch`], as for [`Endpoint::new`].
     pub fn new(config: Arc<ServerConfig>, mode: TlsMode, now: Instant) -> Result<Self, ApiMisuse> {
-        let offers_starttls = config.extensions.starttls;
-        let (starttls, implicit) = match mode {
-            TlsMode::Off => (None, None),
-            TlsMode::StartTls(tls) => (Some(tls), None),
-            TlsMode::Implicit(tls) => (None, Some(tls)),
-        };
-        if offers_starttls != starttls.is_some() && implicit.is_none() {
-            return Err(ApiMisuse::StartTlsMismatch);
-        }
-        let mut session = Self::with_server(Server::new(config, now), starttls, now);
-        if let Some(tls) = implicit {
-            session.begin_tls(tls);
-        }
-        Ok(session)
-    }
-
-    /// A session that refuses the connection: see [`Server::refuse`].
-    pub fn refuse(config: Arc<ServerConfig>, now: Instant, reply: Option<Reply>) -> Self {
-        Self::with_server(Server::refuse(config, now, reply), None, now)
+        Ok(Endpoint::new(config, mode)?.session(now))
     }
 
     fn with_server(

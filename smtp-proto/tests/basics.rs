@@ -41,3 +41,29 @@ fn full_session_with_events() {
         "#,
     );
 }
+
+/// `answer` with a positive reply of the wrong class (an application bug) still answers
+/// the client, with `451 4.3.0`, and reports the misuse; `respond` refuses it and leaves
+/// the decision pending.
+#[test]
+fn answer_replaces_a_reply_that_does_not_fit() {
+    use smtp_proto::{ApiMisuse, Event, Reply, Server};
+    let now = common::t0();
+    let mut server = Server::new(std::sync::Arc::new(common::config()), now);
+    let mut out = Vec::new();
+    let _ = server.poll_transmit(&mut out);
+    server
+        .handle_input(now, b"HELO c.example\r\n")
+        .expect("input");
+    let Some(Event::Hello { pending, .. }) = server.poll_event() else {
+        panic!("Hello expected");
+    };
+    let wrong = Reply::new(354, "go ahead").expect("valid reply");
+    assert_eq!(
+        server.answer(now, pending, Err(wrong)),
+        Err(ApiMisuse::InvalidReplyForCommand(354))
+    );
+    out.clear();
+    let _ = server.poll_transmit(&mut out);
+    assert_eq!(out, b"451 4.3.0 Error: local error in processing\r\n");
+}

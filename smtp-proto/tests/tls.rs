@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
-use smtp_proto::tls::{Session, TlsMode};
+use smtp_proto::tls::{Endpoint, Session, TlsMode};
 use smtp_proto::{ApiMisuse, CloseReason, Event, ServerConfig};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -463,7 +463,8 @@ fn handshake_timeout_closes_silently() {
 
 #[test]
 fn refused_connection_gets_421_and_closes() {
-    let mut session = Session::refuse(smtp_config(false), common::t0(), None);
+    let endpoint = Endpoint::new(smtp_config(false), TlsMode::Off).unwrap();
+    let mut session = endpoint.refuse(common::t0(), None);
     let mut events = Vec::new();
     while let Some(event) = session.poll_event() {
         events.push(summarize(&event));

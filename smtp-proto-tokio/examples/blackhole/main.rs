@@ -1,124 +1,345 @@
-//! blackhole: a test SMTP server that accepts and forgets every message.
+//! blackhole: a test SMTP server that accepts and forgets (or keeps) every message.
 //!
 //! `cargo run --release -p smtp-proto-tokio --example blackhole` listens on
-//! 127.0.0.1:2525 and prints a summary line every 5 seconds and one on Ctrl-C.
-//! `--listen ADDR` picks another address.
+//! 127.0.0.1:2525 with STARTTLS (a self-signed certificate made at start), accepts every
+//! message, prints a summary line every 5 seconds and a final one on Ctrl-C, which shuts
+//! down gracefully. `--help` lists the flags (modes, delays, Maildir, AUTH, LMTP, implicit
+//! TLS); the README has the table.
+#![forbid(unsafe_code)]
 
+mod certs;
+mod cli;
+mod maildir;
+mod policy;
+mod stats;
+mod switches;
+
+use std::io::Write;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use smtp_proto::{MessageInfo, ServerConfig};
-use smtp_proto_tokio::{Decision, Handler, serve};
+use smtp_proto::tls::{Endpoint, TlsMode};
+use smtp_proto::{AbortReason, AuthData, CloseReason, MessageInfo, Protocol, Reply, ServerConfig};
+use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
 use tokio::net::TcpListener;
 
-#[derive(Default)]
-struct Stats {
-    sessions_open: AtomicU64,
-    messages: AtomicU64,
-    bytes: AtomicU64,
+use crate::cli::Settings;
+use crate::maildir::{Delivery, Maildir};
+use crate::stats::Stats;
+use crate::switches::HeaderSwitches;
+
+/// How often the summary line is printed.
+const SUMMARY_EVERY: Duration = Duration::from_secs(5);
+
+/// What every session shares.
+struct Shared {
+    settings: Settings,
+    stats: Stats,
+    maildir: Option<Maildir>,
 }
 
-/// Accepts everything, counts it, keeps nothing.
-struct Forget(Arc<Stats>);
+/// One session's handler: counts, applies the mode and delay, stores if asked.
+struct Blackhole {
+    shared: Arc<Shared>,
+    message: Option<Message>,
+}
 
-impl Handler for Forget {
-    async fn data_chunk(&mut self, chunk: Bytes) {
-        self.0
-            .bytes
-            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-    }
+/// The message being received.
+struct Message {
+    switches: HeaderSwitches,
+    delivery: Option<Delivery>,
+    /// The first storage error; the message is then refused with 451.
+    failed: bool,
+}
 
-    async fn message(&mut self, _info: &MessageInfo) -> Decision {
-        self.0.messages.fetch_add(1, Ordering::Relaxed);
+impl Handler for Blackhole {
+    async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
+        self.shared.stats.session_opened();
+        tracing::debug!(peer = %info.peer, local = %info.local, "session opened");
         Ok(())
     }
-}
 
-fn parse_listen() -> Result<SocketAddr, String> {
-    let mut args = std::env::args().skip(1);
-    let mut listen = "127.0.0.1:2525".to_owned();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => listen = args.next().ok_or("--listen needs an address")?,
-            other => return Err(format!("unknown argument {other}")),
+    async fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
+        let AuthData::Credentials(credentials) = data else {
+            return Err(Reply::authentication_failed());
+        };
+        let known = self.shared.settings.auth.iter().any(|(user, password)| {
+            *user == credentials.username && *password == *credentials.password.expose()
+        });
+        tracing::debug!(mechanism, user = %credentials.username, known, "AUTH");
+        if known {
+            Ok(())
+        } else {
+            Err(Reply::authentication_failed())
         }
     }
-    listen
-        .parse()
-        .map_err(|e| format!("bad address {listen}: {e}"))
+
+    async fn data_start(&mut self) -> Decision {
+        let delivery = match &self.shared.maildir {
+            Some(maildir) => match maildir.begin().await {
+                Ok(delivery) => Some(delivery),
+                Err(error) => {
+                    tracing::error!(%error, "cannot create a Maildir file");
+                    return Err(Reply::local_error());
+                }
+            },
+            None => None,
+        };
+        self.message = Some(Message {
+            switches: HeaderSwitches::new(),
+            delivery,
+            failed: false,
+        });
+        Ok(())
+    }
+
+    async fn data_chunk(&mut self, chunk: Bytes) {
+        let Some(message) = self.message.as_mut() else {
+            return;
+        };
+        if self.shared.settings.header_switches {
+            message.switches.feed(&chunk);
+        }
+        if let Some(delivery) = message.delivery.as_mut()
+            && !message.failed
+            && let Err(error) = delivery.write(&chunk).await
+        {
+            tracing::error!(%error, "cannot write a Maildir file");
+            message.failed = true;
+        }
+    }
+
+    async fn message(&mut self, info: &MessageInfo) -> Decision {
+        let Some(message) = self.message.take() else {
+            return Err(Reply::local_error());
+        };
+        let settings = &self.shared.settings;
+        let mode = message.switches.mode().unwrap_or(settings.mode);
+        let delay = message.switches.delay().unwrap_or(settings.delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay.pick()).await;
+        }
+        if let Err(bounce) = mode.decide() {
+            discard(message.delivery).await;
+            self.shared.stats.message_bounced();
+            return Err(bounce);
+        }
+        if message.failed {
+            discard(message.delivery).await;
+            return Err(Reply::local_error());
+        }
+        if let Some(delivery) = message.delivery {
+            // Stored and synced before the 250: nothing acknowledged is lost.
+            match delivery.commit().await {
+                Ok(path) => tracing::debug!(path = %path.display(), "message stored"),
+                Err(error) => {
+                    tracing::error!(%error, "cannot store a Maildir file");
+                    return Err(Reply::local_error());
+                }
+            }
+        }
+        self.shared.stats.message_accepted(info.size);
+        Ok(())
+    }
+
+    async fn message_aborted(&mut self, reason: AbortReason) {
+        tracing::debug!(?reason, "message aborted");
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+    }
+
+    async fn close(&mut self, reason: CloseReason) {
+        tracing::debug!(?reason, "session closed");
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+        self.shared.stats.session_closed();
+    }
+}
+
+async fn discard(delivery: Option<Delivery>) {
+    if let Some(delivery) = delivery {
+        delivery.discard().await;
+    }
+}
+
+/// The SMTP configuration the flags describe.
+fn smtp_config(settings: &Settings, protocol: Protocol) -> Arc<ServerConfig> {
+    let mut config = ServerConfig::new(settings.hostname.clone());
+    config.protocol = protocol;
+    config.limits.max_message_size = settings.max_message_size;
+    config.limits.max_recipients = settings.max_recipients;
+    config.extensions.starttls = true;
+    if !settings.auth.is_empty() {
+        config.extensions.auth_mechanisms = vec!["PLAIN".to_owned(), "LOGIN".to_owned()];
+    }
+    config.require_tls = settings.require_tls;
+    config.require_auth = settings.require_auth;
+    Arc::new(config)
+}
+
+/// The listening sockets, each with what it speaks, bound in flag order.
+async fn bind_all(
+    settings: &Settings,
+    tls: &Arc<rustls::ServerConfig>,
+) -> Result<Vec<(TcpListener, Endpoint, &'static str)>, String> {
+    let smtp = smtp_config(settings, Protocol::Smtp);
+    let lmtp = smtp_config(settings, Protocol::Lmtp);
+    let groups = [
+        (
+            &settings.listen,
+            &smtp,
+            TlsMode::StartTls(tls.clone()),
+            "smtp",
+        ),
+        (
+            &settings.tls_listen,
+            &smtp,
+            TlsMode::Implicit(tls.clone()),
+            "smtps",
+        ),
+        (
+            &settings.lmtp_listen,
+            &lmtp,
+            TlsMode::StartTls(tls.clone()),
+            "lmtp",
+        ),
+    ];
+    let mut bound = Vec::new();
+    for (addrs, config, mode, kind) in groups {
+        for addr in addrs {
+            let socket = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let endpoint = Endpoint::new(config.clone(), mode.clone())
+                .map_err(|e| format!("{kind} listener on {addr}: {e}"))?;
+            bound.push((socket, endpoint, kind));
+        }
+    }
+    Ok(bound)
+}
+
+fn init_logging(settings: &Settings) {
+    let default = settings.log_level.as_deref().unwrap_or("info");
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Prints the summary line every 5 seconds.
+async fn report(shared: Arc<Shared>) {
+    let mut before = shared.stats.snapshot();
+    let mut last = now();
+    let mut ticks = tokio::time::interval(SUMMARY_EVERY);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let snapshot = shared.stats.snapshot();
+        let at = now();
+        println!("{}", stats::summary_line(snapshot, before, at - last));
+        (before, last) = (snapshot, at);
+    }
+}
+
+/// The one place blackhole reads the monotonic clock.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
 }
 
 #[tokio::main]
-async fn main() {
-    let addr = match parse_listen() {
-        Ok(addr) => addr,
-        Err(e) => {
-            eprintln!("blackhole: {e}");
-            std::process::exit(2);
+async fn main() -> ExitCode {
+    let settings = cli::parse();
+    init_logging(&settings);
+    let cert = settings
+        .cert
+        .as_ref()
+        .map(|(chain, key)| (chain.as_path(), key.as_path()));
+    let tls = match certs::server_config(cert, &settings.hostname) {
+        Ok(tls) => tls,
+        Err(message) => {
+            eprintln!("blackhole: {message}");
+            return ExitCode::from(2);
         }
     };
-    let listener = match TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("blackhole: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
-    let mut config = ServerConfig::new("blackhole.localhost");
-    config.greeting = "ESMTP blackhole".to_owned();
-    let config = Arc::new(config);
-    let stats = Arc::new(Stats::default());
-    println!("blackhole: listening on {addr}");
-
-    let reporter = tokio::spawn(report(stats.clone()));
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((socket, _peer)) = accepted else { continue };
-                let _ = socket.set_nodelay(true);
-                let (config, stats) = (config.clone(), stats.clone());
-                tokio::spawn(async move {
-                    stats.sessions_open.fetch_add(1, Ordering::Relaxed);
-                    let _ = serve(socket, config, Forget(stats.clone())).await;
-                    stats.sessions_open.fetch_sub(1, Ordering::Relaxed);
-                });
+    let maildir = match &settings.maildir {
+        Some(dir) => match Maildir::create(dir, &settings.hostname) {
+            Ok(maildir) => Some(maildir),
+            Err(error) => {
+                eprintln!("blackhole: cannot use Maildir {}: {error}", dir.display());
+                return ExitCode::from(2);
             }
-            _ = tokio::signal::ctrl_c() => break,
+        },
+        None => None,
+    };
+    let bound = match bind_all(&settings, &tls).await {
+        Ok(bound) => bound,
+        Err(message) => {
+            eprintln!("blackhole: {message}");
+            return ExitCode::from(1);
         }
+    };
+    let max_connections = settings.max_connections;
+    let quiet = settings.quiet;
+    let shared = Arc::new(Shared {
+        settings,
+        stats: Stats::new(),
+        maildir,
+    });
+    let for_handlers = shared.clone();
+    let mut listener = Listener::new(move |_: &ConnectionInfo| Blackhole {
+        shared: for_handlers.clone(),
+        message: None,
+    })
+    .max_connections(max_connections);
+    let mut stdout = std::io::stdout().lock();
+    for (socket, endpoint, kind) in bound {
+        let addr = socket
+            .local_addr()
+            .map_or_else(|_| "?".to_owned(), |a: SocketAddr| a.to_string());
+        let _ = writeln!(stdout, "blackhole listening: {kind} {addr}");
+        listener = listener.listen(socket, endpoint);
     }
-    reporter.abort();
-    let m = stats.messages.load(Ordering::Relaxed);
-    let b = stats.bytes.load(Ordering::Relaxed);
+    let _ = stdout.flush();
+    drop(stdout);
+    let started = now();
+    let reporter = (!quiet).then(|| tokio::spawn(report(shared.clone())));
+    let result = listener.run(shutdown_signal()).await;
+    if let Some(reporter) = reporter {
+        reporter.abort();
+    }
     println!(
-        "blackhole: stopped; {m} messages, {:.1} MB in total",
-        b as f64 / 1e6
+        "{}",
+        stats::final_line(shared.stats.snapshot(), now() - started)
     );
-}
-
-#[allow(clippy::disallowed_methods)]
-async fn report(stats: Arc<Stats>) {
-    let (mut last_m, mut last_b, mut last_t) = (0, 0, Instant::now());
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let (m, b, t) = (
-            stats.messages.load(Ordering::Relaxed),
-            stats.bytes.load(Ordering::Relaxed),
-            Instant::now(),
-        );
-        let secs = t.duration_since(last_t).as_secs_f64();
-        println!(
-            "sessions {:>5} | {:>9.1} msg/s | {:>8.2} MB/s | total {} messages, {:.1} MB",
-            stats.sessions_open.load(Ordering::Relaxed),
-            (m - last_m) as f64 / secs,
-            (b - last_b) as f64 / secs / 1e6,
-            m,
-            b as f64 / 1e6
-        );
-        (last_m, last_b, last_t) = (m, b, t);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("blackhole: {error}");
+            ExitCode::from(1)
+        }
     }
 }

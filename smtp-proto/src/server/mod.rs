@@ -27,6 +27,16 @@ pub use event::{
     AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, TlsInfo,
 };
 
+/// Whether `reply` may answer a command of `kind`: any refusal, or a positive reply of the
+/// command's class (3xx for DATA, 2xx otherwise).
+fn fits(reply: &Reply, kind: PendingKind) -> bool {
+    let positive_class = match kind {
+        PendingKind::DataStart => 3,
+        _ => 2,
+    };
+    !reply.is_positive() || reply.code() / 100 == positive_class
+}
+
 /// Protocol state for one SMTP server session (one client connection).
 ///
 /// The server performs no I/O, spawns nothing and never reads the clock: every call that
@@ -366,11 +376,15 @@ impl Server {
     }
 
     /// Answers `pending` with an application's [`Decision`]: `Ok(())` is
-    /// [`accept`](Self::accept), `Err(reply)` is [`respond`](Self::respond).
+    /// [`accept`](Self::accept), `Err(reply)` is [`respond`](Self::respond). Unlike
+    /// `respond`, a positive reply of the wrong class still answers the client, with
+    /// `451 4.3.0` (an application bug must not leave the client waiting), and the
+    /// error reports it.
     ///
     /// # Errors
     ///
-    /// As for `accept` and `respond`.
+    /// [`ApiMisuse::NotPending`]; [`ApiMisuse::InvalidReplyForCommand`] after the
+    /// `451` was sent.
     pub fn answer(
         &mut self,
         now: Instant,
@@ -379,6 +393,11 @@ impl Server {
     ) -> Result<(), ApiMisuse> {
         match decision {
             Ok(()) => self.accept(now, pending),
+            Err(reply) if !fits(&reply, pending.kind) => {
+                let code = reply.code();
+                self.respond(now, pending, replies::LOCAL_ERROR.clone())?;
+                Err(ApiMisuse::InvalidReplyForCommand(code))
+            }
             Err(reply) => self.respond(now, pending, reply),
         }
     }
@@ -397,11 +416,7 @@ impl Server {
         reply: Reply,
     ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
-        let positive_class = match pending.kind {
-            PendingKind::DataStart => 3,
-            _ => 2,
-        };
-        if reply.is_positive() && reply.code() / 100 != positive_class {
+        if !fits(&reply, pending.kind) {
             return Err(ApiMisuse::InvalidReplyForCommand(reply.code()));
         }
         let decision = self.take_decision(now, &pending)?;

@@ -105,6 +105,9 @@ pub(crate) static AUTH_LINE_TOO_LONG: Reply = r(
     6,
     "Error: authentication exchange line is too long",
 );
+/// Sent in place of an application's reply that does not fit the command (see
+/// `Server::answer`): the client must not wait for ever because of a local bug.
+pub(crate) static LOCAL_ERROR: Reply = r(451, 4, 3, 0, "Error: local error in processing");
 /// The default reply of an application that refuses an AUTH attempt.
 pub(crate) static AUTH_FAILED: Reply = r(535, 5, 7, 8, "Error: authentication credentials invalid");
 
@@ -131,5 +134,13 @@ impl Reply {
     /// credentials the application does not accept.
     pub fn authentication_failed() -> Self {
         AUTH_FAILED.clone()
+    }
+}
+
+impl Reply {
+    /// `451 4.3.0 Error: local error in processing` (RFC 5321 §4.2.3, RFC 3463 §3.5): the
+    /// answer when the application cannot store or process a message; the client retries.
+    pub fn local_error() -> Self {
+        LOCAL_ERROR.clone()
     }
 }

@@ -1,0 +1,231 @@
+//! The byte pump: one session over any `AsyncRead + AsyncWrite`.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use smtp_proto::tls::{Endpoint, Session};
+use smtp_proto::{CloseReason, Event};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::handler::{ConnectionInfo, Handler};
+
+/// Bytes taken from the socket per read; they go straight into the core.
+const READ_SIZE: usize = 64 * 1024;
+
+/// How long the last replies may take to leave once the session has closed.
+const FINAL_WRITE: Duration = Duration::from_secs(30);
+
+/// What the listener asks of a running session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Stop {
+    /// Keep serving.
+    Run,
+    /// Graceful shutdown: finish the transaction in flight, then `421`.
+    Drain,
+    /// The grace period is over: `421` now.
+    Now,
+}
+
+/// Runs one SMTP session over `io` until it ends, and returns why it ended. The session
+/// uses `endpoint`'s configuration and TLS mode; `info` goes to [`Handler::connect`].
+///
+/// # Errors
+///
+/// The I/O error that ended the session, if one did. The handler has been told
+/// (`message_aborted`, `close`) either way.
+pub async fn serve<S, H>(
+    io: S,
+    mut handler: H,
+    endpoint: &Endpoint,
+    info: ConnectionInfo,
+) -> io::Result<CloseReason>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    let (_keep, stop) = watch::channel(Stop::Run);
+    run(io, &mut handler, endpoint, info, stop).await
+}
+
+/// Asks the handler about the connection, then pumps the session until it ends.
+pub(crate) async fn run<S, H>(
+    io: S,
+    handler: &mut H,
+    endpoint: &Endpoint,
+    info: ConnectionInfo,
+    stop: watch::Receiver<Stop>,
+) -> io::Result<CloseReason>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    let session = match handler.connect(&info).await {
+        Ok(()) => endpoint.session(now()),
+        Err(reply) => endpoint.refuse(now(), Some(reply)),
+    };
+    pump(io, session, handler, stop).await
+}
+
+/// Writes a refusal (`421 4.3.2` by default) and closes, without a handler.
+pub(crate) async fn refuse<S>(mut io: S, endpoint: &Endpoint) -> io::Result<()>
+where
+    S: AsyncWrite + Unpin,
+{
+    let mut session = endpoint.refuse(now(), None);
+    while session.poll_event().is_some() {}
+    let mut out = Vec::new();
+    let _ = session.poll_transmit(&mut out);
+    tokio::time::timeout(FINAL_WRITE, write_all(&mut io, &out))
+        .await
+        .map_err(|_| io::ErrorKind::TimedOut)??;
+    io.shutdown().await
+}
+
+/// The loop of the core's drain order: events, one write, timer; then read.
+async fn pump<S, H>(
+    mut io: S,
+    mut session: Session,
+    handler: &mut H,
+    mut stop: watch::Receiver<Stop>,
+) -> io::Result<CloseReason>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    let mut read_buf = vec![0u8; READ_SIZE];
+    let mut out = Vec::with_capacity(4096);
+    let mut closed = CloseReason::PeerEof;
+    let mut io_error = None;
+    let mut stopping = Stop::Run;
+    loop {
+        while let Some(event) = session.poll_event() {
+            if let Some(reason) = dispatch(&mut session, handler, event).await {
+                closed = reason;
+            }
+        }
+        out.clear();
+        if session.poll_transmit(&mut out) > 0 && io_error.is_none() {
+            let deadline = session
+                .poll_timeout()
+                .unwrap_or_else(|| now() + FINAL_WRITE);
+            match tokio::time::timeout_at(deadline.into(), write_all(&mut io, &out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => io_error = Some(e),
+                Err(_) => io_error = Some(io::ErrorKind::TimedOut.into()),
+            }
+            if io_error.is_some() {
+                // The client is gone: let the core wind down and tell the handler.
+                session.handle_eof(now());
+                continue;
+            }
+        }
+        if session.is_closed() {
+            let _ = io.shutdown().await;
+            return io_error.map_or(Ok(closed), Err);
+        }
+        let deadline = session.poll_timeout();
+        let wants_read = session.wants_read();
+        tokio::select! {
+            result = io.read(&mut read_buf), if wants_read => match result {
+                Ok(0) => session.handle_eof(now()),
+                Ok(n) => session.handle_input(now(), &read_buf[..n]),
+                Err(e) => {
+                    io_error = Some(e);
+                    session.handle_eof(now());
+                }
+            },
+            () = sleep_until(deadline) => session.handle_timeout(now()),
+            changed = stop.changed(), if stopping != Stop::Now => {
+                let asked = if changed.is_ok() { *stop.borrow_and_update() } else { Stop::Now };
+                if asked > stopping {
+                    stopping = asked;
+                    match asked {
+                        Stop::Run => {}
+                        Stop::Drain => session.shutdown_gracefully(now()),
+                        Stop::Now => session.shutdown(now(), None),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn write_all<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8]) -> io::Result<()> {
+    io.write_all(bytes).await?;
+    io.flush().await
+}
+
+/// The one place the adapter reads the clock.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// Hands one event to the handler and answers the core. Returns the close reason when
+/// the session ended.
+async fn dispatch<H: Handler>(
+    session: &mut Session,
+    handler: &mut H,
+    event: Event,
+) -> Option<CloseReason> {
+    let (pending, decision) = match event {
+        Event::Hello {
+            pending, domain, ..
+        } => (pending, handler.ehlo(&domain).await),
+        Event::Mail {
+            pending,
+            from,
+            params,
+        } => (pending, handler.mail(&from, &params).await),
+        Event::Rcpt {
+            pending,
+            to,
+            params,
+        } => (pending, handler.rcpt(&to, &params).await),
+        Event::DataStart { pending, .. } => (pending, handler.data_start().await),
+        Event::MessageComplete { pending, info } => (pending, handler.message(&info).await),
+        Event::Verify {
+            pending, argument, ..
+        } => (pending, handler.vrfy(&argument).await),
+        Event::Auth {
+            pending,
+            mechanism,
+            data,
+        } => (pending, handler.auth(&mechanism, &data).await),
+        Event::DataChunk(chunk) => {
+            handler.data_chunk(chunk).await;
+            return None;
+        }
+        Event::MessageAborted { reason } => {
+            handler.message_aborted(reason).await;
+            return None;
+        }
+        Event::TransactionReset => {
+            handler.reset().await;
+            return None;
+        }
+        Event::TlsEstablished { info } => {
+            handler.tls_established(&info).await;
+            return None;
+        }
+        Event::Closed { reason } => {
+            handler.close(reason).await;
+            return Some(reason);
+        }
+        _ => return None,
+    };
+    if let Err(misuse) = session.answer(now(), pending, decision) {
+        // A reply of the wrong class from the handler (e.g. 354 for MAIL): refuse with
+        // the core's default rather than leave the client waiting.
+        tracing::warn!(%misuse, "handler answered with a reply that does not fit; refusing");
+    }
+    None
+}

@@ -1,0 +1,124 @@
+//! The application's side of a session: async methods with accepting defaults.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use smtp_proto::{
+    AbortReason, AuthData, CloseReason, Decision, Domain, ForwardPath, MailParams, MessageInfo,
+    RcptParams, Reply, ReversePath, TlsInfo,
+};
+
+/// Where a connection comes from and which listener took it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The local address that accepted the connection.
+    pub local: SocketAddr,
+}
+
+impl ConnectionInfo {
+    /// Facts of one accepted connection.
+    pub fn new(peer: SocketAddr, local: SocketAddr) -> Self {
+        Self { peer, local }
+    }
+}
+
+/// The application's side of one SMTP session. Every method has an accepting default, so
+/// a handler implements only what it cares about; one handler value serves one connection.
+///
+/// The adapter awaits each method before it reads further commands, and the client gets
+/// the reply only after the method returned: in particular the `250` for a message comes
+/// only after [`message`](Self::message) returned `Ok`, so nothing acknowledged is lost.
+pub trait Handler: Send {
+    /// A client connected; `Err(reply)` refuses it with `reply` (e.g. `554 5.7.1`) and
+    /// closes.
+    fn connect(&mut self, info: &ConnectionInfo) -> impl Future<Output = Decision> + Send {
+        let _ = info;
+        async { Ok(()) }
+    }
+
+    /// The TLS handshake finished (after STARTTLS, or on an implicit-TLS listener).
+    fn tls_established(&mut self, info: &TlsInfo) -> impl Future<Output = ()> + Send {
+        let _ = info;
+        async {}
+    }
+
+    /// HELO, EHLO or LHLO.
+    fn ehlo(&mut self, domain: &Domain) -> impl Future<Output = Decision> + Send {
+        let _ = domain;
+        async { Ok(()) }
+    }
+
+    /// MAIL FROM.
+    fn mail(
+        &mut self,
+        from: &ReversePath,
+        params: &MailParams,
+    ) -> impl Future<Output = Decision> + Send {
+        let _ = (from, params);
+        async { Ok(()) }
+    }
+
+    /// RCPT TO.
+    fn rcpt(
+        &mut self,
+        to: &ForwardPath,
+        params: &RcptParams,
+    ) -> impl Future<Output = Decision> + Send {
+        let _ = (to, params);
+        async { Ok(()) }
+    }
+
+    /// DATA, or the first BDAT of a message.
+    fn data_start(&mut self) -> impl Future<Output = Decision> + Send {
+        async { Ok(()) }
+    }
+
+    /// Message content, in order, dot-unstuffed. A failure to store it should be
+    /// remembered and reported from [`message`](Self::message).
+    fn data_chunk(&mut self, chunk: Bytes) -> impl Future<Output = ()> + Send {
+        let _ = chunk;
+        async {}
+    }
+
+    /// The end of the message. Return `Ok` only once the message is stored. Under LMTP
+    /// the decision is given to every accepted recipient.
+    fn message(&mut self, info: &MessageInfo) -> impl Future<Output = Decision> + Send {
+        let _ = info;
+        async { Ok(()) }
+    }
+
+    /// The message in progress will not complete (too big, refused, reset, or the client
+    /// left): drop what [`data_chunk`](Self::data_chunk) stored.
+    fn message_aborted(&mut self, reason: AbortReason) -> impl Future<Output = ()> + Send {
+        let _ = reason;
+        async {}
+    }
+
+    /// An AUTH step. The default refuses (`535 5.7.8`), so a server that offers AUTH must
+    /// decide.
+    fn auth(&mut self, mechanism: &str, data: &AuthData) -> impl Future<Output = Decision> + Send {
+        let _ = (mechanism, data);
+        async { Err(Reply::authentication_failed()) }
+    }
+
+    /// VRFY or EXPN; `Ok` answers 252 (cannot verify, will accept).
+    fn vrfy(&mut self, argument: &str) -> impl Future<Output = Decision> + Send {
+        let _ = argument;
+        async { Ok(()) }
+    }
+
+    /// An open transaction was dropped (RSET, HELO/EHLO, STARTTLS, or the session ended).
+    fn reset(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// The session ended.
+    fn close(&mut self, reason: CloseReason) -> impl Future<Output = ()> + Send {
+        let _ = reason;
+        async {}
+    }
+}
