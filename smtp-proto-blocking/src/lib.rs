@@ -1,1 +1,35 @@
-//! Adapter crate (filled in by the adapter issue).
+//! Blocking `std::net` adapter for [`smtp_proto`]: a byte pump between a `TcpStream` and
+//! the core's [`Session`](smtp_proto::tls::Session) (STARTTLS and implicit TLS included),
+//! a [`Handler`] trait with plain methods, and a [`Listener`] running one thread per
+//! session with a connection limit and graceful shutdown.
+//!
+//! The adapter never parses SMTP and holds no read buffer of its own; read deadlines come
+//! from `poll_timeout`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use smtp_proto::{ServerConfig, tls::{Endpoint, TlsMode}};
+//! use smtp_proto_blocking::{Handler, Listener};
+//!
+//! struct AcceptAll;
+//! impl Handler for AcceptAll {}
+//!
+//! let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off)
+//!     .expect("no STARTTLS without TLS");
+//! let socket = std::net::TcpListener::bind("127.0.0.1:2525")?;
+//! let listener = Listener::new(|_info| AcceptAll).listen(socket, endpoint);
+//! let stop = listener.shutdown_handle();
+//! std::thread::spawn(move || { std::thread::sleep(std::time::Duration::from_secs(60)); stop.shutdown() });
+//! listener.run()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod connection;
+mod handler;
+mod listener;
+
+pub use connection::serve;
+pub use handler::Handler;
+pub use listener::{Listener, ShutdownHandle};
+pub use smtp_proto::{ConnectionInfo, Decision};

@@ -8,7 +8,8 @@ use smtp_proto::{CloseReason, Event};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::handler::{ConnectionInfo, Handler};
+use crate::handler::Handler;
+use smtp_proto::ConnectionInfo;
 
 /// Bytes taken from the socket per read; they go straight into the core.
 const READ_SIZE: usize = 64 * 1024;

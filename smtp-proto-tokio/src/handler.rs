@@ -1,30 +1,11 @@
 //! The application's side of a session: async methods with accepting defaults.
 
-use std::future::Future;
-use std::net::SocketAddr;
-
 use bytes::Bytes;
 use smtp_proto::{
-    AbortReason, AuthData, CloseReason, Decision, Domain, ForwardPath, MailParams, MessageInfo,
-    RcptParams, Reply, ReversePath, TlsInfo,
+    AbortReason, AuthData, CloseReason, ConnectionInfo, Decision, Domain, ForwardPath, MailParams,
+    MessageInfo, RcptParams, Reply, ReversePath, TlsInfo,
 };
-
-/// Where a connection comes from and which listener took it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectionInfo {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The local address that accepted the connection.
-    pub local: SocketAddr,
-}
-
-impl ConnectionInfo {
-    /// Facts of one accepted connection.
-    pub fn new(peer: SocketAddr, local: SocketAddr) -> Self {
-        Self { peer, local }
-    }
-}
+use std::future::Future;
 
 /// The application's side of one SMTP session. Every method has an accepting default, so
 /// a handler implements only what it cares about; one handler value serves one connection.

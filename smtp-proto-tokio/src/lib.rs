@@ -13,6 +13,7 @@ mod handler;
 mod listener;
 
 pub use connection::serve;
-pub use handler::{ConnectionInfo, Handler};
+pub use handler::Handler;
 pub use listener::Listener;
+pub use smtp_proto::ConnectionInfo;
 pub use smtp_proto::Decision;

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::connection::{Stop, refuse, run};
-use crate::handler::{ConnectionInfo, Handler};
+use crate::handler::Handler;
+use smtp_proto::ConnectionInfo;
 
 /// After the grace period, sessions get `421` at once; this is how long their last
 /// replies may take before the tasks are aborted.

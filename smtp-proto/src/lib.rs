@@ -28,6 +28,7 @@
 pub mod codec;
 mod config;
 mod error;
+mod peer;
 mod secret;
 mod server;
 
@@ -39,6 +40,7 @@ pub use codec::reply::{EnhancedCode, Reply, ReplyError};
 pub use codec::sasl::Credentials;
 pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Timeouts};
 pub use error::ApiMisuse;
+pub use peer::ConnectionInfo;
 pub use secret::Secret;
 pub use server::{
     AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, Server,

@@ -1,0 +1,109 @@
+//! blackhole's command line: exit codes and messages for bad flags, an unreadable
+//! certificate and an address in use; `--help` documents every flag.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use smtp_proto_tests::Blackhole;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn unknown_flag_exits_2_naming_it() {
+    let output = Blackhole::run(&["--listen", "127.0.0.1:0", "--no-such-flag"], TIMEOUT);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(stderr_of(&output).contains("--no-such-flag"), "{output:?}");
+}
+
+#[test]
+fn bad_values_exit_2_naming_the_flag() {
+    for (args, flag) in [
+        (&["--listen", "not-an-address"][..], "--listen"),
+        (&["--mode", "sideways"][..], "--mode"),
+        (&["--delay", "500-100"][..], "--delay"),
+        (&["--auth", "no-colon"][..], "--auth"),
+        (&["--require-auth"][..], "--require-auth"),
+        (&["--cert", "/tmp/only-a-cert.pem"][..], "--key"),
+    ] {
+        let output = Blackhole::run(args, TIMEOUT);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        assert!(stderr_of(&output).contains(flag), "{args:?}: {output:?}");
+    }
+}
+
+#[test]
+fn unreadable_certificate_exits_2_naming_the_file() {
+    let output = Blackhole::run(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            "/nonexistent/cert.pem",
+            "--key",
+            "/nonexistent/key.pem",
+        ],
+        TIMEOUT,
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        stderr_of(&output).contains("/nonexistent/cert.pem"),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn address_in_use_exits_1_naming_it() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Blackhole::run(&["--listen", &addr, "--quiet"], TIMEOUT);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(stderr_of(&output).contains(&addr), "{output:?}");
+    // The same for an implicit-TLS listener after a good plain one.
+    let output = Blackhole::run(
+        &["--listen", "127.0.0.1:0", "--tls-listen", &addr, "--quiet"],
+        TIMEOUT,
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(stderr_of(&output).contains(&addr), "{output:?}");
+    drop(taken);
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let output = Blackhole::run(&["--help"], TIMEOUT);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--listen",
+        "--tls-listen",
+        "--lmtp-listen",
+        "--cert",
+        "--key",
+        "--hostname",
+        "--max-message-size",
+        "--max-recipients",
+        "--max-connections",
+        "--auth",
+        "--require-tls",
+        "--require-auth",
+        "--maildir",
+        "--mode",
+        "--delay",
+        "--no-header-switches",
+        "--quiet",
+        "--log-level",
+        "X-Blackhole-Mode",
+        "X-Blackhole-Delay",
+    ] {
+        assert!(
+            help.contains(flag),
+            "--help does not mention {flag}:\n{help}"
+        );
+    }
+}
