@@ -113,7 +113,7 @@ struct Args {
     #[arg(long)]
     quiet: bool,
 
-    /// Log level (RUST_LOG, if set, wins over it)
+    /// Log level (RUST_LOG, if set, wins over it) [default: info]
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: Option<String>,
@@ -249,7 +249,8 @@ fn check(args: &Args) -> Result<(), String> {
     ];
     for (flag, addrs) in all {
         for addr in addrs {
-            if !seen.insert(*addr) {
+            // Port 0 asks the system for a free port each time, so it may repeat.
+            if addr.port() != 0 && !seen.insert(*addr) {
                 return Err(format!(
                     "address {addr} is given twice (second time with '{flag}')"
                 ));
@@ -327,40 +328,20 @@ mod tests {
         ]);
         assert!(s.listen.is_empty());
         assert_eq!(s.lmtp_listen.len(), 2);
+        // Port 0 (any free port) may be given for several listeners.
+        let s = ok(&["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"]);
+        assert_eq!((s.listen.len(), s.tls_listen.len()), (1, 1));
     }
 
     #[test]
     fn every_other_flag() {
-        let s = ok(&[
-            "--cert",
-            "c.pem",
-            "--key",
-            "k.pem",
-            "--hostname",
-            "mx.test",
-            "--max-message-size",
-            "1000",
-            "--max-recipients",
-            "5",
-            "--max-connections",
-            "7",
-            "--auth",
-            "alice:s3cr:et",
-            "--auth",
-            "bob:",
-            "--require-tls",
-            "--require-auth",
-            "--maildir",
-            "/tmp/md",
-            "--mode",
-            "Bounce",
-            "--delay",
-            "100-200",
-            "--no-header-switches",
-            "--quiet",
-            "--log-level",
-            "DEBUG",
-        ]);
+        let args: Vec<&str> = "--cert c.pem --key k.pem --hostname mx.test \
+            --max-message-size 1000 --max-recipients 5 --max-connections 7 \
+            --auth alice:s3cr:et --auth bob: --require-tls --require-auth --maildir /tmp/md \
+            --mode Bounce --delay 100-200 --no-header-switches --quiet --log-level DEBUG"
+            .split_whitespace()
+            .collect();
+        let s = ok(&args);
         assert_eq!(
             s.cert,
             Some((PathBuf::from("c.pem"), PathBuf::from("k.pem")))
@@ -475,44 +456,46 @@ mod tests {
     }
 
     #[test]
-    fn help_documents_every_flag_with_defaults() {
-        let help = Args::command().render_long_help().to_string();
-        for flag in [
-            "--listen",
-            "--tls-listen",
-            "--lmtp-listen",
-            "--cert",
-            "--key",
-            "--hostname",
-            "--max-message-size",
-            "--max-recipients",
-            "--max-connections",
-            "--auth",
-            "--require-tls",
-            "--require-auth",
-            "--maildir",
-            "--mode",
-            "--delay",
-            "--no-header-switches",
-            "--quiet",
-            "--log-level",
-        ] {
-            assert!(help.contains(flag), "{flag} missing from --help");
+    fn help_documents_every_flag_in_one_line_with_defaults() {
+        let longs: Vec<String> = Args::command()
+            .get_arguments()
+            .filter_map(|arg| arg.get_long())
+            .map(|long| format!("--{long}"))
+            .collect();
+        assert_eq!(longs.len(), 18, "{longs:?}");
+        for option in ["--help", "-h"] {
+            let e = err(&[option]);
+            assert_eq!(e.kind(), ErrorKind::DisplayHelp);
+            assert_eq!(e.exit_code(), 0);
+            let help = e.to_string();
+            let lines: Vec<&str> = help.lines().collect();
+            for flag in &longs {
+                let at = lines
+                    .iter()
+                    .position(|line| line.split_whitespace().any(|word| word == flag))
+                    .unwrap();
+                // The description is on the flag's own line; the next line is another flag.
+                assert!(lines[at].split_whitespace().count() > 3, "{}", lines[at]);
+                let next = lines.get(at + 1).copied().unwrap_or("");
+                assert!(
+                    next.is_empty() || next.trim_start().starts_with('-'),
+                    "{next}"
+                );
+            }
+            for default in [
+                "[default: 127.0.0.1:2525",
+                "[default: self-signed",
+                "[default: blackhole.localhost]",
+                "[default: 33554432]",
+                "[default: 1000]",
+                "[default: accept]",
+                "[default: 0]",
+                "[default: info]",
+            ] {
+                assert!(help.contains(default), "{default} missing from --help");
+            }
+            assert!(help.contains("accepts and forgets (or keeps) every message"));
+            assert!(help.contains("X-Blackhole-Mode") && help.contains("--no-header-switches"));
         }
-        for default in [
-            "[default: 127.0.0.1:2525",
-            "[default: blackhole.localhost]",
-            "[default: 33554432]",
-            "[default: 1000]",
-            "[default: accept]",
-            "[default: 0]",
-        ] {
-            assert!(help.contains(default), "{default} missing from --help");
-        }
-        assert!(help.contains("accepts and forgets (or keeps) every message"));
-        assert!(help.contains("X-Blackhole-Mode"));
-        let e = err(&["--help"]);
-        assert_eq!(e.kind(), ErrorKind::DisplayHelp);
-        assert_eq!(e.exit_code(), 0);
     }
 }

@@ -28,6 +28,15 @@ impl Mode {
             Self::Random => Err(bounce_reply()),
         }
     }
+
+    /// The mode's name as on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Bounce => "bounce",
+            Self::Random => "random",
+        }
+    }
 }
 
 impl FromStr for Mode {
@@ -40,17 +49,6 @@ impl FromStr for Mode {
             .into_iter()
             .find(|mode| mode.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| format!("unknown mode '{s}' (expected accept, bounce or random)"))
-    }
-}
-
-impl Mode {
-    /// The mode's name as on the command line.
-    fn name(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Bounce => "bounce",
-            Self::Random => "random",
-        }
     }
 }
 
@@ -92,7 +90,7 @@ impl Delay {
 
     /// True when no delay is ever drawn.
     pub(crate) fn is_zero(&self) -> bool {
-        self.max.is_zero()
+        *self == Self::NONE
     }
 }
 
@@ -166,53 +164,18 @@ const fn enhanced(class: u8, subject: u16, detail: u16) -> EnhancedCode {
 }
 
 /// Blackhole's bounces: reply code, RFC 3463 enhanced code and text.
+#[rustfmt::skip]
 const BOUNCES: [(u16, EnhancedCode, &str); 10] = [
-    (
-        450,
-        enhanced(4, 2, 1),
-        "Mailbox unavailable (blackhole bounce)",
-    ),
-    (
-        451,
-        enhanced(4, 3, 0),
-        "Local error in processing (blackhole bounce)",
-    ),
-    (
-        452,
-        enhanced(4, 2, 2),
-        "Insufficient storage (blackhole bounce)",
-    ),
-    (
-        458,
-        enhanced(4, 4, 0),
-        "Unable to queue message (blackhole bounce)",
-    ),
-    (
-        521,
-        enhanced(5, 3, 2),
-        "Host does not accept mail (blackhole bounce)",
-    ),
-    (
-        550,
-        enhanced(5, 1, 1),
-        "No such user here (blackhole bounce)",
-    ),
-    (
-        551,
-        enhanced(5, 1, 6),
-        "User not local; mailbox moved (blackhole bounce)",
-    ),
+    (450, enhanced(4, 2, 1), "Mailbox unavailable (blackhole bounce)"),
+    (451, enhanced(4, 3, 0), "Local error in processing (blackhole bounce)"),
+    (452, enhanced(4, 2, 2), "Insufficient storage (blackhole bounce)"),
+    (458, enhanced(4, 4, 0), "Unable to queue message (blackhole bounce)"),
+    (521, enhanced(5, 3, 2), "Host does not accept mail (blackhole bounce)"),
+    (550, enhanced(5, 1, 1), "No such user here (blackhole bounce)"),
+    (551, enhanced(5, 1, 6), "User not local; mailbox moved (blackhole bounce)"),
     (552, enhanced(5, 2, 2), "Mailbox full (blackhole bounce)"),
-    (
-        553,
-        enhanced(5, 1, 3),
-        "Mailbox name not allowed (blackhole bounce)",
-    ),
-    (
-        571,
-        enhanced(5, 7, 1),
-        "Delivery not authorized (blackhole bounce)",
-    ),
+    (553, enhanced(5, 1, 3), "Mailbox name not allowed (blackhole bounce)"),
+    (571, enhanced(5, 7, 1), "Delivery not authorized (blackhole bounce)"),
 ];
 
 /// True when `Reply::new(code, text)?.with_enhanced(e)` accepts the entry: a code in
@@ -310,6 +273,7 @@ mod tests {
     fn delay_rejects_bad_input() {
         let cases = [
             ("2000-100", "greater"),
+            ("101-100", "greater"),
             ("", "empty"),
             ("  ", "empty"),
             ("100-", "empty"),

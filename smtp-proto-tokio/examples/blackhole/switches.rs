@@ -57,7 +57,7 @@ impl HeaderSwitches {
             };
             self.scanned += used;
             rest = &rest[used..];
-            if self.scanned == HEADER_CAP + 1 {
+            if self.scanned >= HEADER_CAP {
                 // Too long a header section: stop, keeping only what was already decided.
                 self.done = true;
                 self.field = Vec::new();
