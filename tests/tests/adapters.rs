@@ -136,7 +136,7 @@ struct Setup {
 #[derive(Clone, Copy)]
 enum Tls {
     Off,
-    StartTls,
+    Starttls,
     Implicit,
 }
 
@@ -146,7 +146,7 @@ impl Setup {
         config.extensions.starttls = true;
         Self {
             config,
-            tls: Tls::StartTls,
+            tls: Tls::Starttls,
             max_connections: 100,
             behaviour: Behaviour::default(),
         }
@@ -159,7 +159,7 @@ impl Setup {
                 config.extensions.starttls = false;
                 TlsMode::Off
             }
-            Tls::StartTls => TlsMode::StartTls(server_tls()),
+            Tls::Starttls => TlsMode::StartTls(server_tls()),
             Tls::Implicit => TlsMode::Implicit(server_tls()),
         };
         Endpoint::new(Arc::new(config), mode).unwrap()
