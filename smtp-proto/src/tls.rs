@@ -30,6 +30,10 @@ use std::time::Instant;
 
 use rustls::{ProtocolVersion, ServerConnection};
 
+/// The rustls this module is built against, so applications configure TLS with the same
+/// version.
+pub use rustls;
+
 use crate::server::Decision;
 use crate::{ApiMisuse, Event, Pending, Reply, Server, ServerConfig, TlsInfo};
 
