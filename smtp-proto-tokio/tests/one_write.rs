@@ -71,7 +71,10 @@ async fn pipelined_replies_leave_in_one_write() {
     );
     let served = tokio::spawn(async move { serve(transport, AcceptAll, &endpoint, info).await });
     let mut client = client;
-    client.write_all(b"EHLO c.example\r\n").await.expect("write");
+    client
+        .write_all(b"EHLO c.example\r\n")
+        .await
+        .expect("write");
     // Wait for the EHLO reply before the batch (EHLO must end a batch, RFC 2920 §3.1).
     wait_for_writes(&writes, 2).await;
     client
@@ -79,7 +82,10 @@ async fn pipelined_replies_leave_in_one_write() {
         .await
         .expect("write");
     wait_for_writes(&writes, 3).await;
-    client.write_all(b"x\r\n.\r\nQUIT\r\n").await.expect("write");
+    client
+        .write_all(b"x\r\n.\r\nQUIT\r\n")
+        .await
+        .expect("write");
     let reason = served.await.expect("joined").expect("no I/O error");
     assert_eq!(reason, smtp_proto::CloseReason::Quit);
     let writes = writes.lock().expect("not poisoned").clone();
@@ -87,7 +93,11 @@ async fn pipelined_replies_leave_in_one_write() {
         .iter()
         .map(|w| String::from_utf8_lossy(w).into_owned())
         .collect();
-    assert_eq!(text.len(), 4, "greeting, EHLO, the batch, the end: {text:?}");
+    assert_eq!(
+        text.len(),
+        4,
+        "greeting, EHLO, the batch, the end: {text:?}"
+    );
     assert_eq!(
         text[2],
         "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"

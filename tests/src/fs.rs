@@ -94,6 +94,48 @@ pub fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Asserts that the Maildir under `dir` holds exactly `expected` (in any order), byte for
+/// byte. On a mismatch the message shows the first differing byte with some context, as
+/// text.
+///
+/// # Panics
+/// On a mismatch.
+pub fn assert_maildir_eq(dir: &Path, expected: &[Vec<u8>]) {
+    let mut stored = maildir_messages(dir);
+    let mut expected = expected.to_vec();
+    stored.sort();
+    expected.sort();
+    assert_eq!(
+        stored.len(),
+        expected.len(),
+        "{} messages in {}/new, expected {}",
+        stored.len(),
+        dir.display(),
+        expected.len()
+    );
+    for (got, want) in stored.iter().zip(&expected) {
+        if got != want {
+            let at = got
+                .iter()
+                .zip(want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(want.len()));
+            let context = |m: &[u8]| {
+                let from = at.saturating_sub(80);
+                let to = (at + 80).min(m.len());
+                String::from_utf8_lossy(&m[from..to]).into_owned()
+            };
+            panic!(
+                "stored message differs from the one sent at byte {at} (stored {} bytes, sent {}):\n--- stored\n{:?}\n--- sent\n{:?}",
+                got.len(),
+                want.len(),
+                context(got),
+                context(want)
+            );
+        }
+    }
+}
+
 /// The files left in `dir/tmp` (deliveries in progress or abandoned).
 pub fn maildir_tmp_files(dir: &Path) -> Vec<PathBuf> {
     files_in(&dir.join("tmp"))

@@ -28,13 +28,13 @@ pub mod tools;
 
 pub use blackhole::{Blackhole, Listener, ListenerKind};
 pub use client::{Reply, SmtpClient, deliver_once};
-pub use fs::{TempDir, maildir_messages, maildir_tmp_files, wait_for_empty_tmp};
+pub use fs::{TempDir, assert_maildir_eq, maildir_messages, maildir_tmp_files, wait_for_empty_tmp};
 pub use message::{
     data_payload, dot_stuff, message_with_body_line, message_with_header, sample_body,
     sample_message,
 };
 pub use proxy::CountingProxy;
-pub use tools::{require_tool, run_with_timeout};
+pub use tools::{require_tool, run_with_paced_input, run_with_timeout};
 
 use std::time::{Duration, Instant};
 

@@ -55,18 +55,37 @@ pub fn require_tool(name: &str) -> bool {
 /// If the program cannot be started, or it had to be killed (the panic message shows what
 /// it printed).
 pub fn run_with_timeout(command: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
+    run_with_paced_input(command, &[(Duration::ZERO, stdin)], timeout)
+}
+
+/// As [`run_with_timeout`], but the standard input is written in pieces: each `(pause,
+/// bytes)` waits `pause`, then writes `bytes` (for interactive programs such as
+/// `openssl s_client`, which send what they read at once).
+///
+/// # Panics
+/// As [`run_with_timeout`].
+pub fn run_with_paced_input(
+    command: &mut Command,
+    stdin: &[(Duration, &[u8])],
+    timeout: Duration,
+) -> Output {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let input = stdin.to_vec();
+    let input: Vec<(Duration, Vec<u8>)> = stdin.iter().map(|(p, b)| (*p, b.to_vec())).collect();
     let mut child_stdin = child.stdin.take();
     let writer = thread::spawn(move || {
         if let Some(pipe) = child_stdin.as_mut() {
-            // The program may exit without reading everything: ignore EPIPE.
-            let _ = pipe.write_all(&input);
+            for (pause, bytes) in input {
+                thread::sleep(pause);
+                // The program may exit without reading everything: ignore EPIPE.
+                if pipe.write_all(&bytes).and_then(|()| pipe.flush()).is_err() {
+                    break;
+                }
+            }
         }
         // Dropping the pipe closes the program's stdin.
     });

@@ -13,8 +13,8 @@ use std::time::Duration;
 use smtp_proto_tests::client::deliver_once;
 use smtp_proto_tests::message::{message_with_body_line, message_with_header};
 use smtp_proto_tests::{
-    Blackhole, Reply, SmtpClient, TempDir, data_payload, maildir_messages, now, sample_message,
-    wait_for_empty_tmp,
+    Blackhole, Reply, SmtpClient, TempDir, assert_maildir_eq, data_payload, maildir_messages, now,
+    sample_message, wait_for_empty_tmp,
 };
 
 const FROM: &str = "sender@client.example";
@@ -22,11 +22,6 @@ const TO: &str = "rcpt@blackhole.localhost";
 
 /// Blackhole's bounce codes.
 const BOUNCES: [u16; 10] = [450, 451, 452, 458, 521, 550, 551, 552, 553, 571];
-
-fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    v.sort();
-    v
-}
 
 /// Base64 (RFC 4648, with padding), for AUTH PLAIN tokens.
 fn base64(input: &[u8]) -> String {
@@ -189,7 +184,7 @@ fn close_notify_mid_bdat_then_cleartext() {
 
     let message = sample_message("tls11-after");
     assert_eq!(deliver_once(bh.smtp_addr(), &message).code, 250);
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 /// A client that disappears in the middle of DATA: nothing delivered, nothing left in
@@ -214,7 +209,7 @@ fn client_vanishes_mid_data() {
 
     let next = sample_message("vanish-next");
     assert_eq!(deliver_once(bh.smtp_addr(), &next).code, 250);
-    assert_eq!(maildir_messages(dir.path()), vec![next]);
+    assert_maildir_eq(dir.path(), &[next]);
 }
 
 /// 200 sessions started at once, each delivering its own message.
@@ -247,9 +242,7 @@ fn two_hundred_concurrent_sessions() {
         assert_eq!(reply.code, 250, "{reply}");
         sent.push(message);
     }
-    let stored = maildir_messages(dir.path());
-    assert_eq!(stored.len(), N);
-    assert_eq!(sorted(stored), sorted(sent));
+    assert_maildir_eq(dir.path(), &sent);
 }
 
 /// `--max-connections 2`: a third connection gets `421 4.3.2` and is closed; once a slot
@@ -284,8 +277,8 @@ fn connection_limit() {
     }
 }
 
-/// SIGINT: a message waiting for its reply still gets its 250 (and is stored), an idle
-/// session gets 421, the process prints `final:` and exits 0.
+/// SIGINT: a message waiting for its reply still gets its 250 (and is stored) and then a
+/// 421, an idle session gets 421 at once, the process prints `final:` and exits 0.
 #[test]
 fn graceful_shutdown_finishes_the_message_in_flight() {
     let dir = TempDir::new("shutdown");
@@ -303,6 +296,9 @@ fn graceful_shutdown_finishes_the_message_in_flight() {
 
     let reply = busy.read_reply();
     assert_eq!(reply.code, 250, "the message in flight:\n{reply}");
+    // Its transaction done, that session gets the 421 too.
+    let reply = busy.read_reply();
+    assert_eq!(reply.code, 421, "after the message in flight:\n{reply}");
     let reply = idle.read_reply();
     assert_eq!(reply.code, 421, "the idle session:\n{reply}");
     idle.expect_closed(Duration::from_secs(5));
@@ -312,7 +308,7 @@ fn graceful_shutdown_finishes_the_message_in_flight() {
     assert!(status.success(), "exit status {status}\n{}", bh.stderr());
     let stdout = bh.stdout();
     assert!(stdout.lines().any(|l| l.starts_with("final:")), "{stdout}");
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 /// SIGINT while a message's data is still arriving: the message may be finished or cut
@@ -333,6 +329,7 @@ fn shutdown_mid_data_stores_only_what_was_acknowledged() {
     thread::sleep(Duration::from_millis(300));
     let acknowledged = c.try_send(&payload[payload.len() / 2..]).is_ok()
         && c.try_read_reply().is_ok_and(|r| r.code == 250);
+    eprintln!("message cut by SIGINT acknowledged: {acknowledged}");
     let status = bh.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}\n{}", bh.stderr());
     let stored = maildir_messages(dir.path());
@@ -386,7 +383,7 @@ fn header_switch_applies_to_headers_only() {
     assert_bounce(&deliver_once(bh.smtp_addr(), &lower));
     let in_body = message_with_body_line("switch-body", "X-Blackhole-Mode: bounce");
     assert_eq!(deliver_once(bh.smtp_addr(), &in_body).code, 250);
-    assert_eq!(maildir_messages(dir.path()), vec![in_body]);
+    assert_maildir_eq(dir.path(), &[in_body]);
 }
 
 /// `--no-header-switches`: the header is ignored.
@@ -403,10 +400,7 @@ fn no_header_switches() {
         now() - started < Duration::from_millis(2500),
         "the delay header was obeyed"
     );
-    assert_eq!(
-        sorted(maildir_messages(dir.path())),
-        sorted(vec![message, delayed])
-    );
+    assert_maildir_eq(dir.path(), &[message, delayed]);
 }
 
 /// `X-Blackhole-Delay: 300` delays the reply to the message by at least 300 ms.
@@ -457,7 +451,7 @@ fn size_limit() {
     let reply = c.deliver(FROM, &[TO], &small);
     assert_eq!(reply.code, 250, "{reply}");
     c.quit();
-    assert_eq!(maildir_messages(dir.path()), vec![small]);
+    assert_maildir_eq(dir.path(), &[small]);
 }
 
 /// TLS-09: `--require-tls`: MAIL before STARTTLS gets 530; after it, MAIL works.
@@ -524,7 +518,7 @@ fn implicit_tls_listener() {
     let message = sample_message("smtps");
     assert_eq!(c.deliver(FROM, &[TO], &message).code, 250);
     c.quit();
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 /// LMTP: one reply per recipient after the data; the message stored as sent.
@@ -550,4 +544,27 @@ fn lmtp_replies_per_recipient() {
     let stored = maildir_messages(dir.path());
     assert!(!stored.is_empty());
     assert!(stored.iter().all(|m| m == &message));
+}
+
+/// `--hostname` names the server in the greeting and EHLO; `--max-recipients 2` refuses the
+/// third RCPT with 452 (RFC 5321 §4.5.3.1.10) and the message still goes to the first two.
+#[test]
+fn hostname_and_recipient_limit() {
+    let bh = Blackhole::start_smtp(&["--hostname", "mx.test.example", "--max-recipients", "2"]);
+    let mut c = SmtpClient::connect(bh.smtp_addr());
+    let greeting = c.expect_greeting();
+    assert!(
+        greeting.lines[0].starts_with("mx.test.example"),
+        "{greeting}"
+    );
+    let ehlo = c.ehlo("c.example");
+    assert!(ehlo.lines[0].starts_with("mx.test.example"), "{ehlo}");
+    c.expect(&format!("MAIL FROM:<{FROM}>"), 250);
+    c.expect("RCPT TO:<a@blackhole.localhost>", 250);
+    c.expect("RCPT TO:<b@blackhole.localhost>", 250);
+    c.expect("RCPT TO:<c@blackhole.localhost>", 452);
+    c.expect("DATA", 354);
+    c.send(&data_payload(&sample_message("rcpt-limit")));
+    c.expect_reply(250);
+    c.quit();
 }

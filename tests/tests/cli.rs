@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use smtp_proto_tests::Blackhole;
+use smtp_proto_tests::{Blackhole, ListenerKind};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -72,6 +72,38 @@ fn address_in_use_exits_1_naming_it() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(stderr_of(&output).contains(&addr), "{output:?}");
     drop(taken);
+}
+
+/// Port 0 may repeat across listen flags; one listening line per listener, grouped by
+/// kind (smtp, smtps, lmtp), each kind in flag order; every port is a real one.
+#[test]
+fn listening_lines_name_every_listener() {
+    let bh = Blackhole::start(&[
+        "--lmtp-listen",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+    ]);
+    let kinds: Vec<ListenerKind> = bh.listeners().iter().map(|l| l.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ListenerKind::Smtp,
+            ListenerKind::Smtp,
+            ListenerKind::Smtps,
+            ListenerKind::Lmtp
+        ]
+    );
+    let mut ports: Vec<u16> = bh.listeners().iter().map(|l| l.addr.port()).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 4, "{:?}", bh.listeners());
+    assert!(ports.iter().all(|&p| p != 0));
 }
 
 #[test]

@@ -6,8 +6,8 @@
 use std::process::{Command, Output};
 
 use smtp_proto_tests::{
-    Blackhole, CLIENT_TIMEOUT, TempDir, maildir_messages, require_tool, run_with_timeout,
-    sample_message,
+    Blackhole, CLIENT_TIMEOUT, TempDir, assert_maildir_eq, maildir_messages, require_tool,
+    run_with_timeout, sample_message,
 };
 
 const FROM: &str = "sender@client.example";
@@ -44,10 +44,10 @@ fn starttls_with_auth() {
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "carol:c4rol"]);
     let message = sample_message("curl-starttls");
     let file = dir.write("message.eml", &message);
-    let url = format!("smtp://127.0.0.1:{}/client.example", bh.smtp_addr().port());
+    let url = format!("smtp://{}/client.example", bh.smtp_addr());
     let output = curl(&url, &file, &["--ssl-reqd", "-k", "--user", "carol:c4rol"]);
     assert_ok(&output);
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -59,13 +59,10 @@ fn implicit_tls_smtps_with_auth() {
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "carol:c4rol"]);
     let message = sample_message("curl-smtps");
     let file = dir.write("message.eml", &message);
-    let url = format!(
-        "smtps://127.0.0.1:{}/client.example",
-        bh.smtps_addr().port()
-    );
+    let url = format!("smtps://{}/client.example", bh.smtps_addr());
     let output = curl(&url, &file, &["-k", "--user", "carol:c4rol"]);
     assert_ok(&output);
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -77,10 +74,10 @@ fn plain_without_tls() {
     let bh = Blackhole::start_all(&["--maildir", dir.arg()]);
     let message = sample_message("curl-plain");
     let file = dir.write("message.eml", &message);
-    let url = format!("smtp://127.0.0.1:{}/client.example", bh.smtp_addr().port());
+    let url = format!("smtp://{}/client.example", bh.smtp_addr());
     let output = curl(&url, &file, &[]);
     assert_ok(&output);
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -91,7 +88,7 @@ fn wrong_password_fails() {
     let dir = TempDir::new("curl-535");
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "carol:c4rol"]);
     let file = dir.write("message.eml", &sample_message("curl-535"));
-    let url = format!("smtp://127.0.0.1:{}/client.example", bh.smtp_addr().port());
+    let url = format!("smtp://{}/client.example", bh.smtp_addr());
     let output = curl(
         &url,
         &file,

@@ -3,15 +3,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use smtp_proto_tests::{Blackhole, CountingProxy, TempDir, maildir_messages, sample_body};
+use smtp_proto_tests::{
+    Blackhole, CountingProxy, TempDir, assert_maildir_eq, maildir_messages, sample_body,
+    sample_message,
+};
 
 fn tls_parameters() -> TlsParameters {
     TlsParameters::builder("localhost".into())
@@ -21,13 +26,13 @@ fn tls_parameters() -> TlsParameters {
 }
 
 fn transport(
-    port: u16,
+    addr: SocketAddr,
     tls: Tls,
     user: &str,
     password: &str,
 ) -> AsyncSmtpTransport<Tokio1Executor> {
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(port)
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
         .tls(tls)
         .credentials(Credentials::new(user.into(), password.into()))
         .timeout(Some(Duration::from_secs(10)))
@@ -35,74 +40,119 @@ fn transport(
         .build()
 }
 
-/// A message whose body exercises dot-stuffing, a 900-character line and 8-bit text,
-/// sent as 8bit (no transfer encoding), so the bytes on the wire are the body's own.
+/// A message whose body exercises dot-stuffing, an empty line and 8-bit text, sent as
+/// 8bit (no transfer encoding), so the bytes on the wire are the body's own. (lettre's
+/// 8bit encoder refuses lines over 76 characters: the 900-character line goes through
+/// [`raw_message`] and through lettre's own encoding in [`encoded_message`].)
 fn message(tag: &str) -> Message {
+    let body = format!(
+        "Hello {tag},\r\n.starts with one dot\r\n..starts with two dots\r\n...\r\n\
+         . dot space\r\n.x\r\n\r\n(an empty line is above)\r\n\
+         8-bit: Grüße, naïve café, 日本語, ☃ ✉\r\nlast line {tag}\r\n"
+    );
+    builder(tag)
+        .header(ContentType::TEXT_PLAIN)
+        .body(Body::new_with_encoding(body, ContentTransferEncoding::EightBit).expect("8bit body"))
+        .unwrap()
+}
+
+/// A message with [`sample_body`] (900-character line included), encoded as lettre
+/// chooses (quoted-printable or base64).
+fn encoded_message(tag: &str) -> Message {
+    builder(tag)
+        .header(ContentType::TEXT_PLAIN)
+        .body(Body::new(sample_body(tag)))
+        .unwrap()
+}
+
+fn builder(tag: &str) -> lettre::message::MessageBuilder {
     let from: Mailbox = "Lettre Sender <sender@client.example>".parse().unwrap();
     let to: Mailbox = "rcpt@blackhole.localhost".parse().unwrap();
     Message::builder()
         .from(from)
         .to(to)
         .subject(format!("lettre {tag} — Grüße"))
-        .header(ContentType::TEXT_PLAIN)
-        .body(
-            Body::new_with_encoding(sample_body(tag), ContentTransferEncoding::EightBit)
-                .expect("8bit body"),
-        )
-        .unwrap()
 }
 
-/// Sorted contents, to compare sets of messages whatever the file names.
-fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    v.sort();
-    v
+/// [`sample_message`] as raw bytes with its envelope, for `send_raw`: lettre's SMTP client
+/// dot-stuffs and sends it as it is (900-character line included).
+fn raw_message(tag: &str) -> (Envelope, Vec<u8>) {
+    let envelope = Envelope::new(
+        Some("sender@client.example".parse().unwrap()),
+        vec!["rcpt@blackhole.localhost".parse().unwrap()],
+    )
+    .unwrap();
+    (envelope, sample_message(tag))
+}
+
+/// What the server stores for a message lettre sends: lettre always writes the message,
+/// dot-stuffed, then CR LF . CR LF. RFC 5321 §4.1.1.4: the first CR LF of that ends the
+/// last line and belongs to the content, so the content is the message plus CR LF (an
+/// empty last line when the message already ends with CR LF).
+fn stored_form(sent: &[u8]) -> Vec<u8> {
+    let mut content = sent.to_vec();
+    content.extend_from_slice(b"\r\n");
+    content
+}
+
+/// lettre's pool takes a connection back in a task it spawns when the send ends; give
+/// that task time to run, or the next send opens a second connection.
+async fn recycled() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 #[tokio::test]
-async fn starttls_auth_three_messages_one_connection() {
+async fn starttls_auth_four_messages_one_connection() {
     let dir = TempDir::new("lettre");
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "lettre:pa55:word"]);
     // Counts the TCP connections lettre opens.
     let proxy = CountingProxy::start(bh.smtp_addr());
     let mailer = transport(
-        proxy.addr().port(),
+        proxy.addr(),
         Tls::Required(tls_parameters()),
         "lettre",
         "pa55:word",
     );
     let mut sent = Vec::new();
-    for i in 0..4 {
-        let m = message(&format!("lettre-{i}"));
-        let formatted = m.formatted();
+    for m in [
+        message("lettre-0"),
+        encoded_message("lettre-1"),
+        message("lettre-2"),
+    ] {
+        let formatted = stored_form(&m.formatted());
         let response = mailer.send(m).await.expect("lettre send");
-        assert!(response.is_positive(), "{response:?}");
-        assert_eq!(response.code().to_string(), "250");
+        assert_eq!(response.code().to_string(), "250", "{response:?}");
         sent.push(formatted);
+        recycled().await;
     }
+    let (envelope, raw) = raw_message("lettre-raw");
+    let response = mailer
+        .send_raw(&envelope, &raw)
+        .await
+        .expect("lettre send_raw");
+    assert_eq!(response.code().to_string(), "250", "{response:?}");
+    sent.push(stored_form(&raw));
     assert_eq!(proxy.connections(), 1, "lettre used one connection");
-    assert_eq!(sorted(maildir_messages(dir.path())), sorted(sent));
-    // The 8-bit line and the dot lines went through unchanged.
-    let first = String::from_utf8(maildir_messages(dir.path()).remove(0)).unwrap();
-    assert!(first.contains("\r\n..starts with two dots\r\n"), "{first}");
-    assert!(first.contains("Grüße, naïve café"), "{first}");
+    assert_maildir_eq(dir.path(), &sent);
 }
 
 #[tokio::test]
 async fn implicit_tls_with_login_mechanism() {
     let dir = TempDir::new("lettre-tls");
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "u:p"]);
-    let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(bh.smtps_addr().port())
-        .tls(Tls::Wrapper(tls_parameters()))
-        .credentials(Credentials::new("u".into(), "p".into()))
-        .authentication(vec![Mechanism::Login])
-        .timeout(Some(Duration::from_secs(10)))
-        .build();
+    let mailer =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(bh.smtps_addr().ip().to_string())
+            .port(bh.smtps_addr().port())
+            .tls(Tls::Wrapper(tls_parameters()))
+            .credentials(Credentials::new("u".into(), "p".into()))
+            .authentication(vec![Mechanism::Login])
+            .timeout(Some(Duration::from_secs(10)))
+            .build();
     let m = message("lettre-wrapper");
-    let formatted = m.formatted();
+    let formatted = stored_form(&m.formatted());
     let response = mailer.send(m).await.expect("lettre send over implicit TLS");
     assert_eq!(response.code().to_string(), "250");
-    assert_eq!(maildir_messages(dir.path()), vec![formatted]);
+    assert_maildir_eq(dir.path(), &[formatted]);
 }
 
 #[tokio::test]
@@ -110,7 +160,7 @@ async fn wrong_password_is_535() {
     let dir = TempDir::new("lettre-535");
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "lettre:right"]);
     let mailer = transport(
-        bh.smtp_addr().port(),
+        bh.smtp_addr(),
         Tls::Required(tls_parameters()),
         "lettre",
         "wrong",

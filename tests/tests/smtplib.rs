@@ -8,8 +8,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use smtp_proto_tests::{
-    Blackhole, CLIENT_TIMEOUT, TempDir, maildir_messages, require_tool, run_with_timeout,
-    sample_message,
+    Blackhole, CLIENT_TIMEOUT, TempDir, assert_maildir_eq, maildir_messages, require_tool,
+    run_with_timeout, sample_message,
 };
 
 const FROM: &str = "sender@client.example";
@@ -37,6 +37,11 @@ fn run(args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n--- stderr\n{stderr}"))
 }
 
+/// The host and port arguments of the script.
+fn host_port(addr: std::net::SocketAddr) -> (String, String) {
+    (addr.ip().to_string(), addr.port().to_string())
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("not an array: {v}"))
@@ -54,15 +59,8 @@ fn plain_sendmail() {
     let bh = Blackhole::start_all(&["--maildir", dir.arg()]);
     let message = sample_message("py-plain");
     let file = dir.write("message.eml", &message);
-    let port = bh.smtp_addr().port().to_string();
-    let out = run(&[
-        "plain",
-        "127.0.0.1",
-        &port,
-        file.to_str().unwrap(),
-        FROM,
-        TO,
-    ]);
+    let (host, port) = host_port(bh.smtp_addr());
+    let out = run(&["plain", &host, &port, file.to_str().unwrap(), FROM, TO]);
     assert_eq!(out["refused"], json!({}), "{out}");
     let features = strings(&out["features"]);
     for extension in ["starttls", "pipelining", "8bitmime", "smtputf8", "size"] {
@@ -71,7 +69,7 @@ fn plain_sendmail() {
             "{extension} in {features:?}"
         );
     }
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -83,10 +81,10 @@ fn starttls_then_login() {
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "alice:s3cr3t pass"]);
     let message = sample_message("py-starttls");
     let file = dir.write("message.eml", &message);
-    let port = bh.smtp_addr().port().to_string();
+    let (host, port) = host_port(bh.smtp_addr());
     let out = run(&[
         "starttls_login",
-        "127.0.0.1",
+        &host,
         &port,
         "alice",
         "s3cr3t pass",
@@ -107,7 +105,7 @@ fn starttls_then_login() {
     assert_eq!(out["starttls"], 220);
     assert_eq!(out["login"], 235);
     assert_eq!(out["refused"], json!({}));
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -126,17 +124,17 @@ fn smtputf8_address() {
     )
     .into_bytes();
     let file = dir.write("message.eml", &message);
-    let port = bh.smtp_addr().port().to_string();
+    let (host, port) = host_port(bh.smtp_addr());
     let out = run(&[
         "smtputf8",
-        "127.0.0.1",
+        &host,
         &port,
         file.to_str().unwrap(),
         sender,
         rcpt,
     ]);
     assert_eq!(out["refused"], json!({}), "{out}");
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -148,10 +146,10 @@ fn implicit_tls_smtp_ssl() {
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "bob:pw"]);
     let message = sample_message("py-ssl");
     let file = dir.write("message.eml", &message);
-    let port = bh.smtps_addr().port().to_string();
+    let (host, port) = host_port(bh.smtps_addr());
     let out = run(&[
         "implicit_tls",
-        "127.0.0.1",
+        &host,
         &port,
         "bob",
         "pw",
@@ -166,7 +164,7 @@ fn implicit_tls_smtp_ssl() {
     assert_eq!(out["version"], "TLSv1.3", "{out}");
     assert_eq!(out["login"], 235);
     assert_eq!(out["refused"], json!({}));
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -178,10 +176,10 @@ fn lmtp_three_recipients() {
     let bh = Blackhole::start_all(&["--maildir", dir.arg()]);
     let message = sample_message("py-lmtp");
     let file = dir.write("message.eml", &message);
-    let port = bh.lmtp_addr().port().to_string();
+    let (host, port) = host_port(bh.lmtp_addr());
     let out = run(&[
         "lmtp",
-        "127.0.0.1",
+        &host,
         &port,
         file.to_str().unwrap(),
         FROM,
@@ -215,8 +213,8 @@ fn auth_before_starttls_is_refused() {
         return;
     }
     let bh = Blackhole::start_all(&["--auth", "alice:secret"]);
-    let port = bh.smtp_addr().port().to_string();
-    let out = run(&["auth_before_tls", "127.0.0.1", &port, "alice", "secret"]);
+    let (host, port) = host_port(bh.smtp_addr());
+    let out = run(&["auth_before_tls", &host, &port, "alice", "secret"]);
     // TLS-14: not advertised before TLS, and refused with 538 if tried anyway.
     assert_eq!(out["auth_advertised"], false, "{out}");
     assert_eq!(out["starttls_advertised"], true, "{out}");
@@ -233,14 +231,8 @@ fn wrong_password_is_535() {
         return;
     }
     let bh = Blackhole::start_all(&["--auth", "alice:secret"]);
-    let port = bh.smtp_addr().port().to_string();
-    let out = run(&[
-        "wrong_password",
-        "127.0.0.1",
-        &port,
-        "alice",
-        "not-the-secret",
-    ]);
+    let (host, port) = host_port(bh.smtp_addr());
+    let out = run(&["wrong_password", &host, &port, "alice", "not-the-secret"]);
     assert_eq!(out["code"], 535, "{out}");
     assert!(
         out["message"].as_str().unwrap().starts_with("5.7.8"),

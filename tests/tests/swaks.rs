@@ -4,16 +4,26 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use smtp_proto_tests::{
-    Blackhole, CLIENT_TIMEOUT, TempDir, maildir_messages, require_tool, run_with_timeout,
-    sample_message,
+    Blackhole, CLIENT_TIMEOUT, TempDir, assert_maildir_eq, require_tool, run_with_paced_input,
+    run_with_timeout, sample_message,
 };
 
-fn swaks(port: u16, file: &std::path::Path, extra: &[&str]) -> Output {
+/// Writes `message` for swaks's `--data @file`. swaks sends the data, then CR LF . CR LF:
+/// the file holds the message without its last CR LF, so what is stored is `message`.
+fn data_file(dir: &TempDir, message: &[u8]) -> std::path::PathBuf {
+    let trimmed = message
+        .strip_suffix(b"\r\n")
+        .expect("message ends with CR LF");
+    dir.write("message.eml", trimmed)
+}
+
+fn swaks(addr: std::net::SocketAddr, file: &std::path::Path, extra: &[&str]) -> Output {
     let mut command = Command::new("swaks");
     command
-        .args(["--server", &format!("127.0.0.1:{port}")])
+        .args(["--server", &addr.to_string()])
         .args(["--helo", "client.example", "--timeout", "20"])
         .args(["--from", "sender@client.example"])
         .args(["--to", "rcpt@blackhole.localhost"])
@@ -41,9 +51,9 @@ fn starttls_auth_plain() {
     let dir = TempDir::new("swaks-tls");
     let bh = Blackhole::start_all(&["--maildir", dir.arg(), "--auth", "dave:d4ve"]);
     let message = sample_message("swaks-tls");
-    let file = dir.write("message.eml", &message);
+    let file = data_file(&dir, &message);
     let output = swaks(
-        bh.smtp_addr().port(),
+        bh.smtp_addr(),
         &file,
         &[
             "--tls",
@@ -60,7 +70,7 @@ fn starttls_auth_plain() {
     assert!(transcript.contains("<-  220"), "{transcript}");
     assert!(transcript.contains("=== TLS started"), "{transcript}");
     assert!(transcript.contains("<~  235"), "{transcript}");
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -71,10 +81,10 @@ fn plain_delivery() {
     let dir = TempDir::new("swaks-plain");
     let bh = Blackhole::start_all(&["--maildir", dir.arg()]);
     let message = sample_message("swaks-plain");
-    let file = dir.write("message.eml", &message);
-    let output = swaks(bh.smtp_addr().port(), &file, &[]);
+    let file = data_file(&dir, &message);
+    let output = swaks(bh.smtp_addr(), &file, &[]);
     assert_ok(&output);
-    assert_eq!(maildir_messages(dir.path()), vec![message]);
+    assert_maildir_eq(dir.path(), &[message]);
 }
 
 #[test]
@@ -83,7 +93,9 @@ fn openssl_s_client_starttls_tls13() {
         return;
     }
     let bh = Blackhole::start_all(&[]);
-    let output = run_with_timeout(
+    // One line at a time: EHLO must be the last command of a pipelined group (RFC 2920
+    // §3.1), and s_client sends whatever it has read from stdin in one record.
+    let output = run_with_paced_input(
         Command::new("openssl").args([
             "s_client",
             "-starttls",
@@ -95,7 +107,10 @@ fn openssl_s_client_starttls_tls13() {
             "-crlf",
             "-ign_eof",
         ]),
-        b"EHLO c.example\nQUIT\n",
+        &[
+            (Duration::ZERO, b"EHLO c.example\n"),
+            (Duration::from_secs(1), b"QUIT\n"),
+        ],
         CLIENT_TIMEOUT,
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
