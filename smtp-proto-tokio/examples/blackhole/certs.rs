@@ -101,34 +101,8 @@ mod tests {
     use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConnection};
     use rustls_pki_types::ServerName;
     use std::io::{Read, Write};
-    use std::path::PathBuf;
 
-    /// A fresh, unique directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "blackhole-certs-{tag}-{}-{}",
-                std::process::id(),
-                fastrand::u64(..)
-            ));
-            std::fs::create_dir_all(&path).unwrap();
-            Self(path)
-        }
-
-        fn write(&self, name: &str, contents: &str) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, contents).unwrap();
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testing::TempDir;
 
     /// A client that trusts exactly `cert`.
     fn client_trusting(cert: &CertificateDer<'static>) -> Arc<ClientConfig> {
@@ -216,7 +190,7 @@ mod tests {
 
     #[test]
     fn pem_files_load_and_handshake() {
-        let dir = TempDir::new("load");
+        let dir = TempDir::created("load");
         let (cert_pem, key_pem) = pem_pair("files.test");
         let cert = dir.write("cert.pem", &cert_pem);
         let key = dir.write("key.pem", &key_pem);
@@ -227,7 +201,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_file() {
-        let dir = TempDir::new("errors");
+        let dir = TempDir::created("errors");
         let (cert_pem, key_pem) = pem_pair("a.test");
         let (_, other_key_pem) = pem_pair("b.test");
         let cert = dir.write("cert.pem", &cert_pem);

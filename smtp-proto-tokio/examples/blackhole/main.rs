@@ -13,6 +13,8 @@ mod maildir;
 mod policy;
 mod stats;
 mod switches;
+#[cfg(test)]
+mod testing;
 
 use std::io::Write;
 use std::net::SocketAddr;
