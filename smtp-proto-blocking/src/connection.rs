@@ -91,6 +91,17 @@ fn pump<H: Handler>(
     let mut closed = CloseReason::PeerEof;
     let mut io_error = None;
     let mut stopping = stop::RUN;
+    // Whatever the client sent before it could see the greeting goes in first, so the
+    // core can refuse a client that does not wait for it (smtp-rules.md SMG-P5).
+    match read_now(&mut stream, &mut read_buf) {
+        Ok(None) => {}
+        Ok(Some(0)) => session.handle_eof(now()),
+        Ok(Some(n)) => session.handle_input(now(), &read_buf[..n]),
+        Err(e) => {
+            io_error = Some(e);
+            session.handle_eof(now());
+        }
+    }
     loop {
         while let Some(event) = session.poll_event() {
             if let Some(reason) = dispatch(&mut session, handler, event) {
@@ -102,10 +113,7 @@ fn pump<H: Handler>(
             let deadline = session
                 .poll_timeout()
                 .unwrap_or_else(|| now() + FINAL_WRITE);
-            let written = stream
-                .set_write_timeout(Some(until(deadline)))
-                .and_then(|()| stream.write_all(&out));
-            if let Err(e) = written {
+            if let Err(e) = write_by(&mut stream, &out, deadline) {
                 // The client is gone: let the core wind down and tell the handler.
                 io_error = Some(e);
                 session.handle_eof(now());
@@ -157,6 +165,36 @@ fn pump<H: Handler>(
             }
         }
     }
+}
+
+/// One read that does not wait: `None` when nothing is there yet.
+fn read_now(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    stream.set_nonblocking(true)?;
+    let read = stream.read(buf);
+    stream.set_nonblocking(false)?;
+    match read {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes all of `bytes` by `deadline`: the deadline bounds the whole write, not each
+/// `send` (a client draining one byte at a time cannot stretch it).
+fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        if now() >= deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(until(deadline)))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Time left until `deadline`, at least a millisecond (a zero timeout means "none").

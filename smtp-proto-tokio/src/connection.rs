@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use smtp_proto::tls::{Endpoint, Session};
 use smtp_proto::{CloseReason, Event};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 
 use crate::handler::Handler;
@@ -99,6 +102,18 @@ where
     let mut closed = CloseReason::PeerEof;
     let mut io_error = None;
     let mut stopping = Stop::Run;
+    // Whatever the client sent before it could see the greeting goes in first, so the
+    // core can refuse a client that does not wait for it (smtp-rules.md SMG-P5).
+    if let Some(n) = read_now(&mut io, &mut read_buf).await {
+        match n {
+            Ok(0) => session.handle_eof(now()),
+            Ok(n) => session.handle_input(now(), &read_buf[..n]),
+            Err(e) => {
+                io_error = Some(e);
+                session.handle_eof(now());
+            }
+        }
+    }
     loop {
         while let Some(event) = session.poll_event() {
             if let Some(reason) = dispatch(&mut session, handler, event).await {
@@ -149,6 +164,18 @@ where
                 }
             }
         }
+    }
+}
+
+/// One read that does not wait: `None` when nothing is there yet.
+async fn read_now<S: AsyncRead + Unpin>(io: &mut S, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    let mut read_buf = ReadBuf::new(buf);
+    let polled =
+        std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *io).poll_read(cx, &mut read_buf)))
+            .await;
+    match polled {
+        Poll::Pending => None,
+        Poll::Ready(result) => Some(result.map(|()| read_buf.filled().len())),
     }
 }
 

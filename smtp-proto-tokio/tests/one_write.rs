@@ -71,6 +71,8 @@ async fn pipelined_replies_leave_in_one_write() {
     );
     let served = tokio::spawn(async move { serve(transport, AcceptAll, &endpoint, info).await });
     let mut client = client;
+    // A client must wait for the greeting (one that does not is refused, SMG-P5).
+    wait_for_writes(&writes, 1).await;
     client
         .write_all(b"EHLO c.example\r\n")
         .await
