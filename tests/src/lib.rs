@@ -14,7 +14,9 @@
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
 //! - [`proxy`]: a TCP forwarder that counts connections;
-//! - [`tools`]: external programs (skip or fail when missing, run with a deadline).
+//! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
+//! - [`wire`]: scripted sessions (writes, expected replies, TLS, silence, close) for tables
+//!   of rows.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -25,6 +27,7 @@ pub mod message;
 pub mod proxy;
 pub mod tls;
 pub mod tools;
+pub mod wire;
 
 pub use blackhole::{Blackhole, Listener, ListenerKind};
 pub use client::{Reply, SmtpClient, deliver_once};
@@ -35,6 +38,7 @@ pub use message::{
 };
 pub use proxy::CountingProxy;
 pub use tools::{require_tool, run_with_paced_input, run_with_timeout};
+pub use wire::{Script, Step};
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,760 @@
+//! The servers the wire suites run against: blackhole (a process, `--maildir`) and
+//! in-process servers of both adapters (`smtp_proto_tokio::Listener`,
+//! `smtp_proto_blocking::Listener`) with a handler that records every call and the bytes of
+//! every message it accepted. One type, [`WireServer`], hides which is which; [`run_rows`]
+//! runs a table of scripted rows against one of them and reports every failing row.
+//!
+//! Not a module of the library: it needs the adapters, tokio and rcgen, which are
+//! dev-dependencies of this crate. The wire suites include it with
+//! `#[path = "../src/servers.rs"] mod servers;`.
+#![allow(dead_code, unreachable_pub, unused_macros)]
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use bytes::Bytes;
+use smtp_proto::tls::{Endpoint, TlsMode};
+use smtp_proto::{
+    AbortReason, AuthData, CloseReason, ConnectionInfo, Decision, Domain, ForwardPath, MailParams,
+    MessageInfo, RcptParams, Reply, ReversePath, ServerConfig, TlsInfo,
+};
+use smtp_proto_tests::wire::Script;
+use smtp_proto_tests::{Blackhole, TempDir, now, wait_for_empty_tmp};
+
+/// Where a wire test runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The blackhole binary, with [`blackhole_args`].
+    Blackhole,
+    /// `smtp_proto_tokio::Listener` in this process.
+    Tokio,
+    /// `smtp_proto_blocking::Listener` in this process.
+    Blocking,
+}
+
+/// The name both blackhole and the in-process servers use.
+pub const HOSTNAME: &str = "blackhole.localhost";
+
+/// The credentials the recording handler and blackhole accept: `AUTH PLAIN
+/// AHVzZXIAcGFzcw==` is `\0user\0pass`.
+pub const USER: &str = "user";
+/// See [`USER`].
+pub const PASSWORD: &str = "pass";
+
+/// The largest message of the shared profile: RFC 5321 §4.5.3.1.7's minimum, 64 KiB.
+pub const MAX_MESSAGE: u64 = 65536;
+
+/// How an in-process server uses TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tls {
+    /// No TLS (STARTTLS not offered).
+    Off,
+    /// STARTTLS offered.
+    Starttls,
+    /// Implicit TLS (RFC 8314).
+    Implicit,
+}
+
+/// What an in-process server is made of.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The SMTP configuration.
+    pub config: ServerConfig,
+    /// The TLS mode.
+    pub tls: Tls,
+    /// How long the handler's `connect` takes.
+    pub connect_delay: Duration,
+}
+
+impl Setup {
+    /// The shared profile, the one [`blackhole_args`] gives blackhole: host name
+    /// [`HOSTNAME`], STARTTLS, AUTH PLAIN and LOGIN (after TLS), messages up to
+    /// [`MAX_MESSAGE`]; everything else at its default (strict line endings, the RFC 2920
+    /// synchronisation check, STARTTLS injection discarded).
+    pub fn new() -> Self {
+        let mut config = ServerConfig::new(HOSTNAME);
+        config.extensions.starttls = true;
+        config.extensions.auth_mechanisms = vec!["PLAIN".to_owned(), "LOGIN".to_owned()];
+        config.limits.max_message_size = MAX_MESSAGE;
+        Self {
+            config,
+            tls: Tls::Starttls,
+            connect_delay: Duration::ZERO,
+        }
+    }
+
+    /// The endpoint of a listener with this setup.
+    ///
+    /// # Panics
+    /// If the configuration and the TLS mode disagree.
+    pub fn endpoint(&self) -> Endpoint {
+        let mut config = self.config.clone();
+        let mode = match self.tls {
+            Tls::Off => {
+                config.extensions.starttls = false;
+                TlsMode::Off
+            }
+            Tls::Starttls => TlsMode::StartTls(server_tls()),
+            Tls::Implicit => TlsMode::Implicit(server_tls()),
+        };
+        Endpoint::new(Arc::new(config), mode).expect("configuration fits the TLS mode")
+    }
+}
+
+/// A rustls server configuration with a fresh self-signed certificate for `localhost`.
+///
+/// # Panics
+/// If the certificate cannot be made (it can).
+pub fn server_tls() -> Arc<rustls::ServerConfig> {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("rcgen");
+    let cert = rustls::pki_types::CertificateDer::from(key.cert.der().to_vec());
+    let private = rustls::pki_types::PrivateKeyDer::Pkcs8(
+        rustls::pki_types::PrivatePkcs8KeyDer::from(key.key_pair.serialize_der()),
+    );
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports TLS 1.2 and 1.3")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], private)
+    .expect("a valid certificate");
+    Arc::new(config)
+}
+
+/// blackhole's flags for the shared profile ([`Setup::new`]), storing into `maildir`.
+pub fn blackhole_args(maildir: &str) -> Vec<String> {
+    let max = MAX_MESSAGE.to_string();
+    let auth = format!("{USER}:{PASSWORD}");
+    [
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+        "--hostname",
+        HOSTNAME,
+        "--auth",
+        &auth,
+        "--max-message-size",
+        &max,
+        "--maildir",
+        maildir,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+// ---- The recording handler ----------------------------------------------------------
+
+/// What the handlers of one server saw: every call, in order, and the content of every
+/// message they accepted.
+#[derive(Debug, Default)]
+pub struct Record {
+    log: Mutex<Vec<String>>,
+    delivered: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Record {
+    /// Appends one entry to the log.
+    fn note(&self, entry: String) {
+        self.log.lock().expect("log lock").push(entry);
+    }
+
+    /// Every call so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// The messages accepted since the last call.
+    pub fn take_delivered(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *self.delivered.lock().expect("delivered lock"))
+    }
+
+    /// Waits up to `timeout` for the log to satisfy `done`; returns it either way.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = now() + timeout;
+        loop {
+            let log = self.log();
+            if done(&log) || now() >= deadline {
+                return log;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits up to `timeout` for the `n`-th `close` entry; returns the log either way.
+    pub fn wait_closes(&self, n: usize, timeout: Duration) -> Vec<String> {
+        self.wait_for(timeout, |log| closes(log) >= n)
+    }
+}
+
+/// How many sessions of `log` have ended.
+pub fn closes(log: &[String]) -> usize {
+    log.iter().filter(|e| e.starts_with("close ")).count()
+}
+
+/// A handler for both adapters that writes down every call in a [`Record`], accepts
+/// everything (AUTH only for [`USER`]/[`PASSWORD`]) and keeps each accepted message.
+#[derive(Debug)]
+pub struct Recorder {
+    record: Arc<Record>,
+    content: Vec<u8>,
+    connect_delay: Duration,
+}
+
+impl Recorder {
+    /// A handler that records into `record`.
+    pub fn new(record: Arc<Record>) -> Self {
+        Self {
+            record,
+            content: Vec::new(),
+            connect_delay: Duration::ZERO,
+        }
+    }
+
+    /// Writes one entry to the record.
+    fn note(&self, entry: String) {
+        self.record.note(entry);
+    }
+
+    /// MAIL FROM, for both adapters: recorded and accepted.
+    fn on_mail(&self, from: &ReversePath) -> Decision {
+        self.note(format!("mail {from}"));
+        Ok(())
+    }
+
+    /// RCPT TO, for both adapters: recorded and accepted.
+    fn on_rcpt(&self, to: &ForwardPath) -> Decision {
+        self.note(format!("rcpt {to}"));
+        Ok(())
+    }
+
+    /// DATA or the first BDAT: a new message begins.
+    fn on_data_start(&mut self) -> Decision {
+        self.note("data_start".into());
+        self.content.clear();
+        Ok(())
+    }
+
+    /// The end of a message: it is kept ("delivered") and accepted.
+    fn on_message(&mut self, info: &MessageInfo) -> Decision {
+        self.note(format!("message {}", info.size));
+        let content = std::mem::take(&mut self.content);
+        self.record
+            .delivered
+            .lock()
+            .expect("delivered lock")
+            .push(content);
+        Ok(())
+    }
+
+    /// The message in progress is dropped.
+    fn on_aborted(&mut self, reason: AbortReason) {
+        self.note(format!("aborted {reason:?}"));
+        self.content.clear();
+    }
+
+    /// AUTH: only [`USER`]/[`PASSWORD`] succeed.
+    fn on_auth(&self, mechanism: &str, data: &AuthData) -> Decision {
+        let known = matches!(data, AuthData::Credentials(c)
+            if c.username == USER && c.password.expose() == PASSWORD);
+        self.note(format!("auth {mechanism} {known}"));
+        if known {
+            Ok(())
+        } else {
+            Err(Reply::authentication_failed())
+        }
+    }
+}
+
+impl smtp_proto_tokio::Handler for Recorder {
+    async fn connect(&mut self, _info: &ConnectionInfo) -> Decision {
+        if !self.connect_delay.is_zero() {
+            tokio::time::sleep(self.connect_delay).await;
+        }
+        self.note("connect".into());
+        Ok(())
+    }
+    async fn tls_established(&mut self, info: &TlsInfo) {
+        self.note(format!("tls {}", info.protocol.as_deref().unwrap_or("?")));
+    }
+    async fn ehlo(&mut self, domain: &Domain) -> Decision {
+        self.note(format!("ehlo {domain}"));
+        Ok(())
+    }
+    async fn mail(&mut self, from: &ReversePath, _params: &MailParams) -> Decision {
+        self.on_mail(from)
+    }
+    async fn rcpt(&mut self, to: &ForwardPath, _params: &RcptParams) -> Decision {
+        self.on_rcpt(to)
+    }
+    async fn data_start(&mut self) -> Decision {
+        self.on_data_start()
+    }
+    async fn data_chunk(&mut self, chunk: Bytes) {
+        self.content.extend_from_slice(&chunk);
+    }
+    async fn message(&mut self, info: &MessageInfo) -> Decision {
+        self.on_message(info)
+    }
+    async fn message_aborted(&mut self, reason: AbortReason) {
+        self.on_aborted(reason);
+    }
+    async fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
+        self.on_auth(mechanism, data)
+    }
+    async fn reset(&mut self) {
+        self.note("reset".into());
+    }
+    async fn close(&mut self, reason: CloseReason) {
+        self.note(format!("close {reason:?}"));
+    }
+}
+
+impl smtp_proto_blocking::Handler for Recorder {
+    fn connect(&mut self, _info: &ConnectionInfo) -> Decision {
+        if !self.connect_delay.is_zero() {
+            thread::sleep(self.connect_delay);
+        }
+        self.note("connect".into());
+        Ok(())
+    }
+    fn tls_established(&mut self, info: &TlsInfo) {
+        self.note(format!("tls {}", info.protocol.as_deref().unwrap_or("?")));
+    }
+    fn ehlo(&mut self, domain: &Domain) -> Decision {
+        self.note(format!("ehlo {domain}"));
+        Ok(())
+    }
+    fn mail(&mut self, from: &ReversePath, _params: &MailParams) -> Decision {
+        self.on_mail(from)
+    }
+    fn rcpt(&mut self, to: &ForwardPath, _params: &RcptParams) -> Decision {
+        self.on_rcpt(to)
+    }
+    fn data_start(&mut self) -> Decision {
+        self.on_data_start()
+    }
+    fn data_chunk(&mut self, chunk: Bytes) {
+        self.content.extend_from_slice(&chunk);
+    }
+    fn message(&mut self, info: &MessageInfo) -> Decision {
+        self.on_message(info)
+    }
+    fn message_aborted(&mut self, reason: AbortReason) {
+        self.on_aborted(reason);
+    }
+    fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
+        self.on_auth(mechanism, data)
+    }
+    fn reset(&mut self) {
+        self.note("reset".into());
+    }
+    fn close(&mut self, reason: CloseReason) {
+        self.note(format!("close {reason:?}"));
+    }
+}
+
+// ---- Servers -------------------------------------------------------------------------
+
+/// An in-process listener of one adapter serving [`Recorder`]s.
+struct InProcess {
+    stop: Option<Box<dyn FnOnce() + Send>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl InProcess {
+    /// Binds 127.0.0.1:0 and serves `setup` with `target`'s listener on its own thread.
+    fn start(target: Target, setup: &Setup, record: &Arc<Record>) -> (Self, SocketAddr) {
+        let socket = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = socket.local_addr().expect("local_addr");
+        let endpoint = setup.endpoint();
+        let (done_tx, done) = mpsc::channel();
+        let make = {
+            let record = record.clone();
+            let delay = setup.connect_delay;
+            move |_: &ConnectionInfo| Recorder {
+                connect_delay: delay,
+                ..Recorder::new(record.clone())
+            }
+        };
+        let grace = Duration::from_secs(2);
+        let stop: Box<dyn FnOnce() + Send> = match target {
+            Target::Tokio => {
+                let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+                thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .expect("tokio runtime");
+                    runtime.block_on(async move {
+                        socket.set_nonblocking(true).expect("nonblocking");
+                        let socket = tokio::net::TcpListener::from_std(socket).expect("tokio");
+                        smtp_proto_tokio::Listener::new(make)
+                            .listen(socket, endpoint)
+                            .max_connections(100)
+                            .grace_period(grace)
+                            .run(async {
+                                let _ = stop_rx.await;
+                            })
+                            .await
+                            .expect("tokio listener");
+                    });
+                    let _ = done_tx.send(());
+                });
+                Box::new(move || {
+                    let _ = stop_tx.send(());
+                })
+            }
+            Target::Blocking => {
+                let listener = smtp_proto_blocking::Listener::new(make)
+                    .listen(socket, endpoint)
+                    .max_connections(100)
+                    .grace_period(grace);
+                let handle = listener.shutdown_handle();
+                thread::spawn(move || {
+                    listener.run().expect("blocking listener");
+                    let _ = done_tx.send(());
+                });
+                Box::new(move || handle.shutdown())
+            }
+            Target::Blackhole => unreachable!("blackhole is not in-process"),
+        };
+        (
+            Self {
+                stop: Some(stop),
+                done,
+            },
+            addr,
+        )
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+            // Bounded: the listener gives sessions a 2 s grace period.
+            let _ = self.done.recv_timeout(Duration::from_secs(10));
+        }
+    }
+}
+
+/// blackhole with its Maildir, and the messages already reported.
+struct Process {
+    blackhole: Blackhole,
+    maildir: TempDir,
+    seen: Mutex<BTreeSet<PathBuf>>,
+}
+
+/// What a [`WireServer`] runs.
+enum Inner {
+    /// blackhole.
+    Process(Box<Process>),
+    /// An adapter's listener.
+    InProcess(InProcess),
+}
+
+/// A running server of any [`Target`].
+pub struct WireServer {
+    /// What it is.
+    pub target: Target,
+    /// Where it listens (plain SMTP, or implicit TLS for [`Tls::Implicit`]).
+    pub addr: SocketAddr,
+    record: Arc<Record>,
+    inner: Inner,
+}
+
+impl WireServer {
+    /// Starts a server. blackhole always runs the shared profile ([`blackhole_args`]);
+    /// `setup` shapes the in-process servers only.
+    pub fn start(target: Target, setup: &Setup) -> Self {
+        let record = Arc::new(Record::default());
+        match target {
+            Target::Blackhole => {
+                let maildir = TempDir::new("wire");
+                let args = blackhole_args(maildir.arg());
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let blackhole = Blackhole::start(&args);
+                Self {
+                    target,
+                    addr: blackhole.smtp_addr(),
+                    record,
+                    inner: Inner::Process(Box::new(Process {
+                        blackhole,
+                        maildir,
+                        seen: Mutex::default(),
+                    })),
+                }
+            }
+            Target::Tokio | Target::Blocking => {
+                let (server, addr) = InProcess::start(target, setup, &record);
+                Self {
+                    target,
+                    addr,
+                    record,
+                    inner: Inner::InProcess(server),
+                }
+            }
+        }
+    }
+
+    /// The recording handler's log, for the in-process servers.
+    pub fn record(&self) -> Option<&Record> {
+        match self.inner {
+            Inner::Process(_) => None,
+            Inner::InProcess(_) => Some(&self.record),
+        }
+    }
+
+    /// The blackhole process, if this is one.
+    pub fn blackhole(&self) -> Option<&Blackhole> {
+        match &self.inner {
+            Inner::Process(p) => Some(&p.blackhole),
+            Inner::InProcess(_) => None,
+        }
+    }
+
+    /// The Maildir of a blackhole server.
+    pub fn maildir(&self) -> Option<&TempDir> {
+        match &self.inner {
+            Inner::Process(p) => Some(&p.maildir),
+            Inner::InProcess(_) => None,
+        }
+    }
+
+    /// The messages stored (blackhole: files that appeared in `new/`) or accepted by the
+    /// handler since the last call, sorted.
+    pub fn take_delivered(&self) -> Vec<Vec<u8>> {
+        let mut messages = match &self.inner {
+            Inner::InProcess(_) => self.record.take_delivered(),
+            Inner::Process(p) => {
+                let mut seen = p.seen.lock().expect("seen lock");
+                let mut fresh = Vec::new();
+                let dir = p.maildir.path().join("new");
+                let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+                    .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
+                    .unwrap_or_default();
+                paths.sort();
+                for path in paths {
+                    if seen.insert(path.clone()) {
+                        let bytes = std::fs::read(&path)
+                            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+                        fresh.push(bytes);
+                    }
+                }
+                fresh
+            }
+        };
+        messages.sort();
+        messages
+    }
+}
+
+// ---- Tables of rows ------------------------------------------------------------------
+
+/// One row of a wire table: a scripted session and what it must leave behind.
+pub struct Row {
+    /// The rule's ID (smtp-rules.md) and a few words.
+    pub id: &'static str,
+    /// Changes to the shared profile. `None`: the row runs on all three targets; `Some`:
+    /// on the adapters only (blackhole has no flag for it), each on a fresh server.
+    pub tweak: Option<fn(&mut Setup)>,
+    /// The session.
+    pub script: Script,
+    /// The messages stored, byte for byte (any order).
+    pub delivered: Vec<Vec<u8>>,
+    /// In-process servers: how many `MAIL` commands the handler saw (the smuggled ones
+    /// must never be among them).
+    pub transactions: usize,
+    /// In-process servers: log entries that must not appear (substrings).
+    pub absent: Vec<&'static str>,
+    /// In-process servers: log entries that must appear (substrings).
+    pub present: Vec<&'static str>,
+}
+
+impl Row {
+    /// A row on the shared profile that stores nothing and opens `transactions`
+    /// transactions.
+    pub fn new(id: &'static str, transactions: usize, script: Script) -> Self {
+        Self {
+            id,
+            tweak: None,
+            script,
+            delivered: Vec::new(),
+            transactions,
+            absent: Vec::new(),
+            present: Vec::new(),
+        }
+    }
+
+    /// The messages the row stores.
+    #[must_use]
+    pub fn delivers(mut self, messages: &[&[u8]]) -> Self {
+        self.delivered = messages.iter().map(|m| m.to_vec()).collect();
+        self
+    }
+
+    /// Runs on the adapters only, with the shared profile changed by `tweak`.
+    #[must_use]
+    pub fn tweak(mut self, tweak: fn(&mut Setup)) -> Self {
+        self.tweak = Some(tweak);
+        self
+    }
+
+    /// A log entry (substring) that must not appear.
+    #[must_use]
+    pub fn absent(mut self, entry: &'static str) -> Self {
+        self.absent.push(entry);
+        self
+    }
+
+    /// A log entry (substring) that must appear.
+    #[must_use]
+    pub fn present(mut self, entry: &'static str) -> Self {
+        self.present.push(entry);
+        self
+    }
+
+    /// Runs the row on `server` and checks what it left behind.
+    fn check(&self, server: &WireServer) -> Result<(), String> {
+        let log_start = server.record().map_or(0, |r| r.log().len());
+        let closes_before = server.record().map_or(0, |r| closes(&r.log()));
+        let outcome = self.script.run(server.addr);
+        // In-process: the row's session is over once its handler heard `close`.
+        let log = server.record().map(|r| {
+            let log = r.wait_closes(closes_before + 1, Duration::from_secs(5));
+            log[log_start.min(log.len())..].to_vec()
+        });
+        outcome?;
+        let mut expected = self.delivered.clone();
+        expected.sort();
+        let delivered = server.take_delivered();
+        if delivered != expected {
+            let show = |m: &[Vec<u8>]| {
+                m.iter()
+                    .map(|m| smtp_proto_tests::wire::escape(m))
+                    .collect::<Vec<_>>()
+            };
+            return Err(format!(
+                "stored {:?}, expected {:?}",
+                show(&delivered),
+                show(&expected)
+            ));
+        }
+        if let Some(dir) = server.maildir() {
+            let left = wait_for_empty_tmp(dir.path(), Duration::from_secs(3));
+            if !left.is_empty() {
+                return Err(format!("files left in the Maildir's tmp/: {left:?}"));
+            }
+        }
+        if let Some(log) = log {
+            if closes(&log) != 1 {
+                return Err(format!("the handler did not hear one close: {log:?}"));
+            }
+            let mails = log.iter().filter(|e| e.starts_with("mail ")).count();
+            if mails != self.transactions {
+                return Err(format!(
+                    "{mails} MAIL events, expected {}: {log:?}",
+                    self.transactions
+                ));
+            }
+            if let Some(bad) = self
+                .absent
+                .iter()
+                .find(|a| log.iter().any(|e| e.contains(*a)))
+            {
+                return Err(format!("log has {bad:?}: {log:?}"));
+            }
+            if let Some(missing) = self
+                .present
+                .iter()
+                .find(|p| !log.iter().any(|e| e.contains(*p)))
+            {
+                return Err(format!("log lacks {missing:?}: {log:?}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs every row that applies to `target` and panics with the list of the failing ones.
+///
+/// # Panics
+/// If any row fails.
+pub fn run_rows(target: Target, rows: &[Row]) {
+    let mut shared = None;
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for row in rows {
+        let result = match (row.tweak, target) {
+            (None, _) => {
+                row.check(shared.get_or_insert_with(|| WireServer::start(target, &Setup::new())))
+            }
+            (Some(_), Target::Blackhole) => continue,
+            (Some(tweak), _) => {
+                let mut setup = Setup::new();
+                tweak(&mut setup);
+                row.check(&WireServer::start(target, &setup))
+            }
+        };
+        ran += 1;
+        if let Err(e) = result {
+            failures.push(format!("{}: {e}", row.id));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} rows failed on {target:?}:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The resident set size of process `pid` in KiB (`VmRSS` in `/proc/<pid>/status`).
+///
+/// # Panics
+/// If the file cannot be read or has no `VmRSS` line.
+pub fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// Declares `#[test]`s running each named function (taking a [`Target`]) on the tokio
+/// and the blocking adapter.
+macro_rules! on_adapters {
+    ($($test:ident),* $(,)?) => {
+        mod tokio_adapter {
+            $(#[test] fn $test() { super::$test(super::servers::Target::Tokio); })*
+        }
+        mod blocking_adapter {
+            $(#[test] fn $test() { super::$test(super::servers::Target::Blocking); })*
+        }
+    };
+}
+
+/// Declares `#[test]`s running each named function (taking a [`Target`]) on blackhole,
+/// the tokio adapter and the blocking adapter (include this module with `#[macro_use]`).
+macro_rules! on_every_target {
+    ($($test:ident),* $(,)?) => {
+        mod blackhole {
+            $(#[test] fn $test() { super::$test(super::servers::Target::Blackhole); })*
+        }
+        mod tokio_adapter {
+            $(#[test] fn $test() { super::$test(super::servers::Target::Tokio); })*
+        }
+        mod blocking_adapter {
+            $(#[test] fn $test() { super::$test(super::servers::Target::Blocking); })*
+        }
+    };
+}
