@@ -128,8 +128,10 @@ pub struct Session {
     close_notify_sent: bool,
     /// Plaintext that must leave before any TLS byte (the `220` to `STARTTLS`).
     plaintext_out: Vec<u8>,
-    /// Scratch space for decrypted input and for replies on their way into rustls.
-    scratch: Vec<u8>,
+    /// Replies on their way into rustls.
+    replies: Vec<u8>,
+    /// Decrypted input on its way into the core (allocated, and zeroed, once).
+    decrypted: Vec<u8>,
     now: Instant,
 }
 
@@ -158,7 +160,8 @@ impl Session {
             input_closed: false,
             close_notify_sent: false,
             plaintext_out: Vec::new(),
-            scratch: Vec::new(),
+            replies: Vec::new(),
+            decrypted: Vec::new(),
             now,
         }
     }
@@ -232,11 +235,11 @@ impl Session {
             }
             Some(tls) => {
                 if self.established {
-                    self.scratch.clear();
-                    if self.server.poll_transmit(&mut self.scratch) > 0 {
+                    self.replies.clear();
+                    if self.server.poll_transmit(&mut self.replies) > 0 {
                         // The rustls buffer for outgoing plaintext is unbounded by
                         // default, so this write takes everything.
-                        let _ = tls.writer().write_all(&self.scratch);
+                        let _ = tls.writer().write_all(&self.replies);
                     }
                     if self.server.is_closed() && !self.close_notify_sent {
                         tls.send_close_notify();
@@ -379,13 +382,15 @@ impl Session {
             return;
         }
         loop {
-            self.scratch.resize(16 * 1024, 0);
+            if self.decrypted.is_empty() {
+                self.decrypted.resize(16 * 1024, 0);
+            }
             let Some(tls) = self.tls.as_mut() else { return };
-            match tls.reader().read(&mut self.scratch) {
+            match tls.reader().read(&mut self.decrypted) {
                 Ok(0) => break,
                 Ok(n) => {
                     // TLS is established, so the core is not in its handshake phase.
-                    let _ = self.server.handle_input(self.now, &self.scratch[..n]);
+                    let _ = self.server.handle_input(self.now, &self.decrypted[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {

@@ -176,7 +176,11 @@ impl Reply {
             }
             _ => None,
         };
-        encode_lines(self.code, code, self.text.split('\n'), out);
+        if self.text.contains('\n') {
+            encode_lines(self.code, code, self.text.split('\n'), out);
+        } else {
+            encode_line(self.code, b' ', code, &self.text, out);
+        }
     }
 }
 
@@ -199,39 +203,56 @@ pub(crate) fn encode_lines<'a>(
 ) {
     let mut lines = lines.peekable();
     while let Some(line) = lines.next() {
-        push_code(code, out);
-        out.push(if lines.peek().is_some() { b'-' } else { b' ' });
-        if let Some(e) = enhanced {
-            push_number(e.class.into(), out);
-            out.push(b'.');
-            push_number(e.subject, out);
-            out.push(b'.');
-            push_number(e.detail, out);
-            if !line.is_empty() {
-                out.push(b' ');
-            }
-        }
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        let separator = if lines.peek().is_some() { b'-' } else { b' ' };
+        encode_line(code, separator, enhanced, line, out);
     }
 }
 
-fn push_code(code: u16, out: &mut Vec<u8>) {
-    out.extend_from_slice(&[
-        b'0' + (code / 100 % 10) as u8,
-        b'0' + (code / 10 % 10) as u8,
-        b'0' + (code % 10) as u8,
-    ]);
+/// One reply line: `code`, `separator` (`-` or SP), the enhanced code if any, the text,
+/// CR LF; built on the stack and appended with one copy.
+fn encode_line(
+    code: u16,
+    separator: u8,
+    enhanced: Option<EnhancedCode>,
+    line: &str,
+    out: &mut Vec<u8>,
+) {
+    // "ddd-" plus "c.sss.ddd " fits in 16 octets.
+    let mut head = [0u8; 16];
+    let mut n = 0;
+    let mut put = |byte: u8| {
+        head[n] = byte;
+        n += 1;
+    };
+    put(b'0' + (code / 100 % 10) as u8);
+    put(b'0' + (code / 10 % 10) as u8);
+    put(b'0' + (code % 10) as u8);
+    put(separator);
+    if let Some(e) = enhanced {
+        put_number(e.class.into(), &mut put);
+        put(b'.');
+        put_number(e.subject, &mut put);
+        put(b'.');
+        put_number(e.detail, &mut put);
+        if !line.is_empty() {
+            put(b' ');
+        }
+    }
+    out.reserve(n + line.len() + 2);
+    out.extend_from_slice(&head[..n]);
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
-fn push_number(n: u16, out: &mut Vec<u8>) {
+/// The decimal digits of `n` (at most 3: enhanced-code parts are below 1000).
+fn put_number(n: u16, put: &mut impl FnMut(u8)) {
     if n >= 100 {
-        out.push(b'0' + (n / 100 % 10) as u8);
+        put(b'0' + (n / 100 % 10) as u8);
     }
     if n >= 10 {
-        out.push(b'0' + (n / 10 % 10) as u8);
+        put(b'0' + (n / 10 % 10) as u8);
     }
-    out.push(b'0' + (n % 10) as u8);
+    put(b'0' + (n % 10) as u8);
 }
 
 /// Copies client-supplied text for use inside a reply: CR, LF, other controls and

@@ -63,22 +63,48 @@ impl Server {
         if self.input.is_empty() {
             return false;
         }
-        let step = data.decoder.decode(&self.input);
-        let consumed = self.input.split_to(step.consumed);
-        if let Some(piece) = step.piece {
-            let chunk = match piece {
-                Piece::Input(range) => consumed.freeze().slice(range),
-                Piece::Static(bytes) => Bytes::from_static(bytes),
-            };
+        // Decode everything buffered, unstuffing in place: each content piece is moved
+        // down to the end of the content before it, so one DataChunk carries what many
+        // stuffed lines would otherwise split into many (a move is cheaper than an event).
+        let mut read = 0;
+        let mut write = 0;
+        let mut rewrite = None;
+        let mut ended = false;
+        while read < self.input.len() && !ended {
+            let step = data.decoder.decode(&self.input[read..]);
+            match step.piece {
+                Some(Piece::Input(range)) => {
+                    let (from, to) = (read + range.start, read + range.end);
+                    if from != write {
+                        self.input.copy_within(from..to, write);
+                    }
+                    write += to - from;
+                }
+                // Normalize mode's rewrites may be longer than what they replace; they
+                // end this step's content.
+                Some(Piece::Static(bytes)) => rewrite = Some(bytes),
+                None => {}
+            }
+            read += step.consumed;
+            ended = step.end_of_data;
+            if rewrite.is_some() || step.consumed == 0 {
+                break;
+            }
+        }
+        let mut consumed = self.input.split_to(read);
+        consumed.truncate(write);
+        let max = self.config.limits.max_message_size;
+        for chunk in [
+            consumed.freeze(),
+            rewrite.map_or_else(Bytes::new, Bytes::from_static),
+        ] {
             let len = chunk.len() as u64;
-            if let Some(chunk) = within_limit(chunk, data.size, self.config.limits.max_message_size)
-            {
+            if let Some(chunk) = within_limit(chunk, data.size, max) {
                 self.events.push_back(Event::DataChunk(chunk));
             }
             data.size = data.size.saturating_add(len);
         }
-        // The verdict comes in the next step, so the last chunk is always seen first.
-        data.ended = step.end_of_data;
+        data.ended = ended;
         true
     }
 
