@@ -20,6 +20,8 @@ use smtp_proto::ConnectionInfo;
 /// sessions do not hold 64 KiB each.
 const READ_SMALL: usize = 2 * 1024;
 const READ_LARGE: usize = 64 * 1024;
+/// Short reads in a row after which a large read buffer is given back.
+const SHRINK_AFTER: u32 = 8;
 
 /// How long the last replies may take to leave once the session has closed.
 const FINAL_WRITE: Duration = Duration::from_secs(30);
@@ -102,6 +104,7 @@ where
     H: Handler,
 {
     let mut read_buf = vec![0u8; READ_SMALL];
+    let mut short_reads = 0;
     let mut out = Vec::new();
     let mut closed = CloseReason::PeerEof;
     let mut io_error = None;
@@ -151,7 +154,7 @@ where
                 Ok(0) => session.handle_eof(now()),
                 Ok(n) => {
                     session.handle_input(now(), &read_buf[..n]);
-                    resize_for(&mut read_buf, n);
+                    resize_for(&mut read_buf, &mut short_reads, n);
                 }
                 Err(e) => {
                     io_error = Some(e);
@@ -174,13 +177,21 @@ where
     }
 }
 
-/// Grows the read buffer after a read that filled it, shrinks it after a short one.
-fn resize_for(read_buf: &mut Vec<u8>, last_read: usize) {
+/// Grows the read buffer after a read that filled it; shrinks it back after a run of
+/// short reads (one short read in bulk DATA must not make the next ones small).
+fn resize_for(read_buf: &mut Vec<u8>, short_reads: &mut u32, last_read: usize) {
     let len = read_buf.len();
     if last_read == len && len < READ_LARGE {
         read_buf.resize(len * 2, 0);
-    } else if last_read < READ_SMALL && len > READ_SMALL {
-        *read_buf = vec![0u8; READ_SMALL];
+    }
+    if last_read >= READ_SMALL {
+        *short_reads = 0;
+    } else if len > READ_SMALL {
+        *short_reads += 1;
+        if *short_reads >= SHRINK_AFTER {
+            *read_buf = vec![0u8; READ_SMALL];
+            *short_reads = 0;
+        }
     }
 }
 
