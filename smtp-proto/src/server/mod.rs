@@ -27,11 +27,11 @@ pub use event::{
     AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, TlsInfo,
 };
 
-/// Whether `reply` may answer a command of `kind`: any refusal, or a positive reply of the
-/// command's class (3xx for DATA, 2xx otherwise).
-fn fits(reply: &Reply, kind: PendingKind) -> bool {
-    let positive_class = match kind {
-        PendingKind::DataStart => 3,
+/// Whether `reply` may answer `outstanding`: any refusal, or a positive reply of the
+/// command's class (3xx for DATA, 2xx otherwise, BDAT included: its reply is 250).
+fn fits(reply: &Reply, outstanding: Option<&Outstanding>) -> bool {
+    let positive_class = match outstanding {
+        Some(Outstanding::Data) => 3,
         _ => 2,
     };
     !reply.is_positive() || reply.code() / 100 == positive_class
@@ -393,7 +393,7 @@ impl Server {
     ) -> Result<(), ApiMisuse> {
         match decision {
             Ok(()) => self.accept(now, pending),
-            Err(reply) if !fits(&reply, pending.kind) => {
+            Err(reply) if !fits(&reply, self.outstanding()) => {
                 let code = reply.code();
                 self.respond(now, pending, replies::LOCAL_ERROR.clone())?;
                 Err(ApiMisuse::InvalidReplyForCommand(code))
@@ -416,7 +416,7 @@ impl Server {
         reply: Reply,
     ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
-        if !fits(&reply, pending.kind) {
+        if !fits(&reply, self.outstanding()) {
             return Err(ApiMisuse::InvalidReplyForCommand(reply.code()));
         }
         let decision = self.take_decision(now, &pending)?;
@@ -508,6 +508,11 @@ impl Server {
         self.close(CloseReason::Shutdown, reply.as_ref());
     }
 
+    /// The decision the client waits for, if any.
+    fn outstanding(&self) -> Option<&Outstanding> {
+        self.awaiting.as_ref().map(|a| &a.decision)
+    }
+
     /// Graceful shutdown: an idle session gets the `421 4.3.2` of [`shutdown`](Self::shutdown)
     /// at once; a session with a mail transaction open (or a decision pending) finishes it
     /// first, so a message in flight still gets its final reply, and closes right after.
@@ -537,7 +542,9 @@ impl Server {
                 return Some(event);
             }
             self.close_if_drained();
-            if self.events.is_empty() && !self.step() {
+            // A step may queue events (Closed among them) even when it reports no
+            // progress; they are returned before giving up.
+            if self.events.is_empty() && !self.step() && self.events.is_empty() {
                 return None;
             }
         }
@@ -641,6 +648,13 @@ impl Server {
         };
         let lf = self.scanned + offset;
         self.scanned = 0;
+        if lf > limit(&self.input[..lf]) {
+            // Too long before its end arrived: answered exactly as when the end comes in a
+            // later read (split invariance), so a bare LF out there is just discarded.
+            self.send_error(too_long);
+            self.discarding = Some(false);
+            return self.discard_line(false);
+        }
         let bare_lf = lf == 0 || self.input[lf - 1] != b'\r';
         if bare_lf && strict {
             // Smuggling defence (smtp-rules.md SMG-C1): a bare LF is never a line end,
