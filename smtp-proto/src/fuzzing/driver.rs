@@ -371,7 +371,7 @@ impl Driver {
                 self.server.respond_each(now, pending, replies)
             }
             15 => {
-                let result = self.server.answer(now, pending, Err(misfit(context.kind)));
+                let result = self.server.answer(now, pending, Err(misfit(context)));
                 assert!(
                     matches!(result, Err(ApiMisuse::InvalidReplyForCommand(_))),
                     "a misfit reply must be reported: {result:?}"
@@ -451,9 +451,10 @@ fn positive(context: Context) -> Reply {
     Reply::new(code, text).expect("valid reply")
 }
 
-/// A positive reply of the wrong class for `kind`.
-fn misfit(kind: PendingKind) -> Reply {
-    let code = if kind == PendingKind::DataStart {
+/// A positive reply of the wrong class for the command: 250 for DATA (which needs 354),
+/// 354 for everything else, BDAT included (its positive reply is 250).
+fn misfit(context: Context) -> Reply {
+    let code = if context.kind == PendingKind::DataStart && !context.chunked {
         250
     } else {
         354
