@@ -1,6 +1,11 @@
 //! Errors: only for a caller misusing the API. Client misbehaviour is an SMTP reply.
 
-/// The caller broke the API contract; the session state is unchanged.
+/// The caller broke the API contract.
+///
+/// [`NotPending`](Self::NotPending) and the TLS variants leave the session unchanged. A
+/// wrong answer to a decision the session is waiting for (a reply of the wrong class, a
+/// wrong LMTP reply count, a challenge outside SASL) spends the token: the client is answered
+/// `451 4.3.0`, then the error reports the bug.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiMisuse {

@@ -376,15 +376,11 @@ impl Server {
     }
 
     /// Answers `pending` with an application's [`Decision`]: `Ok(())` is
-    /// [`accept`](Self::accept), `Err(reply)` is [`respond`](Self::respond). Unlike
-    /// `respond`, a positive reply of the wrong class still answers the client, with
-    /// `451 4.3.0` (an application bug must not leave the client waiting), and the
-    /// error reports it.
+    /// [`accept`](Self::accept), `Err(reply)` is [`respond`](Self::respond).
     ///
     /// # Errors
     ///
-    /// [`ApiMisuse::NotPending`]; [`ApiMisuse::InvalidReplyForCommand`] after the
-    /// `451` was sent.
+    /// As for `accept` and `respond`.
     pub fn answer(
         &mut self,
         now: Instant,
@@ -393,11 +389,6 @@ impl Server {
     ) -> Result<(), ApiMisuse> {
         match decision {
             Ok(()) => self.accept(now, pending),
-            Err(reply) if !fits(&reply, self.outstanding()) => {
-                let code = reply.code();
-                self.respond(now, pending, replies::LOCAL_ERROR.clone())?;
-                Err(ApiMisuse::InvalidReplyForCommand(code))
-            }
             Err(reply) => self.respond(now, pending, reply),
         }
     }
@@ -407,8 +398,10 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`ApiMisuse::NotPending`], or [`ApiMisuse::InvalidReplyForCommand`] for a positive
-    /// code of the wrong class; the decision then stays pending.
+    /// [`ApiMisuse::NotPending`] (nothing changes), or
+    /// [`ApiMisuse::InvalidReplyForCommand`] for a positive code of the wrong class. The
+    /// token is spent either way: after that error the client has been answered
+    /// `451 4.3.0`, so an application bug never leaves it waiting.
     pub fn respond(
         &mut self,
         now: Instant,
@@ -417,7 +410,11 @@ impl Server {
     ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
         if !fits(&reply, self.outstanding()) {
-            return Err(ApiMisuse::InvalidReplyForCommand(reply.code()));
+            return self.fail_decision(
+                now,
+                &pending,
+                ApiMisuse::InvalidReplyForCommand(reply.code()),
+            );
         }
         let decision = self.take_decision(now, &pending)?;
         self.decide(decision, Some(reply));
@@ -429,8 +426,9 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`ApiMisuse::NotPending`], [`ApiMisuse::WrongReplyCount`] or
-    /// [`ApiMisuse::InvalidReplyForCommand`] (a positive reply other than 2xx).
+    /// [`ApiMisuse::NotPending`] (nothing changes), [`ApiMisuse::WrongReplyCount`] or
+    /// [`ApiMisuse::InvalidReplyForCommand`] (a positive reply other than 2xx). After the
+    /// last two every recipient has been answered `451 4.3.0` (the token is spent).
     pub fn respond_each(
         &mut self,
         now: Instant,
@@ -440,16 +438,19 @@ impl Server {
         self.check_pending(&pending)?;
         let expected = self.transaction.as_ref().map_or(0, |t| t.recipients);
         if pending.kind != PendingKind::Message || replies.len() != expected {
-            return Err(ApiMisuse::WrongReplyCount {
-                expected,
-                given: replies.len(),
-            });
+            let given = replies.len();
+            return self.fail_decision(
+                now,
+                &pending,
+                ApiMisuse::WrongReplyCount { expected, given },
+            );
         }
         if let Some(bad) = replies
             .iter()
             .find(|r| r.is_positive() && r.code() / 100 != 2)
         {
-            return Err(ApiMisuse::InvalidReplyForCommand(bad.code()));
+            let misuse = ApiMisuse::InvalidReplyForCommand(bad.code());
+            return self.fail_decision(now, &pending, misuse);
         }
         self.take_decision(now, &pending)?;
         for reply in &replies {
@@ -464,8 +465,9 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`ApiMisuse::NotPending`], or [`ApiMisuse::NotASaslExchange`] for anything but a raw
-    /// mechanism's AUTH step.
+    /// [`ApiMisuse::NotPending`] (nothing changes), or [`ApiMisuse::NotASaslExchange`] for
+    /// anything but a raw mechanism's AUTH step; the command has then been answered
+    /// `451 4.3.0` (the token is spent).
     pub fn challenge(
         &mut self,
         now: Instant,
@@ -478,7 +480,7 @@ impl Server {
                 decision: Outstanding::Auth(auth::Pending::Raw(_)),
                 ..
             }) => {}
-            _ => return Err(ApiMisuse::NotASaslExchange),
+            _ => return self.fail_decision(now, &pending, ApiMisuse::NotASaslExchange),
         }
         if let Outstanding::Auth(auth::Pending::Raw(mechanism)) =
             self.take_decision(now, &pending)?
@@ -784,6 +786,19 @@ impl Server {
             .take()
             .map(|a| a.decision)
             .ok_or(ApiMisuse::NotPending)
+    }
+
+    /// The application answered `pending` wrongly (`misuse`): the command is answered
+    /// `451 4.3.0` instead, because the token is spent and the client must not wait for ever.
+    fn fail_decision(
+        &mut self,
+        now: Instant,
+        pending: &Pending,
+        misuse: ApiMisuse,
+    ) -> Result<(), ApiMisuse> {
+        let decision = self.take_decision(now, pending)?;
+        self.decide(decision, Some(replies::LOCAL_ERROR.clone()));
+        Err(misuse)
     }
 
     /// Finishes the command behind `decision` with the application's `reply` (or the
