@@ -24,7 +24,7 @@
 //! assert!(out.starts_with(b"220 mx.example"));
 //! ```
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -130,8 +130,6 @@ pub struct Session {
     plaintext_out: Vec<u8>,
     /// Replies on their way into rustls.
     replies: Vec<u8>,
-    /// Decrypted input on its way into the core (allocated, and zeroed, once).
-    decrypted: Vec<u8>,
     now: Instant,
 }
 
@@ -161,7 +159,6 @@ impl Session {
             close_notify_sent: false,
             plaintext_out: Vec::new(),
             replies: Vec::new(),
-            decrypted: Vec::new(),
             now,
         }
     }
@@ -381,23 +378,26 @@ impl Session {
         if !self.established {
             return;
         }
-        loop {
-            if self.decrypted.is_empty() {
-                self.decrypted.resize(16 * 1024, 0);
-            }
-            let Some(tls) = self.tls.as_mut() else { return };
-            match tls.reader().read(&mut self.decrypted) {
-                Ok(0) => break,
-                Ok(n) => {
+        // Decrypted records go straight from rustls's buffer into the core (no copy here).
+        let (Some(tls), server) = (self.tls.as_mut(), &mut self.server) else {
+            return;
+        };
+        let failed = loop {
+            let mut reader = tls.reader();
+            let taken = match reader.fill_buf() {
+                Ok([]) => break false,
+                Ok(chunk) => {
                     // TLS is established, so the core is not in its handshake phase.
-                    let _ = self.server.handle_input(self.now, &self.decrypted[..n]);
+                    let _ = server.handle_input(self.now, chunk);
+                    chunk.len()
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    self.fail();
-                    return;
-                }
-            }
+                Err(e) => break e.kind() != io::ErrorKind::WouldBlock,
+            };
+            reader.consume(taken);
+        };
+        if failed {
+            self.fail();
+            return;
         }
         if peer_closed {
             // close_notify: what came before it is processed, nothing after it is read.

@@ -73,11 +73,31 @@ pub enum ReplyError {
 /// Text is one or more lines separated by `\n`; each line becomes one line of a multiline
 /// reply. The code's first digit decides what the reply means: 2 and 3 accept, 4 and 5
 /// refuse.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Reply {
     code: u16,
     enhanced: Option<EnhancedCode>,
     text: Cow<'static, str>,
+    /// The wire forms of the crate's fixed replies, encoded at compile time.
+    wire: Option<&'static Wire>,
+}
+
+/// Equal when code, enhanced code and text are (how a reply is stored does not matter).
+impl PartialEq for Reply {
+    fn eq(&self, other: &Self) -> bool {
+        (self.code, self.enhanced, &self.text) == (other.code, other.enhanced, &other.text)
+    }
+}
+
+impl Eq for Reply {}
+
+/// A fixed reply's two wire forms, so that the replies of the hot path are one copy.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    /// With ENHANCEDSTATUSCODES in force.
+    pub(crate) enhanced: &'static str,
+    /// Without.
+    pub(crate) plain: &'static str,
 }
 
 impl Reply {
@@ -107,6 +127,7 @@ impl Reply {
             code,
             enhanced: None,
             text,
+            wire: None,
         })
     }
 
@@ -122,16 +143,19 @@ impl Reply {
         Ok(self)
     }
 
-    /// A reply built from the crate's own constants (known valid).
+    /// A reply built from the crate's own constants (known valid), with its wire forms
+    /// (debug builds check them against [`encode_line`]'s on every use).
     pub(crate) const fn fixed(
         code: u16,
         enhanced: Option<EnhancedCode>,
         text: &'static str,
+        wire: &'static Wire,
     ) -> Self {
         Self {
             code,
             enhanced,
             text: Cow::Borrowed(text),
+            wire: Some(wire),
         }
     }
 
@@ -141,6 +165,7 @@ impl Reply {
             code,
             enhanced,
             text: Cow::Owned(text),
+            wire: None,
         }
     }
 
@@ -168,6 +193,20 @@ impl Reply {
     /// force: then every 2xx/4xx/5xx line carries the enhanced code (RFC 2034 §3), the given
     /// one or `class.0.0`.
     pub(crate) fn encode(&self, enhanced: bool, out: &mut Vec<u8>) {
+        let Some(wire) = self.wire else {
+            return self.encode_text(enhanced, out);
+        };
+        let bytes = if enhanced { wire.enhanced } else { wire.plain };
+        debug_assert_eq!(bytes.as_bytes(), {
+            let mut slow = Vec::new();
+            self.encode_text(enhanced, &mut slow);
+            slow
+        });
+        out.extend_from_slice(bytes.as_bytes());
+    }
+
+    /// [`encode`](Self::encode) from the code and the text.
+    fn encode_text(&self, enhanced: bool, out: &mut Vec<u8>) {
         let code = match self.enhanced {
             Some(code) if enhanced => Some(code),
             None if enhanced && self.code / 100 != 3 => {
