@@ -97,12 +97,18 @@ async fn pump<S, H>(
     mut io: S,
     mut session: Session,
     handler: &mut H,
-    mut stop: watch::Receiver<Stop>,
+    stop: watch::Receiver<Stop>,
 ) -> io::Result<CloseReason>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
+    // The timer and the stop signal live as long as the session, so a command's round
+    // trip registers neither anew. The timer is only ever moved earlier: when it fires
+    // before the session's (later) deadline it is simply armed again.
+    let mut timer = Box::pin(tokio::time::sleep(FINAL_WRITE));
+    let mut armed: Option<Instant> = None;
+    let mut stop_signal = Box::pin(next_stop(stop));
     let mut read_buf = vec![0u8; READ_SMALL];
     let mut short_reads = 0;
     let mut out = Vec::new();
@@ -148,6 +154,12 @@ where
             return io_error.map_or(Ok(closed), Err);
         }
         let deadline = session.poll_timeout();
+        if let Some(at) = deadline
+            && armed.is_none_or(|armed| at < armed)
+        {
+            timer.as_mut().reset(at.into());
+            armed = Some(at);
+        }
         let wants_read = session.wants_read();
         tokio::select! {
             result = io.read(&mut read_buf), if wants_read => match result {
@@ -161,9 +173,14 @@ where
                     session.handle_eof(now());
                 }
             },
-            () = sleep_until(deadline) => session.handle_timeout(now()),
-            changed = stop.changed(), if stopping != Stop::Now => {
-                let asked = if changed.is_ok() { *stop.borrow_and_update() } else { Stop::Now };
+            () = &mut timer, if armed.is_some() => {
+                // Before a deadline that moved later this does nothing (the core checks),
+                // and the loop arms the timer again.
+                armed = None;
+                session.handle_timeout(now());
+            }
+            (asked, stop) = &mut stop_signal, if stopping != Stop::Now => {
+                stop_signal = Box::pin(next_stop(stop));
                 if asked > stopping {
                     stopping = asked;
                     match asked {
@@ -175,6 +192,16 @@ where
             }
         }
     }
+}
+
+/// The next stop request, with the receiver to wait for the one after it. A listener that
+/// went away counts as [`Stop::Now`].
+async fn next_stop(mut stop: watch::Receiver<Stop>) -> (Stop, watch::Receiver<Stop>) {
+    let asked = match stop.changed().await {
+        Ok(()) => *stop.borrow_and_update(),
+        Err(_) => Stop::Now,
+    };
+    (asked, stop)
 }
 
 /// Grows the read buffer after a read that filled it; shrinks it back after a run of
@@ -204,13 +231,6 @@ async fn read_now<S: AsyncRead + Unpin>(io: &mut S, buf: &mut [u8]) -> Option<io
     match polled {
         Poll::Pending => None,
         Poll::Ready(result) => Some(result.map(|()| read_buf.filled().len())),
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -92,11 +92,12 @@ impl Server {
             // command is refused, or they would run as commands (RFC 3030 §2).
             return self.bdat(args);
         }
-        if args.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        let (controls, non_ascii) = octet_classes(args);
+        if controls {
             // Controls never belong in a command (RFC 5321 §4.1.2; SMG-C2, SMG-C3).
             return self.reject(verb, &r::CONTROL_CHARACTER);
         }
-        if verb != Verb::Auth && !args.is_ascii() && std::str::from_utf8(args).is_err() {
+        if verb != Verb::Auth && non_ascii && std::str::from_utf8(args).is_err() {
             // RFC 6531 §3.3 allows UTF-8 only; AUTH's base64 gets its own 501 (RFC 4954 §4).
             return self.reject(verb, &r::INVALID_UTF8);
         }
@@ -538,6 +539,17 @@ impl Server {
         self.phase = Phase::TlsHandshake;
         self.deadline = Some(self.now + self.config.timeouts.command);
     }
+}
+
+/// Whether `args` holds a control octet (below SP, or DEL) and whether it holds a non-ASCII
+/// octet, in one pass without early exit (so that it vectorises).
+fn octet_classes(args: &[u8]) -> (bool, bool) {
+    let (mut controls, mut high) = (false, 0u8);
+    for &octet in args {
+        controls |= octet < 0x20 || octet == 0x7f;
+        high |= octet;
+    }
+    (controls, high >= 0x80)
 }
 
 /// `501 5.1.7` (sender, RFC 3463 X.1.7) or `501 5.1.3` (recipient, X.1.3).
