@@ -129,6 +129,7 @@ fn help_lists_every_flag() {
         "--delay",
         "--no-header-switches",
         "--quiet",
+        "--threads",
         "--log-level",
         "X-Blackhole-Mode",
         "X-Blackhole-Delay",
@@ -137,5 +138,25 @@ fn help_lists_every_flag() {
             help.contains(flag),
             "--help does not mention {flag}:\n{help}"
         );
+    }
+}
+
+/// `--threads 1` (a single-threaded runtime) serves sessions like the default runtime:
+/// two clients at once, each with a delivery.
+#[test]
+fn single_threaded_runtime_serves_concurrent_sessions() {
+    use smtp_proto_tests::SmtpClient;
+    let bh = Blackhole::start_smtp(&["--threads", "1"]);
+    let mut first = SmtpClient::connect_ehlo(bh.smtp_addr());
+    let mut second = SmtpClient::connect_ehlo(bh.smtp_addr());
+    for client in [&mut first, &mut second] {
+        client.expect("MAIL FROM:<a@example.org>", 250);
+        client.expect("RCPT TO:<b@example.net>", 250);
+        client.expect("DATA", 354);
+    }
+    for client in [&mut first, &mut second] {
+        client.send(b"Subject: t\r\n\r\nbody\r\n.\r\n");
+        client.expect_reply(250);
+        client.expect("QUIT", 221);
     }
 }

@@ -113,6 +113,11 @@ struct Args {
     #[arg(long)]
     quiet: bool,
 
+    /// Runtime threads: 1 serves every session on one thread (least overhead on a small
+    /// machine), 0 means one per CPU core
+    #[arg(long, value_name = "N", default_value = "0")]
+    threads: usize,
+
     /// Log level (RUST_LOG, if set, wins over it) [default: info]
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -163,6 +168,8 @@ pub(crate) struct Settings {
     pub(crate) header_switches: bool,
     /// No periodic summary lines.
     pub(crate) quiet: bool,
+    /// Runtime worker threads; 0 means one per core, 1 a single-threaded runtime.
+    pub(crate) threads: usize,
     /// `--log-level`, lower case, if given (RUST_LOG wins over it).
     pub(crate) log_level: Option<String>,
 }
@@ -188,6 +195,7 @@ impl fmt::Debug for Settings {
             .field("delay", &self.delay)
             .field("header_switches", &self.header_switches)
             .field("quiet", &self.quiet)
+            .field("threads", &self.threads)
             .field("log_level", &self.log_level)
             .finish()
     }
@@ -228,6 +236,7 @@ where
         delay: args.delay,
         header_switches: !args.no_header_switches,
         quiet: args.quiet,
+        threads: args.threads,
         log_level: args.log_level.map(|level| level.to_ascii_lowercase()),
     })
 }
@@ -308,6 +317,7 @@ mod tests {
         assert_eq!(s.delay, Delay::NONE);
         assert!(s.header_switches);
         assert!(!s.quiet);
+        assert_eq!(s.threads, 0);
         assert_eq!(s.log_level, None);
     }
 
@@ -338,7 +348,7 @@ mod tests {
         let args: Vec<&str> = "--cert c.pem --key k.pem --hostname mx.test \
             --max-message-size 1000 --max-recipients 5 --max-connections 7 \
             --auth alice:s3cr:et --auth bob: --require-tls --require-auth --maildir /tmp/md \
-            --mode Bounce --delay 100-200 --no-header-switches --quiet --log-level DEBUG"
+            --mode Bounce --delay 100-200 --no-header-switches --quiet --threads 1 --log-level DEBUG"
             .split_whitespace()
             .collect();
         let s = ok(&args);
@@ -364,6 +374,7 @@ mod tests {
         assert!(s.delay.pick() >= Duration::from_millis(100));
         assert!(!s.header_switches);
         assert!(s.quiet);
+        assert_eq!(s.threads, 1);
         assert_eq!(s.log_level.as_deref(), Some("debug"));
         assert_eq!(ok(&["--mode", "random"]).mode, Mode::Random);
         assert_eq!(ok(&["--delay", "250"]).delay.to_string(), "250");
@@ -462,7 +473,7 @@ mod tests {
             .filter_map(|arg| arg.get_long())
             .map(|long| format!("--{long}"))
             .collect();
-        assert_eq!(longs.len(), 18, "{longs:?}");
+        assert_eq!(longs.len(), 19, "{longs:?}");
         for option in ["--help", "-h"] {
             let e = err(&[option]);
             assert_eq!(e.kind(), ErrorKind::DisplayHelp);

@@ -272,10 +272,32 @@ fn now() -> Instant {
     Instant::now()
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let settings = cli::parse();
     init_logging(&settings);
+    let runtime = match settings.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        0 => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve(settings)),
+        Err(error) => {
+            eprintln!("blackhole: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Binds every listener and serves until Ctrl-C or SIGTERM.
+async fn serve(settings: cli::Settings) -> ExitCode {
     let cert = settings
         .cert
         .as_ref()
