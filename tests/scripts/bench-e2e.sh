@@ -7,6 +7,7 @@
 #   --rounds N  rounds per row (default 3); each round loads smtp-sink, blackhole, sink in turn
 #   --no-idle   skip the idle-session RSS figures (tests/load/idle-sessions.py)
 #   --no-build  use the release binaries as they are
+#   BLACKHOLE_ARGS="..." (environment): extra flags for blackhole, e.g. "--threads 1"
 #   --strict    also exit 1 when a target is missed (blackhole < 1.2x smtp-sink, or idle
 #               plain RSS per session >= 10 KiB)
 #
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
         --no-idle) IDLE=0; shift ;;
         --no-build) BUILD=0; shift ;;
         --strict) STRICT=1; shift ;;
-        *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,13p' "$0" >&2; exit 2 ;;
     esac
 done
 
@@ -92,8 +93,9 @@ SINK_PORT=$(free_port)
 SINK_PID=$!
 PIDS+=("$SINK_PID")
 BH_PORT=$(free_port)
+# shellcheck disable=SC2086
 "$REL/blackhole" --listen "127.0.0.1:$BH_PORT" --quiet --max-connections 1000 \
-    >"$WORK/blackhole.log" 2>&1 &
+    ${BLACKHOLE_ARGS:-} >"$WORK/blackhole.log" 2>&1 &
 BH_PID=$!
 PIDS+=("$BH_PID")
 BLK_PORT=$(free_port)
@@ -106,16 +108,17 @@ wait_port "$BLK_PORT"
 
 FAILURES=()
 
-# CPU time (user + system, clock ticks) a process and its threads have used so far.
+# CPU time (user and system, clock ticks) a process and its threads have used so far.
 cpu_ticks() {
-    awk '{print $14 + $15}' "/proc/$1/stat"
+    awk '{print $14, $15}' "/proc/$1/stat"
 }
 
-# run PORT PID ARGS MESSAGES: prints "msg/s cpu-µs/msg" of one smtp-source run against the
-# server PID ("0 0" if it failed). CPU per message is the server's own (user + system).
+# run PORT PID ARGS MESSAGES: prints "msg/s cpu-µs/msg user-µs/msg" of one smtp-source run
+# against the server PID ("0 0 0" if it failed). CPU per message is the server's own
+# (user + system; the user part alone is the third figure: the rest is the kernel's).
 run() {
-    local port=$1 pid=$2 args=$3 messages=$4 t0 t1 rc c0 c1
-    c0=$(cpu_ticks "$pid")
+    local port=$1 pid=$2 args=$3 messages=$4 t0 t1 rc u0 s0 u1 s1
+    read -r u0 s0 < <(cpu_ticks "$pid")
     t0=$EPOCHREALTIME
     set +e
     # shellcheck disable=SC2086
@@ -123,14 +126,15 @@ run() {
     rc=$?
     set -e
     t1=$EPOCHREALTIME
-    c1=$(cpu_ticks "$pid")
+    read -r u1 s1 < <(cpu_ticks "$pid")
     if [ "$rc" != 0 ]; then
         echo "smtp-source $args 127.0.0.1:$port: exit $rc: $(tail -c 200 "$WORK/source.err")" >&2
-        echo "0 0"
+        echo "0 0 0"
         return
     fi
-    awk -v n="$messages" -v a="$t0" -v b="$t1" -v c="$((c1 - c0))" -v hz="$HZ" \
-        'BEGIN{printf "%.0f %.1f\n", n/(b-a), c*1e6/hz/n}'
+    awk -v n="$messages" -v a="$t0" -v b="$t1" -v c="$((u1 - u0 + s1 - s0))" \
+        -v u="$((u1 - u0))" -v hz="$HZ" \
+        'BEGIN{printf "%.0f %.1f %.1f\n", n/(b-a), c*1e6/hz/n, u*1e6/hz/n}'
 }
 
 median() {
@@ -139,18 +143,22 @@ median() {
 
 echo "# bench-e2e: $(date -u +%FT%TZ), $(nproc) cores, rounds $ROUNDS$([ "$QUICK" = 1 ] && echo ', --quick')"
 echo "# smtp-sink 127.0.0.1:$SINK_PORT | blackhole 127.0.0.1:$BH_PORT | sink 127.0.0.1:$BLK_PORT"
-TABLE="| row | smtp-source args | smtp-sink msg/s | blackhole msg/s | blackhole / smtp-sink | target ≥ 1.2× | blocking sink msg/s | sink / smtp-sink | server CPU µs/msg: smtp-sink, blackhole, sink | load avg |
-|---|---|---|---|---|---|---|---|---|---|"
+TABLE="| row | smtp-source args | smtp-sink msg/s | blackhole msg/s | blackhole / smtp-sink | target ≥ 1.2× | blocking sink msg/s | sink / smtp-sink | server CPU µs/msg: smtp-sink, blackhole, sink | of which user | load avg |
+|---|---|---|---|---|---|---|---|---|---|---|"
 MISSED=0
 for row in "${ROWS[@]}"; do
     IFS='|' read -r name args messages <<<"$row"
-    a=() b=() c=() ca=() cb=() cc=()
+    a=() b=() c=() ca=() cb=() cc=() ua=() ub=() uc=()
     for r in $(seq "$ROUNDS"); do
-        read -r v u < <(run "$SINK_PORT" "$SINK_PID" "$args" "$messages"); a+=("$v"); ca+=("$u")
-        read -r v u < <(run "$BH_PORT" "$BH_PID" "$args" "$messages"); b+=("$v"); cb+=("$u")
-        read -r v u < <(run "$BLK_PORT" "$BLK_PID" "$args" "$messages"); c+=("$v"); cc+=("$u")
-        echo "# $name, round $r: msg/s (server CPU µs/msg): smtp-sink ${a[-1]} (${ca[-1]})," \
-            "blackhole ${b[-1]} (${cb[-1]}), sink ${c[-1]} (${cc[-1]})" >&2
+        read -r v u w < <(run "$SINK_PORT" "$SINK_PID" "$args" "$messages")
+        a+=("$v"); ca+=("$u"); ua+=("$w")
+        read -r v u w < <(run "$BH_PORT" "$BH_PID" "$args" "$messages")
+        b+=("$v"); cb+=("$u"); ub+=("$w")
+        read -r v u w < <(run "$BLK_PORT" "$BLK_PID" "$args" "$messages")
+        c+=("$v"); cc+=("$u"); uc+=("$w")
+        echo "# $name, round $r: msg/s (server CPU µs/msg, of which user): smtp-sink ${a[-1]}" \
+            "(${ca[-1]}, ${ua[-1]}), blackhole ${b[-1]} (${cb[-1]}, ${ub[-1]})," \
+            "sink ${c[-1]} (${cc[-1]}, ${uc[-1]})" >&2
     done
     for v in "${a[@]}" "${b[@]}" "${c[@]}"; do
         [ "$v" != 0 ] || FAILURES+=("$name: an smtp-source run failed")
@@ -161,7 +169,8 @@ for row in "${ROWS[@]}"; do
     met=$(awk -v r="$ratio" 'BEGIN{ print (r+0 >= 1.2) ? "met" : "missed" }')
     [ "$met" = met ] || MISSED=1
     cpu="$(median "${ca[@]}"), $(median "${cb[@]}"), $(median "${cc[@]}")"
-    TABLE+=$'\n'"| $name | \`$args\` | $ma | $mb | $ratio | $met | $mc | $bratio | $cpu | $(cut -d' ' -f1 /proc/loadavg) |"
+    user="$(median "${ua[@]}"), $(median "${ub[@]}"), $(median "${uc[@]}")"
+    TABLE+=$'\n'"| $name | \`$args\` | $ma | $mb | $ratio | $met | $mc | $bratio | $cpu | $user | $(cut -d' ' -f1 /proc/loadavg) |"
 done
 echo
 echo "$TABLE"
