@@ -205,7 +205,7 @@ S: 250 2.1.5 Ok
 /// `501`/`555`, never a crash. The count is bounded: 16 unknown `X=1` ⇒ `555 5.5.4`, 17 ⇒
 /// `501 5.5.4 Too many parameters`; 1000 of them make a line over the MAIL line limit ⇒
 /// `500 5.5.2` (the line cap comes first, R-LINE-2). A run of spaces between path and
-/// parameters is tolerated *(choice, `params::tokenize`: "SP runs … tolerated")*.
+/// parameters, or after the last one, is a syntax error (RFC 5321 §4.1.2: exactly one SP).
 #[test]
 fn cve_2020_28022_exim_exopt_malformed_parameters() {
     let script = greeted()

@@ -435,6 +435,8 @@ const DCONTENT: u8 = 8;
 const DOT: u8 = 16;
 /// `_`, allowed in EHLO labels only.
 const UNDERSCORE: u8 = 32;
+/// `-`, which may not start or end a label.
+const HYPHEN: u8 = 64;
 
 static BYTE_CLASSES: [u8; 256] = build_byte_classes();
 
@@ -497,15 +499,21 @@ const fn classify(byte: u8) -> u8 {
     if byte == b'_' {
         class |= UNDERSCORE;
     }
+    if byte == b'-' {
+        class |= HYPHEN;
+    }
     class
 }
 
 fn has_class(byte: u8, class: u8) -> bool {
+    byte_classes(byte) & class != 0
+}
+
+/// Every class of `byte` in [`BYTE_CLASSES`].
+fn byte_classes(byte: u8) -> u8 {
     // A u8 index into a 256-entry table is always in bounds; `get` just keeps lints quiet and
     // compiles to the same code.
-    BYTE_CLASSES
-        .get(usize::from(byte))
-        .is_some_and(|classes| classes & class != 0)
+    BYTE_CLASSES.get(usize::from(byte)).copied().unwrap_or(0)
 }
 
 /// Control characters and space: never allowed outside a quoted string (RFC 5321 §4.1.2).
@@ -549,6 +557,7 @@ fn utf8(bytes: &[u8]) -> Result<&str, AddressError> {
 // Path = "<" [ A-d-l ":" ] Mailbox ">"   (RFC 5321 §4.1.2)
 // ---------------------------------------------------------------------------------------------
 
+#[inline(always)]
 fn parse_path(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
     let Some(after_open) = input.strip_prefix(b"<") else {
         return Err(AddressError::MissingAngleBrackets);
@@ -584,7 +593,8 @@ fn strip_postmaster(input: &[u8]) -> Option<&[u8]> {
 fn skip_source_route(input: &[u8]) -> Result<&[u8], AddressError> {
     let mut rest = input;
     while let Some(after_at) = rest.strip_prefix(b"@") {
-        let (_, after_domain) = parse_domain_name(after_at, Labels::Strict)?;
+        let len = domain_name_len(after_at, Labels::Strict)?;
+        let after_domain = after_at.get(len..).ok_or(AddressError::Syntax)?;
         // "<" plus the route so far must already fit in a path; bounds the loop.
         if consumed(input, after_domain) >= MAX_PATH_LEN {
             return Err(AddressError::PathTooLong);
@@ -608,61 +618,108 @@ fn skip_source_route(input: &[u8]) -> Result<&[u8], AddressError> {
 // ---------------------------------------------------------------------------------------------
 
 /// Parses a mailbox at the start of `input`; returns it and the bytes after the domain.
+///
+/// Each part's UTF-8 is checked right after its scan, and only if it has an octet above
+/// 0x7F (so the first error is the same as checking every part); then `local@domain` is
+/// converted to `&str` at once, one conversion instead of two for the usual ASCII mailbox.
+#[inline(always)]
 fn parse_mailbox(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
-    let (local_part, after_local) = parse_local_part(input)?;
+    let local_len = local_part_len(input)?;
+    let (local_part, after_local) = input
+        .split_at_checked(local_len)
+        .ok_or(AddressError::Syntax)?;
     let after_at = match after_local.split_first() {
         Some((b'@', after_at)) => after_at,
         None | Some((b'>', _)) => return Err(AddressError::MissingDomain),
         Some((&byte, _)) => return Err(error_at(Some(byte), AddressError::BadLocalPart)),
     };
-    let (domain, rest) = parse_domain(after_at, Labels::Strict)?;
+    if after_at.first() == Some(&b'[') {
+        let local_part = utf8(local_part)?;
+        let (literal, rest) = parse_address_literal(after_at)?;
+        let domain = DomainRef::Literal(literal);
+        return Ok((MailboxRef { local_part, domain }, rest));
+    }
+    let domain_len = domain_name_len(after_at, Labels::Strict)?;
+    let mailbox_len = local_len
+        .checked_add(1)
+        .and_then(|len| len.checked_add(domain_len))
+        .ok_or(AddressError::Syntax)?;
+    let (mailbox, rest) = input
+        .split_at_checked(mailbox_len)
+        .ok_or(AddressError::Syntax)?;
+    let mailbox = utf8(mailbox)?;
+    let (local_part, at_domain) = mailbox
+        .split_at_checked(local_len)
+        .ok_or(AddressError::Syntax)?;
+    let name = at_domain.get(1..).ok_or(AddressError::Syntax)?;
+    let domain = DomainRef::Name(name);
     Ok((MailboxRef { local_part, domain }, rest))
 }
 
-/// `Local-part = Dot-string / Quoted-string` (RFC 5321 §4.1.2), at most 64 octets
-/// (§4.5.3.1.1), well-formed UTF-8 (RFC 6531 §3.3).
-fn parse_local_part(input: &[u8]) -> Result<(&str, &[u8]), AddressError> {
-    let len = if input.first() == Some(&b'"') {
+/// Length of the `Local-part = Dot-string / Quoted-string` (RFC 5321 §4.1.2) at the start
+/// of `input`, at most 64 octets (§4.5.3.1.1); a local part with octets above 0x7F must be
+/// well-formed UTF-8 (RFC 6531 §3.3).
+fn local_part_len(input: &[u8]) -> Result<usize, AddressError> {
+    let (len, non_ascii) = if input.first() == Some(&b'"') {
         quoted_string_len(input)?
     } else {
         dot_string_len(input)?
     };
-    let (local_part, rest) = input.split_at_checked(len).ok_or(AddressError::Syntax)?;
-    Ok((utf8(local_part)?, rest))
-}
-
-/// `Dot-string = Atom *("." Atom)`, `Atom = 1*atext`: every atom is non-empty, so no
-/// leading, trailing or doubled dot. One pass, at most 65 bytes looked at.
-fn dot_string_len(input: &[u8]) -> Result<usize, AddressError> {
-    let mut len = input.len();
-    let mut previous = b'.'; // as if a dot preceded: an atom must start here
-    for (index, &byte) in input.iter().enumerate() {
-        if !has_class(byte, ATEXT | DOT) {
-            len = index;
-            break;
-        }
-        if index == MAX_LOCAL_PART_LEN {
-            return Err(AddressError::LocalPartTooLong);
-        }
-        if byte == b'.' && previous == b'.' {
-            return Err(AddressError::BadLocalPart);
-        }
-        previous = byte;
-    }
-    if len == 0 {
-        return Err(error_at(input.first().copied(), AddressError::BadLocalPart));
-    }
-    if previous == b'.' {
-        return Err(AddressError::BadLocalPart);
+    if non_ascii {
+        utf8(input.get(..len).ok_or(AddressError::Syntax)?)?;
     }
     Ok(len)
 }
 
+/// `Dot-string = Atom *("." Atom)`, `Atom = 1*atext`: every atom is non-empty, so no
+/// leading, trailing or doubled dot. One pass, at most 65 bytes looked at. Returns the
+/// length and whether an octet above 0x7F was seen.
+fn dot_string_len(input: &[u8]) -> Result<(usize, bool), AddressError> {
+    // The scan looks at no more than 64 octets; a 65th that would extend the run is an
+    // error.
+    let head = input.get(..MAX_LOCAL_PART_LEN).unwrap_or(input);
+    let mut index = 0;
+    let mut all_octets = 0u8;
+    let len = loop {
+        let atom_start = index;
+        while let Some(&byte) = head.get(index) {
+            if !has_class(byte, ATEXT) {
+                break;
+            }
+            all_octets |= byte;
+            index += 1;
+        }
+        if head.get(index) != Some(&b'.') {
+            break index;
+        }
+        if index == atom_start {
+            // An empty atom: a leading or doubled dot.
+            return Err(AddressError::BadLocalPart);
+        }
+        index += 1;
+    };
+    if len == MAX_LOCAL_PART_LEN
+        && input
+            .get(MAX_LOCAL_PART_LEN)
+            .is_some_and(|&byte| has_class(byte, ATEXT | DOT))
+    {
+        return Err(AddressError::LocalPartTooLong);
+    }
+    match len.checked_sub(1).and_then(|last| head.get(last)) {
+        None => Err(error_at(input.first().copied(), AddressError::BadLocalPart)),
+        // A trailing dot.
+        Some(b'.') => Err(AddressError::BadLocalPart),
+        Some(_) => Ok((len, !all_octets.is_ascii())),
+    }
+}
+
 /// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`, `QcontentSMTP = qtextSMTP / quoted-pairSMTP`,
 /// `quoted-pairSMTP = "\" %d32-126` (RFC 5321 §4.1.2; RFC 6531 does not extend quoted-pair).
-/// `input` starts with the opening quote; the returned length includes both quotes.
-fn quoted_string_len(input: &[u8]) -> Result<usize, AddressError> {
+/// `input` starts with the opening quote; the returned length includes both quotes. Also
+/// returns whether an octet above 0x7F was seen.
+fn quoted_string_len(input: &[u8]) -> Result<(usize, bool), AddressError> {
     let mut escaped = false;
+    let mut all_octets = 0u8;
     for (index, &byte) in input.iter().enumerate().skip(1) {
         if index >= MAX_LOCAL_PART_LEN {
             // This byte would be octet number 65 of the local part.
@@ -674,12 +731,13 @@ fn quoted_string_len(input: &[u8]) -> Result<usize, AddressError> {
             }
             escaped = false;
         } else if byte == b'"' {
-            return Ok(index.saturating_add(1));
+            return Ok((index.saturating_add(1), !all_octets.is_ascii()));
         } else if byte == b'\\' {
             escaped = true;
         } else if !has_class(byte, QTEXT) {
             return Err(error_at(Some(byte), AddressError::BadLocalPart));
         }
+        all_octets |= byte;
     }
     // Unterminated quoted string.
     Err(AddressError::BadLocalPart)
@@ -704,38 +762,67 @@ fn parse_domain(input: &[u8], labels: Labels) -> Result<(DomainRef<'_>, &[u8]), 
 /// most 255 octets (RFC 5321 §4.1.2, §4.5.3.1.2; RFC 6531 §3.3). U-labels are only checked
 /// for well-formed UTF-8 and the hyphen rule, not against IDNA2008.
 fn parse_domain_name(input: &[u8], labels: Labels) -> Result<(&str, &[u8]), AddressError> {
-    let len = domain_name_len(input, labels.domain_classes())?;
+    let len = domain_name_len(input, labels)?;
     let (name, rest) = input.split_at_checked(len).ok_or(AddressError::Syntax)?;
     Ok((utf8(name)?, rest))
 }
 
-/// One pass over the name: every label is non-empty and neither starts nor ends with a
-/// hyphen (`Let-dig [Ldh-str]`); at most 256 bytes looked at.
-fn domain_name_len(input: &[u8], classes: u8) -> Result<usize, AddressError> {
-    let mut len = input.len();
-    let mut previous = b'.'; // as if a dot preceded: a label must start here
-    for (index, &byte) in input.iter().enumerate() {
-        if !has_class(byte, classes) {
-            len = index;
-            break;
-        }
-        if index == MAX_DOMAIN_LEN {
-            return Err(AddressError::DomainTooLong);
-        }
-        let label_starts = previous == b'.';
-        let label_ends = byte == b'.';
-        if (label_starts && (byte == b'.' || byte == b'-')) || (label_ends && previous == b'-') {
-            return Err(AddressError::BadDomain);
-        }
-        previous = byte;
-    }
-    if len == 0 {
-        return Err(error_at(input.first().copied(), AddressError::BadDomain));
-    }
-    if previous == b'.' || previous == b'-' {
-        return Err(AddressError::BadDomain);
+/// Length of the domain name at the start of `input` (grammar and limit as
+/// [`parse_domain_name`]); a name with octets above 0x7F must be well-formed UTF-8.
+fn domain_name_len(input: &[u8], labels: Labels) -> Result<usize, AddressError> {
+    let (len, non_ascii) = domain_name_scan(input, labels.domain_classes())?;
+    if non_ascii {
+        utf8(input.get(..len).ok_or(AddressError::Syntax)?)?;
     }
     Ok(len)
+}
+
+/// One pass over the name: every label is non-empty and neither starts nor ends with a
+/// hyphen (`Let-dig [Ldh-str]`); at most 256 bytes looked at. Returns the length and
+/// whether an octet above 0x7F was seen.
+fn domain_name_scan(input: &[u8], classes: u8) -> Result<(usize, bool), AddressError> {
+    // The scan looks at no more than 255 octets; a 256th that would extend the name is an
+    // error.
+    let head = input.get(..MAX_DOMAIN_LEN).unwrap_or(input);
+    let label_classes = classes & !DOT;
+    let mut index = 0;
+    let mut all_octets = 0u8;
+    let len = loop {
+        // A label starts here (at the start or after a dot): not with a dot or a hyphen.
+        if let Some(b'.' | b'-') = head.get(index) {
+            return Err(AddressError::BadDomain);
+        }
+        while let Some(&byte) = head.get(index) {
+            if byte_classes(byte) & label_classes == 0 {
+                break;
+            }
+            all_octets |= byte;
+            index += 1;
+        }
+        if head.get(index) != Some(&b'.') {
+            break index;
+        }
+        // A dot ends the label, which may not end with a hyphen.
+        if index.checked_sub(1).and_then(|last| head.get(last)) == Some(&b'-') {
+            return Err(AddressError::BadDomain);
+        }
+        index += 1;
+    };
+    if len == MAX_DOMAIN_LEN
+        && input
+            .get(MAX_DOMAIN_LEN)
+            .is_some_and(|&byte| has_class(byte, classes))
+    {
+        return Err(AddressError::DomainTooLong);
+    }
+    let last = match len.checked_sub(1).and_then(|last| head.get(last)) {
+        None => return Err(error_at(input.first().copied(), AddressError::BadDomain)),
+        Some(&last) => last,
+    };
+    if last == b'.' || last == b'-' {
+        return Err(AddressError::BadDomain);
+    }
+    Ok((len, !all_octets.is_ascii()))
 }
 
 /// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
@@ -1673,6 +1760,328 @@ mod tests {
         }
         if let Ok(text) = std::str::from_utf8(input) {
             let _ = text.parse::<Mailbox>();
+        }
+    }
+
+    /// The address parsers as they were before the ASCII fast path: each part converted
+    /// with its own `from_utf8`, the length limits checked at every octet. The fast parsers
+    /// must return exactly what these return, errors included.
+    mod reference {
+        use super::super::*;
+
+        pub(super) fn reverse(input: &[u8]) -> Result<(ReversePath, &[u8]), AddressError> {
+            if let Some(rest) = input.strip_prefix(b"<>") {
+                return Ok((ReversePath::Null, rest));
+            }
+            let (mailbox, rest) = path(input)?;
+            Ok((ReversePath::Mailbox(mailbox.into_owned()), rest))
+        }
+
+        pub(super) fn forward(input: &[u8]) -> Result<(ForwardPath, &[u8]), AddressError> {
+            if input.starts_with(b"<>") {
+                return Err(AddressError::NullPathNotAllowed);
+            }
+            if let Some(rest) = strip_postmaster(input) {
+                return Ok((ForwardPath::Postmaster, rest));
+            }
+            let (mailbox, rest) = path(input)?;
+            Ok((ForwardPath::Mailbox(mailbox.into_owned()), rest))
+        }
+
+        pub(super) fn mailbox_from_str(text: &str) -> Result<Mailbox, AddressError> {
+            let input = text.as_bytes();
+            let (mailbox, rest) = mailbox(input)?;
+            if let Some(&byte) = rest.first() {
+                return Err(error_at(Some(byte), AddressError::Syntax));
+            }
+            if input.len().saturating_add(2) > MAX_PATH_LEN {
+                return Err(AddressError::PathTooLong);
+            }
+            Ok(mailbox.into_owned())
+        }
+
+        pub(super) fn hello(input: &[u8]) -> Result<Domain, AddressError> {
+            let (domain, rest) = domain(input, Labels::AllowUnderscore)?;
+            if let Some(&byte) = rest.first() {
+                return Err(error_at(Some(byte), AddressError::BadDomain));
+            }
+            Ok(domain.into_owned())
+        }
+
+        fn path(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
+            let Some(after_open) = input.strip_prefix(b"<") else {
+                return Err(AddressError::MissingAngleBrackets);
+            };
+            let after_route = source_route(after_open)?;
+            let (mailbox, after_mailbox) = mailbox(after_route)?;
+            let rest = match after_mailbox.split_first() {
+                Some((b'>', rest)) => rest,
+                None => return Err(AddressError::MissingAngleBrackets),
+                Some((&byte, _)) => return Err(error_at(Some(byte), AddressError::Syntax)),
+            };
+            if consumed(input, rest) > MAX_PATH_LEN {
+                return Err(AddressError::PathTooLong);
+            }
+            Ok((mailbox, rest))
+        }
+
+        fn source_route(input: &[u8]) -> Result<&[u8], AddressError> {
+            let mut rest = input;
+            while let Some(after_at) = rest.strip_prefix(b"@") {
+                let (_, after_domain) = domain_name(after_at, Labels::Strict)?;
+                if consumed(input, after_domain) >= MAX_PATH_LEN {
+                    return Err(AddressError::PathTooLong);
+                }
+                match after_domain.split_first() {
+                    Some((b',', next)) if next.first() == Some(&b'@') => rest = next,
+                    Some((b':', mailbox)) => return Ok(mailbox),
+                    other => {
+                        return Err(error_at(
+                            other.map(|(&byte, _)| byte),
+                            AddressError::BadSourceRoute,
+                        ));
+                    }
+                }
+            }
+            Ok(rest)
+        }
+
+        fn mailbox(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
+            let (local_part, after_local) = local_part(input)?;
+            let after_at = match after_local.split_first() {
+                Some((b'@', after_at)) => after_at,
+                None | Some((b'>', _)) => return Err(AddressError::MissingDomain),
+                Some((&byte, _)) => return Err(error_at(Some(byte), AddressError::BadLocalPart)),
+            };
+            let (domain, rest) = domain(after_at, Labels::Strict)?;
+            Ok((MailboxRef { local_part, domain }, rest))
+        }
+
+        fn local_part(input: &[u8]) -> Result<(&str, &[u8]), AddressError> {
+            let len = if input.first() == Some(&b'"') {
+                quoted_string_len(input)?.0
+            } else {
+                dot_string_len(input)?
+            };
+            let (local_part, rest) = input.split_at(len);
+            Ok((utf8(local_part)?, rest))
+        }
+
+        fn dot_string_len(input: &[u8]) -> Result<usize, AddressError> {
+            let mut len = input.len();
+            let mut previous = b'.';
+            for (index, &byte) in input.iter().enumerate() {
+                if !has_class(byte, ATEXT | DOT) {
+                    len = index;
+                    break;
+                }
+                if index == MAX_LOCAL_PART_LEN {
+                    return Err(AddressError::LocalPartTooLong);
+                }
+                if byte == b'.' && previous == b'.' {
+                    return Err(AddressError::BadLocalPart);
+                }
+                previous = byte;
+            }
+            if len == 0 {
+                return Err(error_at(input.first().copied(), AddressError::BadLocalPart));
+            }
+            if previous == b'.' {
+                return Err(AddressError::BadLocalPart);
+            }
+            Ok(len)
+        }
+
+        fn domain(input: &[u8], labels: Labels) -> Result<(DomainRef<'_>, &[u8]), AddressError> {
+            if input.first() == Some(&b'[') {
+                let (literal, rest) = parse_address_literal(input)?;
+                Ok((DomainRef::Literal(literal), rest))
+            } else {
+                let (name, rest) = domain_name(input, labels)?;
+                Ok((DomainRef::Name(name), rest))
+            }
+        }
+
+        fn domain_name(input: &[u8], labels: Labels) -> Result<(&str, &[u8]), AddressError> {
+            let classes = labels.domain_classes();
+            let mut len = input.len();
+            let mut previous = b'.';
+            for (index, &byte) in input.iter().enumerate() {
+                if !has_class(byte, classes) {
+                    len = index;
+                    break;
+                }
+                if index == MAX_DOMAIN_LEN {
+                    return Err(AddressError::DomainTooLong);
+                }
+                let label_starts = previous == b'.';
+                let label_ends = byte == b'.';
+                if (label_starts && (byte == b'.' || byte == b'-'))
+                    || (label_ends && previous == b'-')
+                {
+                    return Err(AddressError::BadDomain);
+                }
+                previous = byte;
+            }
+            if len == 0 {
+                return Err(error_at(input.first().copied(), AddressError::BadDomain));
+            }
+            if previous == b'.' || previous == b'-' {
+                return Err(AddressError::BadDomain);
+            }
+            let (name, rest) = input.split_at(len);
+            Ok((utf8(name)?, rest))
+        }
+    }
+
+    /// Compares every public parser with its reference on `input`.
+    fn check_against_reference(input: &[u8]) {
+        let show = || String::from_utf8_lossy(input).into_owned();
+        assert_eq!(
+            parse_reverse_path(input),
+            reference::reverse(input),
+            "{}",
+            show()
+        );
+        assert_eq!(
+            parse_forward_path(input),
+            reference::forward(input),
+            "{}",
+            show()
+        );
+        assert_eq!(
+            parse_hello_domain(input),
+            reference::hello(input),
+            "{}",
+            show()
+        );
+        // The inside of the brackets as an EHLO argument, as a mailbox (`FromStr`), and
+        // bracketed again as a forward-path.
+        if let Some(inner) = input.strip_prefix(b"<") {
+            let inner = inner.strip_suffix(b">").unwrap_or(inner);
+            if let Ok(text) = std::str::from_utf8(inner) {
+                assert_eq!(
+                    text.parse::<Mailbox>(),
+                    reference::mailbox_from_str(text),
+                    "{text}"
+                );
+            }
+            assert_eq!(
+                parse_hello_domain(inner),
+                reference::hello(inner),
+                "{}",
+                show()
+            );
+            let bracketed = [b"<".as_slice(), inner, b">"].concat();
+            assert_eq!(
+                parse_forward_path(&bracketed),
+                reference::forward(&bracketed),
+                "{}",
+                show()
+            );
+        }
+    }
+
+    /// Mailbox-shaped input: local parts (atoms, quoted strings, UTF-8, stray octets) and
+    /// domains (names, U-labels, literals) around the length limits.
+    fn mailbox_like() -> impl Strategy<Value = Vec<u8>> {
+        let atom = prop_oneof![
+            "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,12}".prop_map(String::into_bytes),
+            "[a-zé\u{10348}]{1,6}".prop_map(String::into_bytes),
+            Just(b"\xc3".to_vec()),
+            Just(b"\xff".to_vec()),
+            Just(b"\xe2\x82".to_vec()),
+            Just(vec![b'a'; 60]),
+        ];
+        let local = prop_oneof![
+            prop::collection::vec(atom.clone(), 1..4).prop_map(|atoms| atoms.join(&b'.')),
+            "\"[ -~é]{0,10}\"".prop_map(String::into_bytes),
+            prop::collection::vec(atom.clone(), 1..4).prop_map(|atoms| atoms.join(&b'-')),
+        ];
+        let label = prop_oneof![
+            "[a-z0-9]([a-z0-9_-]{0,8}[a-z0-9])?".prop_map(String::into_bytes),
+            "[a-zü-]{1,6}".prop_map(String::into_bytes),
+            Just(b"\xc3\xbc".to_vec()),
+            Just(b"\xfc".to_vec()),
+            Just(vec![b'a'; 63]),
+            Just(b"-a".to_vec()),
+            Just(b"a-".to_vec()),
+            Just(Vec::new()),
+        ];
+        let domain = prop_oneof![
+            prop::collection::vec(label, 1..6).prop_map(|labels| labels.join(&b'.')),
+            Just(b"[192.0.2.1]".to_vec()),
+            Just(b"[IPv6:2001:db8::1]".to_vec()),
+            Just(b"[x-tag:\xc3\xa9]".to_vec()),
+        ];
+        let route = prop_oneof![
+            Just(Vec::new()),
+            Just(b"@a.b,@\xc3\xbc:".to_vec()),
+            Just(b"@\xff:".to_vec())
+        ];
+        let rest = prop_oneof![
+            Just(Vec::new()),
+            Just(b" SIZE=1".to_vec()),
+            Just(b">".to_vec())
+        ];
+        (route, local, domain, rest).prop_map(|(route, local, domain, rest)| {
+            [b"<".as_slice(), &route, &local, b"@", &domain, b">", &rest].concat()
+        })
+    }
+
+    #[test]
+    fn every_byte_at_every_position_matches_the_reference() {
+        for base in [
+            &b"<ab.c@d-e.f>"[..],
+            b"<\"a b\"@x.y>",
+            b"<@r.s:u@[1.2.3.4]>",
+            "<é.a@ü-b.c>".as_bytes(),
+            b"client_1.example",
+        ] {
+            for position in 0..=base.len() {
+                for byte in 0..=u8::MAX {
+                    let mut input = base.to_vec();
+                    input.insert(position, byte);
+                    check_against_reference(&input);
+                    if position < base.len() {
+                        input.remove(position);
+                        input[position] = byte;
+                        check_against_reference(&input);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn length_limits_match_the_reference() {
+        for len in [62, 63, 64, 65, 66] {
+            let local = "a.".repeat(len / 2) + &"b".repeat(len % 2 + 1);
+            for domain_len in [253, 254, 255, 256, 257] {
+                let domain = domain_of_len(domain_len);
+                check_against_reference(&path(&local, &domain));
+                check_against_reference(&path(&local_of_len(len), &domain));
+                check_against_reference(&path(&local_of_len(len), "x"));
+                check_against_reference(domain.as_bytes());
+                check_against_reference(format!("{domain}.").as_bytes());
+                check_against_reference(format!("{domain}-").as_bytes());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn fast_path_matches_reference_on_mailboxes(input in mailbox_like()) {
+            check_against_reference(&input);
+        }
+
+        #[test]
+        fn fast_path_matches_reference_on_smtp_alphabet(
+            input in prop::collection::vec(smtp_byte(), 0..300),
+        ) {
+            check_against_reference(&input);
         }
     }
 

@@ -97,6 +97,36 @@ const HTTP_METHODS: [&[u8]; 5] = [b"CONNECT", b"GET", b"POST", b"HEAD", b"PUT"];
 /// Classifies one command line (without its CR LF). Verbs are case-insensitive (RFC 5321
 /// §2.4); the arguments follow exactly one space and are returned as sent.
 pub fn classify(line: &[u8]) -> CommandLine<'_> {
+    // Fast path: a known four-letter verb (or STARTTLS) followed by the end of the line or a
+    // space. Such a line starts with a letter, its verb has no colon and is no HTTP method,
+    // so the general path below would return the same.
+    if let Some((&word, after)) = line.split_first_chunk::<4>()
+        && let Some(args) = verb_end(after)
+        && let Some(verb) = lookup_word(word)
+    {
+        return CommandLine::Known(verb, args);
+    }
+    if let Some((&word, after)) = line.split_first_chunk::<8>()
+        && u64::from_le_bytes(word) | FOLD_8 == STARTTLS
+        && let Some(args) = verb_end(after)
+    {
+        return CommandLine::Known(Verb::StartTls, args);
+    }
+    classify_general(line)
+}
+
+/// The arguments after a verb: `after` is empty (no arguments) or starts with the
+/// separating space. `None` if the verb is longer.
+fn verb_end(after: &[u8]) -> Option<&[u8]> {
+    match after.split_first() {
+        None => Some(after),
+        Some((b' ', args)) => Some(args),
+        Some(_) => None,
+    }
+}
+
+/// [`classify`] without the fast path (the reference the fast path is tested against).
+fn classify_general(line: &[u8]) -> CommandLine<'_> {
     let (verb, args) = match memchr::memchr(b' ', line) {
         Some(i) => (&line[..i], &line[i + 1..]),
         None => (line, &line[line.len()..]),
@@ -115,36 +145,76 @@ pub fn classify(line: &[u8]) -> CommandLine<'_> {
     }
 }
 
-fn lookup_verb(verb: &[u8]) -> Option<Verb> {
-    if verb.len() == 8 {
-        return verb
-            .eq_ignore_ascii_case(b"STARTTLS")
-            .then_some(Verb::StartTls);
-    }
-    let word: [u8; 4] = verb.try_into().ok()?;
-    // One 32-bit compare per candidate: fold ASCII letters to upper case at once.
-    let upper = u32::from_le_bytes(word) & !0x2020_2020;
-    let code = |s: &[u8; 4]| u32::from_le_bytes(*s);
-    if !word.iter().all(u8::is_ascii_alphabetic) {
-        return None;
-    }
-    Some(match upper {
-        u if u == code(b"MAIL") => Verb::Mail,
-        u if u == code(b"RCPT") => Verb::Rcpt,
-        u if u == code(b"DATA") => Verb::Data,
-        u if u == code(b"BDAT") => Verb::Bdat,
-        u if u == code(b"EHLO") => Verb::Ehlo,
-        u if u == code(b"HELO") => Verb::Helo,
-        u if u == code(b"LHLO") => Verb::Lhlo,
-        u if u == code(b"RSET") => Verb::Rset,
-        u if u == code(b"NOOP") => Verb::Noop,
-        u if u == code(b"QUIT") => Verb::Quit,
-        u if u == code(b"VRFY") => Verb::Vrfy,
-        u if u == code(b"EXPN") => Verb::Expn,
-        u if u == code(b"HELP") => Verb::Help,
-        u if u == code(b"AUTH") => Verb::Auth,
+/// Folds ASCII letters to lower case in a little-endian word of four octets (`| 0x20` on each
+/// octet). Comparing the folded word with a lower-case verb is exact: `b | 0x20 == l` for a
+/// lower-case letter `l` holds only for `b == l` and `b == l - 0x20`, its upper case.
+const FOLD_4: u32 = 0x2020_2020;
+/// [`FOLD_4`] for eight octets.
+const FOLD_8: u64 = 0x2020_2020_2020_2020;
+/// `starttls` as a little-endian word.
+const STARTTLS: u64 = u64::from_le_bytes(*b"starttls");
+
+/// A four-letter verb as a little-endian word, in lower case.
+const fn word(verb: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*verb)
+}
+
+/// `MAIL` as a folded word (see [`FOLD_4`]).
+const MAIL: u32 = word(b"mail");
+/// `RCPT` as a folded word (see [`FOLD_4`]).
+const RCPT: u32 = word(b"rcpt");
+/// `DATA` as a folded word (see [`FOLD_4`]).
+const DATA: u32 = word(b"data");
+/// `BDAT` as a folded word (see [`FOLD_4`]).
+const BDAT: u32 = word(b"bdat");
+/// `EHLO` as a folded word (see [`FOLD_4`]).
+const EHLO: u32 = word(b"ehlo");
+/// `HELO` as a folded word (see [`FOLD_4`]).
+const HELO: u32 = word(b"helo");
+/// `LHLO` as a folded word (see [`FOLD_4`]).
+const LHLO: u32 = word(b"lhlo");
+/// `RSET` as a folded word (see [`FOLD_4`]).
+const RSET: u32 = word(b"rset");
+/// `NOOP` as a folded word (see [`FOLD_4`]).
+const NOOP: u32 = word(b"noop");
+/// `QUIT` as a folded word (see [`FOLD_4`]).
+const QUIT: u32 = word(b"quit");
+/// `VRFY` as a folded word (see [`FOLD_4`]).
+const VRFY: u32 = word(b"vrfy");
+/// `EXPN` as a folded word (see [`FOLD_4`]).
+const EXPN: u32 = word(b"expn");
+/// `HELP` as a folded word (see [`FOLD_4`]).
+const HELP: u32 = word(b"help");
+/// `AUTH` as a folded word (see [`FOLD_4`]).
+const AUTH: u32 = word(b"auth");
+
+/// The four-letter verb spelt by `word`, in any case: one folded 32-bit compare.
+fn lookup_word(word: [u8; 4]) -> Option<Verb> {
+    Some(match u32::from_le_bytes(word) | FOLD_4 {
+        MAIL => Verb::Mail,
+        RCPT => Verb::Rcpt,
+        DATA => Verb::Data,
+        BDAT => Verb::Bdat,
+        EHLO => Verb::Ehlo,
+        HELO => Verb::Helo,
+        LHLO => Verb::Lhlo,
+        RSET => Verb::Rset,
+        NOOP => Verb::Noop,
+        QUIT => Verb::Quit,
+        VRFY => Verb::Vrfy,
+        EXPN => Verb::Expn,
+        HELP => Verb::Help,
+        AUTH => Verb::Auth,
         _ => return None,
     })
+}
+
+/// The verb spelt by `verb` (the octets before the first space), in any case.
+fn lookup_verb(verb: &[u8]) -> Option<Verb> {
+    if let Ok(word) = <[u8; 8]>::try_from(verb) {
+        return (u64::from_le_bytes(word) | FOLD_8 == STARTTLS).then_some(Verb::StartTls);
+    }
+    lookup_word(verb.try_into().ok()?)
 }
 
 /// The command a line starts with, if the first octets already tell (used to pick the
@@ -169,14 +239,17 @@ pub fn trim_blanks(args: &[u8]) -> &[u8] {
 /// case-insensitively and returns the bytes from the `<` on. Choice: spaces after the colon
 /// are tolerated (`MAIL FROM: <a@b>`, sent by many clients; Postfix accepts it too); a
 /// missing `<` is an error (RFC 5321 §4.1.2 requires the angle brackets).
+#[inline]
 pub fn path_argument<'a>(args: &'a [u8], keyword: &[u8]) -> Option<&'a [u8]> {
-    let head = args.get(..keyword.len())?;
+    let (head, rest) = args.split_at_checked(keyword.len())?;
     if !head.eq_ignore_ascii_case(keyword) {
         return None;
     }
-    let rest = args.get(keyword.len()..)?;
+    if rest.first() == Some(&b'<') {
+        return Some(rest);
+    }
     let start = rest.iter().position(|&b| b != b' ')?;
-    let rest = &rest[start..];
+    let rest = rest.get(start..)?;
     (rest.first() == Some(&b'<')).then_some(rest)
 }
 
@@ -250,6 +323,65 @@ mod tests {
         assert_eq!(classify(b"Host: example"), CommandLine::Forbidden);
         assert_eq!(classify(b" MAIL"), CommandLine::Forbidden);
         assert_eq!(classify(b"\x16\x03\x01"), CommandLine::Forbidden);
+    }
+
+    #[test]
+    fn fast_path_matches_the_general_path_for_every_byte() {
+        let bases: [&[u8]; 8] = [
+            b"MAIL FROM:<a@b>",
+            b"rcpt x",
+            b"NOOP",
+            b"StartTLS",
+            b"STARTTLS x",
+            b"HEAD /",
+            b"Host: x",
+            b"QUIT",
+        ];
+        for base in bases {
+            for position in 0..=base.len() {
+                for byte in 0..=u8::MAX {
+                    let mut line = base.to_vec();
+                    line.insert(position, byte);
+                    assert_eq!(classify(&line), classify_general(&line), "{line:?}");
+                    if position < base.len() {
+                        line.remove(position);
+                        line[position] = byte;
+                        assert_eq!(classify(&line), classify_general(&line), "{line:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn verbs_in_every_case_match_the_general_path() {
+        let verbs = [
+            "HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP",
+            "NOOP", "QUIT", "STARTTLS", "AUTH",
+        ];
+        for verb in verbs {
+            for mask in 0..(1u32 << verb.len()) {
+                let cased: String = verb
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if mask >> i & 1 == 1 {
+                            c.to_ascii_lowercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                for line in [cased.clone(), format!("{cased} x"), format!("{cased}x")] {
+                    let expected = classify_general(line.as_bytes());
+                    assert_eq!(classify(line.as_bytes()), expected, "{line}");
+                }
+                assert!(matches!(
+                    classify(cased.as_bytes()),
+                    CommandLine::Known(v, b"") if v.as_str() == verb
+                ));
+            }
+        }
     }
 
     #[test]

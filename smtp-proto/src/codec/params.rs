@@ -10,12 +10,13 @@
 //! esmtp-value     = 1*(%d33-60 / %d62-126)      ; RFC 6531 §3.3 adds UTF8-non-ascii
 //! ```
 //!
-//! Parsing is two passes over the borrowed input, with no allocation until the
-//! final owned values: first the whole parameter list is checked against the
-//! grammar and split into at most [`MAX_PARAMS`] keyword/value slices; then
-//! each parameter is classified (unknown, not advertised, duplicate) and its
-//! value parsed. The first error, in that order and from left to right, is
-//! returned; [`ParamError::reply_code`] gives the reply the server sends.
+//! Parsing is one pass over the borrowed input, with no allocation until the
+//! final owned values and no copy of the parameter list: each parameter is
+//! checked against the grammar as it is read, then classified (unknown, not
+//! advertised, duplicate) and its value parsed. A grammar error anywhere in
+//! the list (or more than [`MAX_PARAMS`] parameters) is returned before any
+//! classification or value error; among those, the first from left to right
+//! is returned. [`ParamError::reply_code`] gives the reply the server sends.
 //!
 //! Choices where the RFCs leave room (each pinned by a test):
 //! * exactly one SP before each parameter, as the grammar says; SP runs,
@@ -350,14 +351,13 @@ impl std::error::Error for ParamError {}
 /// (RFC 8689), MT-PRIORITY (RFC 6710), BY (RFC 2852), HOLDFOR and HOLDUNTIL
 /// (RFC 4865), each only when `support` advertises it.
 pub fn parse_mail_params(input: &[u8], support: &ParamSupport) -> Result<MailParams, ParamError> {
-    let raw = tokenize(input)?;
     let mut params = MailParams::default();
     let mut seen = 0u32;
-    for param in raw.as_slice() {
-        let keyword: MailKeyword = classify(param, support, &mut seen)?;
+    for_each_param(input, |param| {
+        let keyword: MailKeyword = classify(&param, support, &mut seen)?;
         apply_mail_param(&mut params, keyword, param.value, support)
-            .map_err(|kind| ParamError::new(kind, param.keyword))?;
-    }
+            .map_err(|kind| ParamError::new(kind, param.keyword))
+    })?;
     Ok(params)
 }
 
@@ -365,14 +365,13 @@ pub fn parse_mail_params(input: &[u8], support: &ParamSupport) -> Result<MailPar
 ///
 /// Recognises NOTIFY and ORCPT (RFC 3461 §4.1, §4.2) when `support.dsn`.
 pub fn parse_rcpt_params(input: &[u8], support: &ParamSupport) -> Result<RcptParams, ParamError> {
-    let raw = tokenize(input)?;
     let mut params = RcptParams::default();
     let mut seen = 0u32;
-    for param in raw.as_slice() {
-        let keyword: RcptKeyword = classify(param, support, &mut seen)?;
+    for_each_param(input, |param| {
+        let keyword: RcptKeyword = classify(&param, support, &mut seen)?;
         apply_rcpt_param(&mut params, keyword, param.value)
-            .map_err(|kind| ParamError::new(kind, param.keyword))?;
-    }
+            .map_err(|kind| ParamError::new(kind, param.keyword))
+    })?;
     Ok(params)
 }
 
@@ -482,57 +481,78 @@ struct RawParam<'a> {
     value: Option<&'a [u8]>,
 }
 
-/// Up to [`MAX_PARAMS`] parameters on the stack.
-struct RawParams<'a> {
-    items: [RawParam<'a>; MAX_PARAMS],
-    len: usize,
-}
-
-impl<'a> RawParams<'a> {
-    fn new() -> Self {
-        let empty = RawParam {
-            keyword: b"",
-            value: None,
-        };
-        Self {
-            items: [empty; MAX_PARAMS],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, param: RawParam<'a>) -> Result<(), ParamError> {
-        let slot = self
-            .items
-            .get_mut(self.len)
-            .ok_or_else(|| ParamError::new(ParamErrorKind::TooLong, b""))?;
-        *slot = param;
-        self.len += 1;
-        Ok(())
-    }
-
-    fn as_slice(&self) -> &[RawParam<'a>] {
-        self.items.get(..self.len).unwrap_or(&[])
-    }
-}
-
-/// Splits the parameter list into keyword/value slices, checking the grammar:
-/// `*(SP esmtp-param)` with exactly one SP before each parameter (RFC 5321
-/// §4.1.2), so SP runs and trailing SP are syntax errors.
-fn tokenize(input: &[u8]) -> Result<RawParams<'_>, ParamError> {
-    let mut params = RawParams::new();
+/// Reads the parameter list `*(SP esmtp-param)` in one pass, with exactly one SP before
+/// each parameter (RFC 5321 §4.1.2), so SP runs and trailing SP are syntax errors, and at
+/// most [`MAX_PARAMS`] parameters (more is [`ParamErrorKind::TooLong`]); nothing is copied
+/// or stored. Each parameter goes to `handle` as soon as its grammar is checked, until
+/// `handle` fails once; its first error is returned only if the rest of the list is
+/// grammatical, since a grammar error anywhere comes first.
+fn for_each_param<'a>(
+    input: &'a [u8],
+    mut handle: impl FnMut(RawParam<'a>) -> Result<(), ParamError>,
+) -> Result<(), ParamError> {
     let mut rest = input;
+    let mut count = 0usize;
+    let mut first_error = None;
     while let Some((&first, after)) = rest.split_first() {
-        if first != b' ' || after.first().is_none_or(|&b| b == b' ') {
+        if first != b' ' {
             return Err(ParamError::new(ParamErrorKind::Syntax, b""));
         }
+        // A second SP, or none after the last, is an empty keyword: a syntax error too.
         let (param, next) = split_param(after)?;
-        params.push(param)?;
+        count = count.saturating_add(1);
+        if count > MAX_PARAMS {
+            return Err(ParamError::new(ParamErrorKind::TooLong, b""));
+        }
         rest = next;
+        if first_error.is_none() {
+            first_error = handle(param).err();
+        }
     }
-    Ok(params)
+    first_error.map_or(Ok(()), Err)
 }
 
-/// Reads one `esmtp-param` from the start of `input` (which is not SP); the
+/// `esmtp-keyword` octets: ALPHA / DIGIT / "-" (a class of [`PARAM_CLASSES`]).
+const KEYWORD: u8 = 1;
+/// `esmtp-value` octets: %d33-60 / %d62-126, plus RFC 6531 `UTF8-non-ascii` candidates.
+const VALUE: u8 = 2;
+/// Octets above 0x7F: the value must then be checked for well-formed UTF-8.
+const NON_ASCII: u8 = 4;
+
+/// The classes of every octet in the parameter grammar: one table lookup per octet.
+static PARAM_CLASSES: [u8; 256] = build_param_classes();
+
+/// Builds [`PARAM_CLASSES`] at compile time.
+const fn build_param_classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut byte = 0u8;
+    loop {
+        let mut class = 0;
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            class |= KEYWORD;
+        }
+        if matches!(byte, 33..=60 | 62..=126) {
+            class |= VALUE;
+        }
+        if byte >= 0x80 {
+            class |= VALUE | NON_ASCII;
+        }
+        // Evaluated at compile time, and a u8 is always below 256.
+        table[byte as usize] = class;
+        match byte.checked_add(1) {
+            Some(next) => byte = next,
+            None => return table,
+        }
+    }
+}
+
+/// The classes of `byte` in [`PARAM_CLASSES`].
+fn param_class(byte: u8) -> u8 {
+    // A u8 index into a 256-entry table is always in bounds.
+    PARAM_CLASSES.get(usize::from(byte)).copied().unwrap_or(0)
+}
+
+/// Reads one `esmtp-param` from the start of `input` (the octets after its SP); the
 /// remainder is empty or starts with SP.
 fn split_param(input: &[u8]) -> Result<(RawParam<'_>, &[u8]), ParamError> {
     let syntax = |keyword| ParamError::new(ParamErrorKind::Syntax, keyword);
@@ -550,13 +570,10 @@ fn split_param(input: &[u8]) -> Result<(RawParam<'_>, &[u8]), ParamError> {
             rest,
         )),
         Some((b'=', after_equals)) => {
-            let value_len = memchr(b' ', after_equals).unwrap_or(after_equals.len());
+            let value_len = esmtp_value_len(after_equals).ok_or_else(|| syntax(keyword))?;
             let (value, rest) = after_equals
                 .split_at_checked(value_len)
                 .ok_or_else(|| syntax(keyword))?;
-            if !is_esmtp_value(value) {
-                return Err(syntax(keyword));
-            }
             let value = Some(value);
             Ok((RawParam { keyword, value }, rest))
         }
@@ -564,33 +581,44 @@ fn split_param(input: &[u8]) -> Result<(RawParam<'_>, &[u8]), ParamError> {
     }
 }
 
+/// `esmtp-keyword` octets after the first: ALPHA / DIGIT / "-".
 fn is_keyword_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-'
+    param_class(b) & KEYWORD != 0
 }
 
 /// Length of the `esmtp-keyword` at the start of `input`, 0 if none.
 fn keyword_length(input: &[u8]) -> usize {
     match input.first() {
-        Some(b) if b.is_ascii_alphanumeric() => {
-            input.iter().take_while(|&&b| is_keyword_byte(b)).count()
-        }
+        Some(b) if b.is_ascii_alphanumeric() => input
+            .iter()
+            .position(|&b| !is_keyword_byte(b))
+            .unwrap_or(input.len()),
         _ => 0,
     }
 }
 
-/// `esmtp-value = 1*(%d33-60 / %d62-126 / UTF8-non-ascii)` (RFC 5321 §4.1.2,
-/// RFC 6531 §3.3).
-fn is_esmtp_value(value: &[u8]) -> bool {
-    let mut non_ascii = false;
-    for &b in value {
-        match b {
-            0x80.. => non_ascii = true,
-            b'=' => return false,
-            33..=126 => {}
-            _ => return false,
+/// Length of the `esmtp-value = 1*(%d33-60 / %d62-126 / UTF8-non-ascii)` (RFC 5321 §4.1.2,
+/// RFC 6531 §3.3) at the start of `input`, which runs to the next SP or the end; `None` if
+/// that run is empty or breaks the grammar. One pass; UTF-8 is checked only when an octet
+/// above 0x7F was seen.
+fn esmtp_value_len(input: &[u8]) -> Option<usize> {
+    let mut classes = 0;
+    let mut len = input.len();
+    for (index, &b) in input.iter().enumerate() {
+        let class = param_class(b);
+        if class & VALUE == 0 {
+            if b != b' ' {
+                return None;
+            }
+            len = index;
+            break;
         }
+        classes |= class;
     }
-    !value.is_empty() && (!non_ascii || std::str::from_utf8(value).is_ok())
+    let value = input.get(..len)?;
+    let valid =
+        !value.is_empty() && (classes & NON_ASCII == 0 || std::str::from_utf8(value).is_ok());
+    valid.then_some(len)
 }
 
 // ---------------------------------------------------------------------------
@@ -600,8 +628,13 @@ fn is_esmtp_value(value: &[u8]) -> bool {
 /// A keyword set: its spellings, the extension that enables each keyword,
 /// and a duplicate-detection slot per keyword.
 trait Keyword: Copy + 'static {
-    /// Keyword spellings (matched case-insensitively, RFC 5321 §2.4).
+    /// Keyword spellings (matched case-insensitively, RFC 5321 §2.4): the reference that
+    /// the tests check [`Keyword::lookup`] against.
+    #[cfg(test)]
     const TABLE: &'static [(&'static str, Self)];
+    /// The keyword spelt by `keyword` in any case: the entry of [`Keyword::TABLE`], found
+    /// by length first (the tests check it against a search of the table).
+    fn lookup(keyword: &[u8]) -> Option<Self>;
     /// Whether the session advertises the keyword's extension.
     fn is_supported(self, support: &ParamSupport) -> bool;
     /// Bit index for duplicate detection; keywords that exclude each other
@@ -625,6 +658,7 @@ enum MailKeyword {
 }
 
 impl Keyword for MailKeyword {
+    #[cfg(test)]
     const TABLE: &'static [(&'static str, Self)] = &[
         ("SIZE", Self::Size),
         ("BODY", Self::Body),
@@ -638,6 +672,24 @@ impl Keyword for MailKeyword {
         ("HOLDFOR", Self::HoldFor),
         ("HOLDUNTIL", Self::HoldUntil),
     ];
+
+    fn lookup(keyword: &[u8]) -> Option<Self> {
+        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
+        Some(match keyword.len() {
+            2 if is(b"BY") => Self::By,
+            3 if is(b"RET") => Self::Ret,
+            4 if is(b"SIZE") => Self::Size,
+            4 if is(b"BODY") => Self::Body,
+            4 if is(b"AUTH") => Self::Auth,
+            5 if is(b"ENVID") => Self::EnvId,
+            7 if is(b"HOLDFOR") => Self::HoldFor,
+            8 if is(b"SMTPUTF8") => Self::SmtpUtf8,
+            9 if is(b"HOLDUNTIL") => Self::HoldUntil,
+            10 if is(b"REQUIRETLS") => Self::RequireTls,
+            11 if is(b"MT-PRIORITY") => Self::MtPriority,
+            _ => return None,
+        })
+    }
 
     fn is_supported(self, support: &ParamSupport) -> bool {
         match self {
@@ -670,8 +722,18 @@ enum RcptKeyword {
 }
 
 impl Keyword for RcptKeyword {
+    #[cfg(test)]
     const TABLE: &'static [(&'static str, Self)] =
         &[("NOTIFY", Self::Notify), ("ORCPT", Self::Orcpt)];
+
+    fn lookup(keyword: &[u8]) -> Option<Self> {
+        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
+        Some(match keyword.len() {
+            5 if is(b"ORCPT") => Self::Orcpt,
+            6 if is(b"NOTIFY") => Self::Notify,
+            _ => return None,
+        })
+    }
 
     fn is_supported(self, support: &ParamSupport) -> bool {
         support.dsn
@@ -689,11 +751,7 @@ fn classify<K: Keyword>(
     seen: &mut u32,
 ) -> Result<K, ParamError> {
     let error = |kind| ParamError::new(kind, param.keyword);
-    let keyword = K::TABLE
-        .iter()
-        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(param.keyword))
-        .map(|&(_, keyword)| keyword)
-        .ok_or_else(|| error(ParamErrorKind::Unknown))?;
+    let keyword = K::lookup(param.keyword).ok_or_else(|| error(ParamErrorKind::Unknown))?;
     if !keyword.is_supported(support) {
         return Err(error(ParamErrorKind::Unsupported));
     }
@@ -791,14 +849,12 @@ fn parse_size(value: &[u8]) -> Result<u64, ParamErrorKind> {
 /// RFC 6152 §2 (`7BIT`, `8BITMIME`) and RFC 3030 §3 (`BINARYMIME`); each value
 /// needs its own extension advertised.
 fn parse_body(value: &[u8], support: &ParamSupport) -> Result<Body, ParamErrorKind> {
-    let (body, advertised) = if value.eq_ignore_ascii_case(b"7BIT") {
-        (Body::SevenBit, support.eight_bit_mime)
-    } else if value.eq_ignore_ascii_case(b"8BITMIME") {
-        (Body::EightBitMime, support.eight_bit_mime)
-    } else if value.eq_ignore_ascii_case(b"BINARYMIME") {
-        (Body::BinaryMime, support.binary_mime)
-    } else {
-        return Err(ParamErrorKind::Syntax);
+    let is = |name: &[u8]| value.eq_ignore_ascii_case(name);
+    let (body, advertised) = match value.len() {
+        4 if is(b"7BIT") => (Body::SevenBit, support.eight_bit_mime),
+        8 if is(b"8BITMIME") => (Body::EightBitMime, support.eight_bit_mime),
+        10 if is(b"BINARYMIME") => (Body::BinaryMime, support.binary_mime),
+        _ => return Err(ParamErrorKind::Syntax),
     };
     if advertised {
         Ok(body)
@@ -1336,13 +1392,23 @@ mod tests {
     #[test]
     fn tokenizer_keeps_exactly_sixteen() {
         let sixteen = b" A".repeat(MAX_PARAMS);
-        let raw = tokenize(&sixteen).unwrap();
-        assert_eq!(raw.as_slice().len(), MAX_PARAMS);
-        assert!(
-            raw.as_slice()
-                .iter()
-                .all(|p| p.keyword == b"A" && p.value.is_none())
-        );
+        let mut raw = Vec::new();
+        let result = for_each_param(&sixteen, |param| {
+            raw.push(param);
+            Ok(())
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(raw.len(), MAX_PARAMS);
+        assert!(raw.iter().all(|p| p.keyword == b"A" && p.value.is_none()));
+        let seventeen = b" A".repeat(MAX_PARAMS + 1);
+        raw.clear();
+        let result = for_each_param(&seventeen, |param| {
+            raw.push(param);
+            Ok(())
+        });
+        assert_eq!(result, Err(ParamError::new(TooLong, b"")));
+        // Every parameter was handed over before the grammar failed.
+        assert_eq!(raw.len(), MAX_PARAMS);
     }
 
     // ----- classification (RFC 5321 §4.1.1.11) -----
@@ -2290,5 +2356,225 @@ mod tests {
             let error = decode_xtext(encode_xtext(&s).as_bytes()).unwrap_err();
             prop_assert_eq!(error.kind(), ParamErrorKind::Forbidden);
         }
+    }
+
+    /// The parameter parsers as they were before the one-pass tokenizer: the whole list
+    /// checked and split first (into a `Vec`), then each parameter classified by a search
+    /// of [`Keyword::TABLE`]. The fast parsers must return exactly what these return.
+    mod reference {
+        use super::super::*;
+
+        fn value_ok(value: &[u8]) -> bool {
+            let mut non_ascii = false;
+            for &b in value {
+                match b {
+                    0x80.. => non_ascii = true,
+                    b'=' => return false,
+                    33..=126 => {}
+                    _ => return false,
+                }
+            }
+            !value.is_empty() && (!non_ascii || std::str::from_utf8(value).is_ok())
+        }
+
+        fn split(input: &[u8]) -> Result<(RawParam<'_>, &[u8]), ParamError> {
+            let syntax = |keyword| ParamError::new(ParamErrorKind::Syntax, keyword);
+            let keyword_len = match input.first() {
+                Some(b) if b.is_ascii_alphanumeric() => input
+                    .iter()
+                    .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'-')
+                    .count(),
+                _ => 0,
+            };
+            if keyword_len == 0 {
+                return Err(syntax(b""));
+            }
+            let (keyword, rest) = input.split_at(keyword_len);
+            match rest.split_first() {
+                None | Some((b' ', _)) => Ok((
+                    RawParam {
+                        keyword,
+                        value: None,
+                    },
+                    rest,
+                )),
+                Some((b'=', after)) => {
+                    let len = memchr(b' ', after).unwrap_or(after.len());
+                    let (value, rest) = after.split_at(len);
+                    if !value_ok(value) {
+                        return Err(syntax(keyword));
+                    }
+                    Ok((
+                        RawParam {
+                            keyword,
+                            value: Some(value),
+                        },
+                        rest,
+                    ))
+                }
+                Some(_) => Err(syntax(keyword)),
+            }
+        }
+
+        fn tokenize(input: &[u8]) -> Result<Vec<RawParam<'_>>, ParamError> {
+            let mut params = Vec::new();
+            let mut rest = input;
+            while let Some((&first, after)) = rest.split_first() {
+                if first != b' ' || after.first().is_none_or(|&b| b == b' ') {
+                    return Err(ParamError::new(ParamErrorKind::Syntax, b""));
+                }
+                let (param, next) = split(after)?;
+                if params.len() == MAX_PARAMS {
+                    return Err(ParamError::new(ParamErrorKind::TooLong, b""));
+                }
+                params.push(param);
+                rest = next;
+            }
+            Ok(params)
+        }
+
+        pub(super) fn lookup<K: Keyword>(keyword: &[u8]) -> Option<K> {
+            K::TABLE
+                .iter()
+                .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(keyword))
+                .map(|&(_, keyword)| keyword)
+        }
+
+        fn classify<K: Keyword>(
+            param: &RawParam<'_>,
+            support: &ParamSupport,
+            seen: &mut u32,
+        ) -> Result<K, ParamError> {
+            let error = |kind| ParamError::new(kind, param.keyword);
+            let keyword: K = lookup(param.keyword).ok_or_else(|| error(ParamErrorKind::Unknown))?;
+            if !keyword.is_supported(support) {
+                return Err(error(ParamErrorKind::Unsupported));
+            }
+            let bit = 1u32 << keyword.slot();
+            if *seen & bit != 0 {
+                return Err(error(ParamErrorKind::Duplicate));
+            }
+            *seen |= bit;
+            Ok(keyword)
+        }
+
+        pub(super) fn body(value: &[u8], support: &ParamSupport) -> Result<Body, ParamErrorKind> {
+            let (body, advertised) = if value.eq_ignore_ascii_case(b"7BIT") {
+                (Body::SevenBit, support.eight_bit_mime)
+            } else if value.eq_ignore_ascii_case(b"8BITMIME") {
+                (Body::EightBitMime, support.eight_bit_mime)
+            } else if value.eq_ignore_ascii_case(b"BINARYMIME") {
+                (Body::BinaryMime, support.binary_mime)
+            } else {
+                return Err(ParamErrorKind::Syntax);
+            };
+            if advertised {
+                Ok(body)
+            } else {
+                Err(ParamErrorKind::Unsupported)
+            }
+        }
+
+        pub(super) fn mail(input: &[u8], support: &ParamSupport) -> Result<MailParams, ParamError> {
+            let mut params = MailParams::default();
+            let mut seen = 0;
+            for param in tokenize(input)? {
+                let keyword: MailKeyword = classify(&param, support, &mut seen)?;
+                apply_mail_param(&mut params, keyword, param.value, support)
+                    .map_err(|kind| ParamError::new(kind, param.keyword))?;
+            }
+            Ok(params)
+        }
+
+        pub(super) fn rcpt(input: &[u8], support: &ParamSupport) -> Result<RcptParams, ParamError> {
+            let mut params = RcptParams::default();
+            let mut seen = 0;
+            for param in tokenize(input)? {
+                let keyword: RcptKeyword = classify(&param, support, &mut seen)?;
+                apply_rcpt_param(&mut params, keyword, param.value)
+                    .map_err(|kind| ParamError::new(kind, param.keyword))?;
+            }
+            Ok(params)
+        }
+    }
+
+    /// Every keyword and BODY value of the grammar, in random case, cut or extended: the
+    /// inputs where a by-length lookup and a table search could disagree.
+    fn keyword_like() -> impl Strategy<Value = Vec<u8>> {
+        let names: Vec<&'static str> = MailKeyword::TABLE
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(RcptKeyword::TABLE.iter().map(|(name, _)| *name))
+            .chain(["7BIT", "8BITMIME", "BINARYMIME", "NEVER", ""])
+            .collect();
+        (
+            proptest::sample::select(names),
+            any::<u64>(),
+            0usize..3,
+            proptest::collection::vec(any::<u8>(), 0..3),
+        )
+            .prop_map(|(name, case, cut, extra)| {
+                let mut out: Vec<u8> = name
+                    .bytes()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        if case >> (i % 64) & 1 == 1 {
+                            b.to_ascii_lowercase()
+                        } else {
+                            b
+                        }
+                    })
+                    .collect();
+                out.truncate(out.len().saturating_sub(cut % 2));
+                if cut == 2 {
+                    out.extend_from_slice(&extra);
+                }
+                out
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn keyword_lookup_matches_the_table(keyword in keyword_like()) {
+            prop_assert_eq!(MailKeyword::lookup(&keyword), reference::lookup::<MailKeyword>(&keyword));
+            prop_assert_eq!(RcptKeyword::lookup(&keyword), reference::lookup::<RcptKeyword>(&keyword));
+        }
+
+        #[test]
+        fn body_matches_the_reference(value in keyword_like(), support in any_support()) {
+            prop_assert_eq!(parse_body(&value, &support), reference::body(&value, &support));
+        }
+
+        #[test]
+        fn one_pass_matches_two_passes(input in param_soup(), support in any_support()) {
+            let spaced = [b" ".as_slice(), &input].concat();
+            for input in [&input, &spaced] {
+                prop_assert_eq!(parse_mail_params(input, &support), reference::mail(input, &support));
+                prop_assert_eq!(parse_rcpt_params(input, &support), reference::rcpt(input, &support));
+            }
+        }
+
+        #[test]
+        fn one_pass_matches_two_passes_on_bytes(
+            input in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'='), Just(b'A'), Just(b'-'), any::<u8>()], 0..80),
+            support in any_support(),
+        ) {
+            prop_assert_eq!(parse_mail_params(&input, &support), reference::mail(&input, &support));
+            prop_assert_eq!(parse_rcpt_params(&input, &support), reference::rcpt(&input, &support));
+        }
+    }
+
+    #[test]
+    fn grammar_errors_come_before_earlier_classification_errors() {
+        // FOO is unknown, but the later `==` is a grammar error, which is reported first.
+        assert_eq!(mail_err(b" FOO=1 SIZE=="), err(Syntax, "SIZE"));
+        assert_eq!(rcpt_err(b" FOO  NOTIFY=NEVER"), err(Syntax, ""));
+        // Without a grammar error, the first classification error from the left wins.
+        assert_eq!(mail_err(b" FOO=1 BAR=2"), err(Unknown, "FOO"));
+        assert_eq!(mail_err(b" SIZE=x FOO=1"), err(Syntax, "SIZE"));
+        let seventeen = [b" FOO".as_slice(), &b" X=1".repeat(MAX_PARAMS)].concat();
+        assert_eq!(mail_err(&seventeen), err(TooLong, ""));
     }
 }
