@@ -1,6 +1,8 @@
 //! The command phase: one function per verb, each applying RFC 5321 §4.1.4's sequencing
 //! rules before asking the application.
 
+use std::fmt::{self, Write as _};
+
 use super::replies::{self as r};
 use super::{ChunkPhase, ChunkedMessage, Event, Line, Outstanding, PendingKind, Phase, Server};
 use crate::codec::address::{
@@ -214,54 +216,52 @@ impl Server {
             || self.config.hostname.clone(),
             |r| r.text().replace('\n', " "),
         );
-        let lines = self.capabilities(verb, first);
+        let text = self.capabilities(verb, first);
         // RFC 2034 §3: no enhanced codes on HELO/EHLO replies.
-        encode_lines(
-            250,
-            None,
-            lines.iter().map(String::as_str),
-            &mut self.output,
-        );
+        encode_lines(250, None, text.split('\n'), &mut self.output);
         self.deadline = Some(self.now + self.config.timeouts.command);
     }
 
-    /// The EHLO/LHLO keywords: each extension only when configured (and TLS-dependent ones
-    /// only in the right TLS state: RFC 3207 §4.2, RFC 8689 §4, RFC 4954 §4).
-    fn capabilities(&self, verb: Verb, first: String) -> Vec<String> {
-        let mut lines = vec![first];
+    /// The HELO/EHLO/LHLO reply text, one line per `\n`: `first`, then the keywords of each
+    /// extension only when configured (and TLS-dependent ones only in the right TLS state:
+    /// RFC 3207 §4.2, RFC 8689 §4, RFC 4954 §4). Built in one string.
+    fn capabilities(&self, verb: Verb, first: String) -> String {
+        let mut text = first;
         if verb == Verb::Helo {
-            return lines;
+            return text;
         }
         let x = &self.config.extensions;
         let tls = self.session.tls.is_some();
-        let mut add = |on: bool, keyword: &dyn Fn() -> String| {
+        let mut add = |on: bool, keyword: fmt::Arguments<'_>| {
             if on {
-                lines.push(keyword());
+                text.push('\n');
+                // Writing into a String cannot fail.
+                let _ = text.write_fmt(keyword);
             }
         };
-        add(x.pipelining, &|| "PIPELINING".into());
-        add(x.size, &|| {
-            format!("SIZE {}", self.config.limits.max_message_size)
-        });
-        add(x.eight_bit_mime, &|| "8BITMIME".into());
-        add(x.chunking, &|| "CHUNKING".into());
-        add(x.chunking && x.binary_mime, &|| "BINARYMIME".into());
-        add(x.smtputf8, &|| "SMTPUTF8".into());
-        add(x.enhanced_status_codes, &|| "ENHANCEDSTATUSCODES".into());
-        add(x.dsn, &|| "DSN".into());
-        add(x.starttls && !tls, &|| "STARTTLS".into());
-        add(x.requiretls && tls, &|| "REQUIRETLS".into());
-        add(self.auth_offered(), &|| {
-            format!("AUTH {}", x.auth_mechanisms.join(" "))
-        });
-        add(x.mt_priority, &|| "MT-PRIORITY".into());
+        add(x.pipelining, format_args!("PIPELINING"));
+        let size = self.config.limits.max_message_size;
+        add(x.size, format_args!("SIZE {size}"));
+        add(x.eight_bit_mime, format_args!("8BITMIME"));
+        add(x.chunking, format_args!("CHUNKING"));
+        add(x.chunking && x.binary_mime, format_args!("BINARYMIME"));
+        add(x.smtputf8, format_args!("SMTPUTF8"));
+        add(x.enhanced_status_codes, format_args!("ENHANCEDSTATUSCODES"));
+        add(x.dsn, format_args!("DSN"));
+        add(x.starttls && !tls, format_args!("STARTTLS"));
+        add(x.requiretls && tls, format_args!("REQUIRETLS"));
+        if self.auth_offered() {
+            let mechanisms = x.auth_mechanisms.join(" ");
+            add(true, format_args!("AUTH {mechanisms}"));
+        }
+        add(x.mt_priority, format_args!("MT-PRIORITY"));
         if let Some(min) = x.deliver_by {
-            lines.push(format!("DELIVERBY {min}"));
+            add(true, format_args!("DELIVERBY {min}"));
         }
         if let Some((interval, until)) = &x.future_release {
-            lines.push(format!("FUTURERELEASE {interval} {until}"));
+            add(true, format_args!("FUTURERELEASE {interval} {until}"));
         }
-        lines
+        text
     }
 
     /// Which ESMTP parameters this session accepts: none after HELO (RFC 5321 §4.1.1.1
