@@ -226,10 +226,12 @@ impl Server {
     /// extension only when configured (and TLS-dependent ones only in the right TLS state:
     /// RFC 3207 §4.2, RFC 8689 §4, RFC 4954 §4). Built in one string.
     fn capabilities(&self, verb: Verb, first: String) -> String {
-        let mut text = first;
         if verb == Verb::Helo {
-            return text;
+            return first;
         }
+        // Room for the usual keywords, so the string grows once at most.
+        let mut text = String::with_capacity(first.len() + 192);
+        text.push_str(&first);
         let x = &self.config.extensions;
         let tls = self.session.tls.is_some();
         let mut add = |on: bool, keyword: fmt::Arguments<'_>| {
