@@ -20,7 +20,9 @@
 //! sanitise them (Postfix `cleanup_replace_stray_cr_lf`), otherwise the next hop may be
 //! smuggled a second message (CVE-2023-51764/51765/51766).
 
-use memchr::{memchr, memchr_iter};
+use memchr::{memchr, memchr_iter, memrchr};
+
+use super::content_blocks;
 use std::ops::Range;
 
 /// How bare CR, bare LF and NUL in content are treated.
@@ -203,6 +205,8 @@ pub struct DotDecoder {
     previous_line_bare_lf: bool,
     line: LineLength,
     flags: ContentFlags,
+    /// Carried from one call's [`Walk`] to the next.
+    block_cooldown: u8,
 }
 
 impl DotDecoder {
@@ -221,6 +225,7 @@ impl DotDecoder {
             previous_line_bare_lf: false,
             line: LineLength::new(max_line_len),
             flags: ContentFlags::default(),
+            block_cooldown: 0,
         }
     }
 
@@ -336,51 +341,69 @@ impl DotDecoder {
     /// The hot loop: emits `input[start..]` as content up to the next point where the piece
     /// must end. `after_cr` says the octet before `start` was a CR already emitted.
     ///
-    /// Only LF octets are searched for (one SIMD `memchr` step per line); each LF is checked
-    /// for its preceding CR and for a "." after it, with all state in locals. Bare CR and NUL
-    /// are found by two more SIMD passes over the finished piece ([`scan_piece_flags`]).
+    /// Two ways forward, mixed freely. At the start of a line the block kernel
+    /// ([`content_blocks::skippable`], via [`Walk::skip_clean_blocks`]) skips, in one
+    /// vectorised pass that never stops per line, every block that holds only CR LF lines
+    /// with no dot at their start and no NUL, and the part of the next block before its first
+    /// anomaly; from the last line ending it covered on, the exact per-line walk below takes
+    /// over (one `memchr` per LF; each LF is checked for its preceding CR and for a "." after
+    /// it), and it decides every rare case. Bare CR and NUL in the walked parts are found by
+    /// two more passes over them ([`scan_piece_flags`]).
     fn scan(&mut self, input: &[u8], start: usize, after_cr: bool) -> Step {
         let mut line = self.line;
         let mut flags = self.flags;
         if after_cr && input.get(start) != Some(&b'\n') {
             flags.bare_cr = true;
         }
-        let mut line_begin = start;
-        // CRs of this piece that are followed by LF (the CR before `start` is not in it).
-        let mut paired_crs = 0usize;
-        let mut stop = Stop::EndOfInput;
-        let rest = input.get(start..).unwrap_or_default();
-        for at in memchr_iter(b'\n', rest).map(|offset| start + offset) {
+        let mut walk = Walk::new(start, self.block_cooldown);
+        let block = content_blocks::block_len(line.max);
+        let stop = loop {
+            if let Some(resume) = walk.skip_clean_blocks::<true>(input, block, &line, &mut flags) {
+                line.so_far = 0;
+                if matches!(input.get(resume), Some(b'.') | None) {
+                    break Stop::LineStart(resume);
+                }
+            }
+            let pos = walk.pos;
+            let Some(at) = input
+                .get(pos..)
+                .and_then(|rest| memchr(b'\n', rest))
+                .map(|offset| pos + offset)
+            else {
+                break Stop::EndOfInput;
+            };
             let crlf = match at.checked_sub(1) {
                 Some(before) if at > start => input.get(before) == Some(&b'\r'),
                 _ => after_cr,
             };
+            walk.pos = at + 1;
             if crlf {
-                paired_crs += usize::from(at > start);
+                walk.line_walked();
+                walk.paired_crs += usize::from(at > walk.unchecked);
                 let line_end = at + 1;
-                line.end_line(line_end.saturating_sub(line_begin), &mut flags);
-                line_begin = line_end;
+                line.end_line(line_end.saturating_sub(walk.line_begin), &mut flags);
+                walk.line_begin = line_end;
                 if matches!(input.get(line_end), Some(b'.') | None) {
-                    stop = Stop::LineStart(line_end);
-                    break;
+                    break Stop::LineStart(line_end);
                 }
             } else {
                 flags.bare_lf = true;
                 if self.policy == LineEndingPolicy::Normalize {
-                    stop = Stop::BareLf(at);
-                    break;
+                    break Stop::BareLf(at);
                 }
             }
-        }
+        };
         self.line = line;
         self.flags = flags;
+        self.block_cooldown = walk.cooldown;
         match stop {
-            Stop::LineStart(line_end) => self.crlf_line_start(input, start, line_end, paired_crs),
-            Stop::BareLf(at) => self.bare_lf_line_end(input, start, at, line_begin, paired_crs),
+            Stop::LineStart(line_end) => self.crlf_line_start(input, start, line_end, &walk),
+            Stop::BareLf(at) => self.bare_lf_line_end(input, start, at, &walk),
             Stop::EndOfInput => {
                 let end = input.len();
                 self.line
-                    .extend(end.saturating_sub(line_begin), &mut self.flags);
+                    .extend(end.saturating_sub(walk.line_begin), &mut self.flags);
+                let mut paired_crs = walk.paired_crs;
                 if input.last() == Some(&b'\r') {
                     // Whether this CR is bare depends on the next call's first octet.
                     paired_crs += 1;
@@ -388,22 +411,24 @@ impl DotDecoder {
                 } else {
                     self.state = State::InLine;
                 }
-                self.content(input, end, start..end, paired_crs)
+                self.content(input, end, start..end, walk.unchecked, paired_crs)
             }
         }
     }
 
-    /// A step that emits `input[piece]` as content after consuming `consumed` octets.
-    /// `paired_crs` is the number of CRs in the piece known not to be bare (followed by LF, or
-    /// pending at the end of input).
+    /// A step that emits `input[piece]` as content after consuming `consumed` octets, after
+    /// checking `input[unchecked..piece.end]` for bare CR and NUL. `paired_crs` is the number
+    /// of CRs in that part known not to be bare (followed by LF, or pending at the end of
+    /// input); the part of the piece before `unchecked` was checked already.
     fn content(
         &mut self,
         input: &[u8],
         consumed: usize,
         piece: Range<usize>,
+        unchecked: usize,
         paired_crs: usize,
     ) -> Step {
-        let bytes = input.get(piece.clone()).unwrap_or_default();
+        let bytes = input.get(unchecked..piece.end).unwrap_or_default();
         scan_piece_flags(bytes, paired_crs, &mut self.flags);
         Step::content(consumed, piece)
     }
@@ -415,35 +440,30 @@ impl DotDecoder {
         input: &[u8],
         start: usize,
         line_end: usize,
-        paired_crs: usize,
+        walk: &Walk,
     ) -> Step {
         self.previous_line_bare_lf = false;
+        let (unchecked, paired_crs) = (walk.unchecked, walk.paired_crs);
         // RFC 5321 §4.1.1.4: "<CRLF>.<CRLF>", the first CR LF ending the last line.
         if input.get(line_end..line_end + 3) == Some(b".\r\n".as_slice()) {
             self.state = State::Finished;
-            let mut step = self.content(input, line_end + 3, start..line_end, paired_crs);
+            let mut step =
+                self.content(input, line_end + 3, start..line_end, unchecked, paired_crs);
             step.end_of_data = true;
             return step;
         }
         self.state = State::LineStart;
-        self.content(input, line_end, start..line_end, paired_crs)
+        self.content(input, line_end, start..line_end, unchecked, paired_crs)
     }
 
     /// Normalize mode: a bare LF at `at` ends the line and is emitted as CR LF. The content
     /// before it is returned first; the rewrite happens in the call that starts at the LF.
-    fn bare_lf_line_end(
-        &mut self,
-        input: &[u8],
-        start: usize,
-        at: usize,
-        line_begin: usize,
-        paired_crs: usize,
-    ) -> Step {
+    fn bare_lf_line_end(&mut self, input: &[u8], start: usize, at: usize, walk: &Walk) -> Step {
         if at > start {
             self.line
-                .extend(at.saturating_sub(line_begin), &mut self.flags);
+                .extend(at.saturating_sub(walk.line_begin), &mut self.flags);
             self.state = State::InLine;
-            return self.content(input, at, start..at, paired_crs);
+            return self.content(input, at, start..at, walk.unchecked, walk.paired_crs);
         }
         self.line.end_line(2, &mut self.flags);
         self.previous_line_bare_lf = true;
@@ -466,10 +486,101 @@ enum Stop {
     EndOfInput,
 }
 
+/// Exactly walked CR LF lines after which the block kernel is tried again when it made less
+/// than a block of progress (content with an anomaly on most lines: bare LF lines in Normalize
+/// mode, NULs, frequent stuffed dots). Keeps the cost of failed tries under that of the walk.
+const BLOCK_COOLDOWN: u8 = 8;
+
+/// Position of the exact per-line walk over one input, shared by [`DotDecoder::scan`] and
+/// [`ContentScanner::scan`], and its hand-overs to the block kernel.
+struct Walk {
+    /// Where the walk goes on: the next LF is searched from here.
+    pos: usize,
+    /// Start of the current line in this input (its earlier octets are in `LineLength`).
+    line_begin: usize,
+    /// Start of the part of the input not yet checked for bare CR and NUL; everything before
+    /// it was either checked by [`scan_piece_flags`] or skipped by the block kernel.
+    unchecked: usize,
+    /// CRs in `input[unchecked..pos]` known to be followed by LF.
+    paired_crs: usize,
+    /// CR LF lines to walk before the block kernel is tried again (see [`BLOCK_COOLDOWN`]).
+    cooldown: u8,
+}
+
+impl Walk {
+    /// A walk from `start`, the start of the input or of the part left to decode.
+    fn new(start: usize, cooldown: u8) -> Self {
+        Self {
+            pos: start,
+            line_begin: start,
+            unchecked: start,
+            paired_crs: 0,
+            cooldown,
+        }
+    }
+
+    /// A CR LF line was walked.
+    fn line_walked(&mut self) {
+        self.cooldown = self.cooldown.saturating_sub(1);
+    }
+
+    /// At the start of a line (or at the start of the walk, mid-line), lets the block kernel
+    /// skip what it can ([`content_blocks::skippable`]) and returns the index of the line
+    /// start after the last LF it covered, where the walk resumes (`line` is then at a new
+    /// line; that line start was not checked for a ".").
+    ///
+    /// Taken only when it cannot hide a long line: the line entering the skipped part ends
+    /// at its first LF, at most `block + 1` octets on, so its length so far plus that must
+    /// fit in `line.max`; later lines there are shorter than `2 * block`. Not taken at an LF
+    /// (the kernel checks an LF's CR only when the CR is in the part it looks at).
+    fn skip_clean_blocks<const DOTS: bool>(
+        &mut self,
+        input: &[u8],
+        block: usize,
+        line: &LineLength,
+        flags: &mut ContentFlags,
+    ) -> Option<usize> {
+        let pos = self.pos;
+        if pos != self.line_begin
+            || self.cooldown > 0
+            || block == 0
+            || line.so_far > line.max.saturating_sub(block + 1)
+            || input.get(pos).is_none_or(|&octet| octet == b'\n')
+        {
+            return None;
+        }
+        let rest = input.get(pos..)?;
+        let skip = content_blocks::skippable::<DOTS>(rest, block);
+        // Every LF in `rest[1..=skip]` is preceded by CR, and none is followed by "." in
+        // `rest[..=skip]`.
+        let last_lf = rest
+            .get(..=skip)
+            .and_then(|covered| memrchr(b'\n', covered));
+        let Some(last_lf) = last_lf else {
+            self.cooldown = BLOCK_COOLDOWN;
+            return None;
+        };
+        if last_lf < block {
+            self.cooldown = BLOCK_COOLDOWN;
+        }
+        let walked = input.get(self.unchecked..pos).unwrap_or_default();
+        scan_piece_flags(walked, self.paired_crs, flags);
+        let resume = pos + last_lf + 1;
+        self.pos = resume;
+        self.line_begin = resume;
+        self.unchecked = resume;
+        self.paired_crs = 0;
+        Some(resume)
+    }
+}
+
 /// Sets `bare_cr` if `bytes` holds more CRs than the `paired_crs` known to be followed by LF
 /// (or pending), and `nul` if it holds a NUL. Each check is one SIMD pass, skipped once its
 /// flag is set (RFC 5321 §2.3.8).
 fn scan_piece_flags(bytes: &[u8], paired_crs: usize, flags: &mut ContentFlags) {
+    if bytes.is_empty() {
+        return;
+    }
     if !flags.bare_cr && memchr_iter(b'\r', bytes).count() > paired_crs {
         flags.bare_cr = true;
     }
@@ -489,6 +600,8 @@ pub struct ContentScanner {
     line: LineLength,
     pending_cr: bool,
     flags: ContentFlags,
+    /// Carried from one call's [`Walk`] to the next.
+    block_cooldown: u8,
 }
 
 impl ContentScanner {
@@ -499,10 +612,14 @@ impl ContentScanner {
             line: LineLength::new(max_line_len),
             pending_cr: false,
             flags: ContentFlags::default(),
+            block_cooldown: 0,
         }
     }
 
     /// Scans the next octets of the message (any part of any chunk, in order).
+    ///
+    /// Clean blocks are skipped by the block kernel, the rest is walked line by line, as in
+    /// [`DotDecoder::decode`] (without dots).
     pub fn scan(&mut self, bytes: &[u8]) {
         let Some(&first) = bytes.first() else {
             return;
@@ -511,29 +628,50 @@ impl ContentScanner {
         if cr_before && first != b'\n' {
             self.flags.bare_cr = true;
         }
-        let mut line_begin = 0;
-        let mut paired_crs = 0usize;
-        for at in memchr_iter(b'\n', bytes) {
+        let mut line = self.line;
+        let mut flags = self.flags;
+        let mut walk = Walk::new(0, self.block_cooldown);
+        let block = content_blocks::block_len(line.max);
+        loop {
+            if walk
+                .skip_clean_blocks::<false>(bytes, block, &line, &mut flags)
+                .is_some()
+            {
+                line.so_far = 0;
+            }
+            let pos = walk.pos;
+            let Some(at) = bytes
+                .get(pos..)
+                .and_then(|rest| memchr(b'\n', rest))
+                .map(|offset| pos + offset)
+            else {
+                break;
+            };
             let after_cr = match at.checked_sub(1) {
                 Some(before) => bytes.get(before) == Some(&b'\r'),
                 None => cr_before,
             };
+            walk.pos = at + 1;
             if after_cr {
-                paired_crs += usize::from(at > 0);
-                self.line
-                    .end_line((at + 1).saturating_sub(line_begin), &mut self.flags);
-                line_begin = at + 1;
+                walk.line_walked();
+                walk.paired_crs += usize::from(at > walk.unchecked);
+                line.end_line((at + 1).saturating_sub(walk.line_begin), &mut flags);
+                walk.line_begin = at + 1;
             } else {
-                self.flags.bare_lf = true;
+                flags.bare_lf = true;
             }
         }
-        self.line
-            .extend(bytes.len().saturating_sub(line_begin), &mut self.flags);
+        line.extend(bytes.len().saturating_sub(walk.line_begin), &mut flags);
+        let mut paired_crs = walk.paired_crs;
         if bytes.last() == Some(&b'\r') {
             self.pending_cr = true;
             paired_crs += 1;
         }
-        scan_piece_flags(bytes, paired_crs, &mut self.flags);
+        let unchecked = bytes.get(walk.unchecked..).unwrap_or_default();
+        scan_piece_flags(unchecked, paired_crs, &mut flags);
+        self.line = line;
+        self.flags = flags;
+        self.block_cooldown = walk.cooldown;
     }
 
     /// Call at the end of the message (BDAT LAST): a pending CR at the very end is a bare CR.
@@ -1384,6 +1522,152 @@ mod tests {
         prop_oneof![Just(STRICT), Just(NORMALIZE)]
     }
 
+    // ---- long content: the block fast path (content_blocks) ----------------------------
+
+    /// One piece of long content: mostly ordinary lines, rarely one the block kernel must
+    /// hand over to the exact walk for.
+    #[derive(Clone, Debug)]
+    enum Segment {
+        /// An ordinary line: this many letters (70 to 80), then CR LF.
+        Clean(usize),
+        /// A line of exactly this many octets, CR LF included.
+        Sized(usize),
+        /// A line whose length, CR LF included, is `2 * block + delta`.
+        BlockRelative(isize),
+        /// Literal octets.
+        Raw(&'static [u8]),
+    }
+
+    fn segment() -> impl Strategy<Value = Segment> {
+        prop_oneof![
+            120 => (70usize..=80).prop_map(Segment::Clean),
+            1 => prop::sample::select(vec![999usize, 1000, 1001, 1002, 2000, 1, 2, 3])
+                .prop_map(Segment::Sized),
+            2 => (-3isize..=2).prop_map(Segment::BlockRelative),
+            1 => prop::sample::select(vec![
+                b"a\rb\r\n".as_slice(),
+                b"a\nb\r\n",
+                b"\n",
+                b"\r",
+                b"a\x00b\r\n",
+                b"..stuffed\r\n",
+                b".x\r\n",
+                b".\r\n",
+                b".\n",
+                b".\r",
+                b"\r\n",
+                b"\r\r\n",
+            ])
+            .prop_map(Segment::Raw),
+        ]
+    }
+
+    /// An octet to write at `k * block + delta` (`k`, `delta`, octet).
+    fn boundary_hit() -> impl Strategy<Value = (usize, isize, u8)> {
+        (
+            0usize..24,
+            -1isize..=1,
+            prop::sample::select(vec![b'\r', b'\n', 0u8, b'.', b'x']),
+        )
+    }
+
+    /// Line limits: the RFC's, tiny ones (no or one-octet blocks), small ones (many blocks
+    /// per line), and none.
+    fn line_limit() -> impl Strategy<Value = usize> {
+        prop_oneof![
+            3 => Just(1000usize),
+            1 => 0usize..4,
+            2 => 4usize..80,
+            1 => 80usize..600,
+            1 => Just(usize::MAX),
+        ]
+    }
+
+    /// Letters for ordinary lines (no CR, LF, NUL or ".").
+    fn letters(len: usize) -> impl Iterator<Item = u8> {
+        (0..len).map(|i| b"Lorem ipsum dolor sit amet consectetur adipiscing"[i % 49])
+    }
+
+    fn long_content(max: usize, segments: &[Segment], hits: &[(usize, isize, u8)]) -> Vec<u8> {
+        let block = content_blocks::block_len(max);
+        let mut input = Vec::new();
+        let sized = |input: &mut Vec<u8>, len: usize| {
+            input.extend(letters(len.saturating_sub(2)));
+            input.extend_from_slice(&b"\r\n"[2usize.saturating_sub(len)..]);
+        };
+        for segment in segments {
+            match *segment {
+                Segment::Clean(len) => {
+                    input.extend(letters(len));
+                    input.extend_from_slice(b"\r\n");
+                }
+                Segment::Sized(len) => sized(&mut input, len),
+                Segment::BlockRelative(delta) => {
+                    let len = (2 * block).saturating_add_signed(delta).min(3000);
+                    sized(&mut input, len);
+                }
+                Segment::Raw(bytes) => input.extend_from_slice(bytes),
+            }
+        }
+        for &(k, delta, octet) in hits {
+            if let Some(at) = (k * block.max(1)).checked_add_signed(delta)
+                && let Some(slot) = input.get_mut(at)
+            {
+                *slot = octet;
+            }
+        }
+        input.extend_from_slice(b".\r\n");
+        input
+    }
+
+    /// `offset` octets of short CR LF lines ("\r\n" and "a\r\n"), then a line of `len`
+    /// octets (CR LF included), then short lines, then the terminator.
+    fn line_at(offset: usize, len: usize) -> Vec<u8> {
+        let mut input = Vec::new();
+        let mut left = offset;
+        while left > 0 {
+            let line: &[u8] = if left % 2 == 1 { b"a\r\n" } else { b"\r\n" };
+            input.extend_from_slice(line);
+            left -= line.len();
+        }
+        input.extend(letters(len - 2));
+        input.extend_from_slice(b"\r\n");
+        for _ in 0..80 {
+            input.extend_from_slice(b"ab\r\n");
+        }
+        input.extend_from_slice(b".\r\n");
+        input
+    }
+
+    #[test]
+    fn line_just_over_the_limit_is_flagged_at_every_block_alignment() {
+        let limits = (4..=40).chain([63, 64, 65, 100, 511, 512, 513, 1000, 1001]);
+        for max in limits {
+            let block = content_blocks::block_len(max);
+            for offset in (0..=2 * block + 2).filter(|&offset| offset != 1) {
+                for (len, long) in [(max, false), (max + 1, true)] {
+                    let input = line_at(offset, len);
+                    let expected = if long { LONG } else { NO_FLAGS };
+                    let decoded = decode_whole(STRICT, max, &input);
+                    assert_eq!(
+                        decoded.flags, expected,
+                        "max {max} offset {offset} len {len}"
+                    );
+                    assert_eq!(decoded.end_of_data, Some(input.len()));
+                    let cut = decode_split(NORMALIZE, max, &input, &[offset + len / 2]);
+                    assert_eq!(
+                        cut.flags, expected,
+                        "max {max} offset {offset} len {len} cut"
+                    );
+                    let mut scanner = ContentScanner::new(max);
+                    scanner.scan(&input[..input.len() - 3]);
+                    scanner.finish();
+                    assert_eq!(scanner.flags(), expected, "scanner {max} {offset} {len}");
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1000))]
 
@@ -1429,6 +1713,48 @@ mod tests {
             let mut scanner = scan_split(max, &input, &cuts(input.len(), &picks));
             scanner.finish();
             prop_assert_eq!(scanner.flags(), scanner_reference(max, &input));
+        }
+
+        #[test]
+        fn long_content_decodes_like_the_reference(
+            policy in any_policy(),
+            max in line_limit(),
+            segments in prop::collection::vec(segment(), 20..70),
+            hits in prop::collection::vec(boundary_hit(), 0..4),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let input = long_content(max, &segments, &hits);
+            let expected = reference(policy, max, &input);
+            let cuts = cuts(input.len(), &picks);
+            prop_assert_eq!(&decode_whole(policy, max, &input), &expected);
+            prop_assert_eq!(&decode_split(policy, max, &input, &cuts), &expected);
+        }
+
+        #[test]
+        fn long_content_decodes_like_the_reference_bytewise(
+            policy in any_policy(),
+            max in line_limit(),
+            segments in prop::collection::vec(segment(), 10..40),
+            hits in prop::collection::vec(boundary_hit(), 0..3),
+        ) {
+            let input = long_content(max, &segments, &hits);
+            prop_assert_eq!(decode_bytewise(policy, max, &input), reference(policy, max, &input));
+        }
+
+        #[test]
+        fn long_content_scans_like_the_reference(
+            max in line_limit(),
+            segments in prop::collection::vec(segment(), 20..70),
+            hits in prop::collection::vec(boundary_hit(), 0..4),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let input = long_content(max, &segments, &hits);
+            let expected = scanner_reference(max, &input);
+            for cuts in [Vec::new(), cuts(input.len(), &picks)] {
+                let mut scanner = scan_split(max, &input, &cuts);
+                scanner.finish();
+                prop_assert_eq!(scanner.flags(), expected);
+            }
         }
 
         #[test]

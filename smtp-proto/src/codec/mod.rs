@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod command;
+mod content_blocks;
 pub mod data;
 pub mod params;
 pub mod reply;

@@ -632,7 +632,7 @@ trait Keyword: Copy + 'static {
     /// the tests check [`Keyword::lookup`] against.
     #[cfg(test)]
     const TABLE: &'static [(&'static str, Self)];
-    /// The keyword spelt by `keyword` in any case: the entry of [`Keyword::TABLE`], found
+    /// The keyword spelt by `keyword` in any case: the entry of `Keyword::TABLE`, found
     /// by length first (the tests check it against a search of the table).
     fn lookup(keyword: &[u8]) -> Option<Self>;
     /// Whether the session advertises the keyword's extension.
