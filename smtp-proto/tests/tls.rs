@@ -89,14 +89,7 @@ impl Pair {
     fn drain(&mut self) {
         while let Some(event) = self.session.poll_event() {
             self.events.push(summarize(&event));
-            let (Event::Hello { pending, .. }
-            | Event::Mail { pending, .. }
-            | Event::Rcpt { pending, .. }
-            | Event::DataStart { pending, .. }
-            | Event::MessageComplete { pending, .. }
-            | Event::Verify { pending, .. }
-            | Event::Auth { pending, .. }) = event
-            else {
+            let Some(pending) = event.into_pending() else {
                 continue;
             };
             self.session.accept(self.now, pending).unwrap();

@@ -285,14 +285,7 @@ impl Pair {
             }
             let started = matches!(event, Event::StartTls { .. });
             self.closed |= matches!(event, Event::Closed { .. });
-            let (Event::Hello { pending, .. }
-            | Event::Mail { pending, .. }
-            | Event::Rcpt { pending, .. }
-            | Event::DataStart { pending, .. }
-            | Event::MessageComplete { pending, .. }
-            | Event::Verify { pending, .. }
-            | Event::Auth { pending, .. }) = event
-            else {
+            let Some(pending) = event.into_pending() else {
                 if started {
                     let batch = self.transmit();
                     assert!(

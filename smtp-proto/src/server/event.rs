@@ -212,6 +212,42 @@ pub struct Pending {
     pub(crate) kind: PendingKind,
 }
 
+impl Event {
+    /// The decision token of an event that owes the client a reply, `None` for the others;
+    /// for code that answers every decision alike (a sink, a test, a fuzzer).
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Instant};
+    /// use smtp_proto::{Server, ServerConfig};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Server::new(Arc::new(ServerConfig::new("mx.example")), now);
+    /// server.handle_input(now, b"HELO client.example\r\n").unwrap();
+    /// while let Some(event) = server.poll_event() {
+    ///     if let Some(pending) = event.into_pending() {
+    ///         server.accept(now, pending).unwrap();
+    ///     }
+    /// }
+    /// ```
+    pub fn into_pending(self) -> Option<Pending> {
+        match self {
+            Self::Hello { pending, .. }
+            | Self::Mail { pending, .. }
+            | Self::Rcpt { pending, .. }
+            | Self::DataStart { pending, .. }
+            | Self::MessageComplete { pending, .. }
+            | Self::Verify { pending, .. }
+            | Self::Auth { pending, .. } => Some(pending),
+            Self::DataChunk(_)
+            | Self::MessageAborted { .. }
+            | Self::TransactionReset
+            | Self::StartTls { .. }
+            | Self::TlsEstablished { .. }
+            | Self::Closed { .. } => None,
+        }
+    }
+}
+
 impl Pending {
     /// What is being decided.
     pub fn kind(&self) -> PendingKind {
