@@ -5,7 +5,7 @@
 //! runs a table of scripted rows against one of them and reports every failing row.
 //!
 //! Not a module of the library: it needs the adapters, tokio and rcgen, which are
-//! dev-dependencies of this crate. The wire suites include it with
+//! dev-dependencies of this crate. The wire suites and the adapter suite include it with
 //! `#[path = "../src/servers.rs"] mod servers;`.
 #![allow(dead_code, unreachable_pub, unused_macros)]
 
@@ -68,6 +68,14 @@ pub struct Setup {
     pub tls: Tls,
     /// How long the handler's `connect` takes.
     pub connect_delay: Duration,
+    /// The listener's connection limit.
+    pub max_connections: usize,
+    /// The handler refuses every connection with this code.
+    pub refuse_connect: Option<u16>,
+    /// The handler refuses every message with this code.
+    pub refuse_message: Option<u16>,
+    /// How long the handler takes to decide about a message.
+    pub message_delay: Duration,
 }
 
 impl Setup {
@@ -84,6 +92,10 @@ impl Setup {
             config,
             tls: Tls::Starttls,
             connect_delay: Duration::ZERO,
+            max_connections: 100,
+            refuse_connect: None,
+            refuse_message: None,
+            message_delay: Duration::ZERO,
         }
     }
 
@@ -198,12 +210,16 @@ pub fn closes(log: &[String]) -> usize {
 }
 
 /// A handler for both adapters that writes down every call in a [`Record`], accepts
-/// everything (AUTH only for [`USER`]/[`PASSWORD`]) and keeps each accepted message.
+/// everything (AUTH only for [`USER`]/[`PASSWORD`]) and keeps each accepted message, unless
+/// its [`Setup`] says to refuse connections or messages.
 #[derive(Debug)]
 pub struct Recorder {
     record: Arc<Record>,
     content: Vec<u8>,
     connect_delay: Duration,
+    refuse_connect: Option<u16>,
+    refuse_message: Option<u16>,
+    message_delay: Duration,
 }
 
 impl Recorder {
@@ -213,6 +229,30 @@ impl Recorder {
             record,
             content: Vec::new(),
             connect_delay: Duration::ZERO,
+            refuse_connect: None,
+            refuse_message: None,
+            message_delay: Duration::ZERO,
+        }
+    }
+
+    /// A handler that records into `record` and behaves as `setup` says.
+    pub fn with_setup(record: Arc<Record>, setup: &Setup) -> Self {
+        Self {
+            connect_delay: setup.connect_delay,
+            refuse_connect: setup.refuse_connect,
+            refuse_message: setup.refuse_message,
+            message_delay: setup.message_delay,
+            ..Self::new(record)
+        }
+    }
+
+    /// A new connection, for both adapters (after any `connect_delay`): recorded, and
+    /// refused if the setup says so.
+    fn on_connect(&self) -> Decision {
+        self.note("connect".into());
+        match self.refuse_connect {
+            Some(code) => Err(Reply::new(code, "go away").expect("a valid refusal")),
+            None => Ok(()),
         }
     }
 
@@ -240,10 +280,16 @@ impl Recorder {
         Ok(())
     }
 
-    /// The end of a message: it is kept ("delivered") and accepted.
+    /// The end of a message, after `message_delay` (a blocking sleep: the tokio runtime of
+    /// the in-process server has threads to spare): kept ("delivered") and accepted, or
+    /// refused if the setup says so.
     fn on_message(&mut self, info: &MessageInfo) -> Decision {
+        thread::sleep(self.message_delay);
         self.note(format!("message {}", info.size));
         let content = std::mem::take(&mut self.content);
+        if let Some(code) = self.refuse_message {
+            return Err(Reply::new(code, "not today").expect("a valid refusal"));
+        }
         self.record
             .delivered
             .lock()
@@ -276,8 +322,7 @@ impl smtp_proto_tokio::Handler for Recorder {
         if !self.connect_delay.is_zero() {
             tokio::time::sleep(self.connect_delay).await;
         }
-        self.note("connect".into());
-        Ok(())
+        self.on_connect()
     }
     async fn tls_established(&mut self, info: &TlsInfo) {
         self.note(format!("tls {}", info.protocol.as_deref().unwrap_or("?")));
@@ -320,8 +365,7 @@ impl smtp_proto_blocking::Handler for Recorder {
         if !self.connect_delay.is_zero() {
             thread::sleep(self.connect_delay);
         }
-        self.note("connect".into());
-        Ok(())
+        self.on_connect()
     }
     fn tls_established(&mut self, info: &TlsInfo) {
         self.note(format!("tls {}", info.protocol.as_deref().unwrap_or("?")));
@@ -376,12 +420,10 @@ impl InProcess {
         let (done_tx, done) = mpsc::channel();
         let make = {
             let record = record.clone();
-            let delay = setup.connect_delay;
-            move |_: &ConnectionInfo| Recorder {
-                connect_delay: delay,
-                ..Recorder::new(record.clone())
-            }
+            let setup = setup.clone();
+            move |_: &ConnectionInfo| Recorder::with_setup(record.clone(), &setup)
         };
+        let limit = setup.max_connections;
         let grace = Duration::from_secs(2);
         let stop: Box<dyn FnOnce() + Send> = match target {
             Target::Tokio => {
@@ -397,7 +439,7 @@ impl InProcess {
                         let socket = tokio::net::TcpListener::from_std(socket).expect("tokio");
                         smtp_proto_tokio::Listener::new(make)
                             .listen(socket, endpoint)
-                            .max_connections(100)
+                            .max_connections(limit)
                             .grace_period(grace)
                             .run(async {
                                 let _ = stop_rx.await;
@@ -414,7 +456,7 @@ impl InProcess {
             Target::Blocking => {
                 let listener = smtp_proto_blocking::Listener::new(make)
                     .listen(socket, endpoint)
-                    .max_connections(100)
+                    .max_connections(limit)
                     .grace_period(grace);
                 let handle = listener.shutdown_handle();
                 thread::spawn(move || {
@@ -435,13 +477,23 @@ impl InProcess {
     }
 }
 
+impl InProcess {
+    /// Asks for a graceful shutdown and waits (bounded: the listener gives sessions a 2 s
+    /// grace period) for the listener to return; false if it did not.
+    fn stop(&mut self) -> bool {
+        match self.stop.take() {
+            Some(stop) => {
+                stop();
+                self.done.recv_timeout(Duration::from_secs(10)).is_ok()
+            }
+            None => true,
+        }
+    }
+}
+
 impl Drop for InProcess {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            stop();
-            // Bounded: the listener gives sessions a 2 s grace period.
-            let _ = self.done.recv_timeout(Duration::from_secs(10));
-        }
+        self.stop();
     }
 }
 
@@ -502,6 +554,21 @@ impl WireServer {
                 }
             }
         }
+    }
+
+    /// Graceful shutdown of an in-process server: returns the handler's log once the
+    /// listener has returned.
+    ///
+    /// # Panics
+    /// If the listener does not stop within 10 s, or for blackhole.
+    pub fn shutdown(mut self) -> Vec<String> {
+        match &mut self.inner {
+            Inner::InProcess(server) => {
+                assert!(server.stop(), "the listener stops within its grace period");
+            }
+            Inner::Process(_) => panic!("shutdown is for the in-process servers"),
+        }
+        self.record.log()
     }
 
     /// The recording handler's log, for the in-process servers.
