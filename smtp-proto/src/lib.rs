@@ -28,6 +28,9 @@
 pub mod codec;
 mod config;
 mod error;
+/// The rule book: every rule ID cited in this repository (`SMG-*`, `SMUG-*`, `TLS-*`, `R-*`),
+/// the bugs behind them, and why each default is what it is. Documentation only.
+pub mod manual;
 mod peer;
 mod secret;
 mod server;
