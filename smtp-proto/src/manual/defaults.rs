@@ -35,7 +35,7 @@
 //! | [`smtputf8`](crate::Extensions::smtputf8) | on | RFC 6531; without it a UTF-8 address can only be refused (`553 5.6.7`). It also raises the MAIL and RCPT line limits by 10 (RFC 6531 §3.4) |
 //! | [`enhanced_status_codes`](crate::Extensions::enhanced_status_codes) | on | RFC 2034/3463 codes make replies machine-readable; the core adds the right class to every 2xx/4xx/5xx reply |
 //! | [`dsn`](crate::Extensions::dsn) | on | RFC 3461 parameters are parsed and validated by the core (xtext with no controls, ENVID ≤ 100, ORCPT ≤ 500 — the Exim CVE-2020-28021/28026 checks) and handed over typed; honouring them is the application's job |
-//! | [`starttls`](crate::Extensions::starttls) | off | needs a certificate; the TLS layer turns it on together with its STARTTLS mode |
+//! | [`starttls`](crate::Extensions::starttls) | off | needs a certificate and the TLS layer; it must be on exactly when TLS runs in STARTTLS mode (the `tls` module's `Endpoint` checks that the two agree) |
 //! | [`requiretls`](crate::Extensions::requiretls) | off | RFC 8689 promises onward TLS, which only the application can keep; even when on, it is advertised only under TLS |
 //! | [`mt_priority`](crate::Extensions::mt_priority), [`deliver_by`](crate::Extensions::deliver_by), [`future_release`](crate::Extensions::future_release) | off | RFC 6710, 2852 and 4865 ask for queue behaviour (priorities, deadlines, holding mail) and, for the last two, bounds checked against the wall clock, which the core never reads |
 //! | [`auth_mechanisms`](crate::Extensions::auth_mechanisms) | empty | AUTH needs a credential store. PLAIN and LOGIN are decoded by the core; other names are passed through as raw exchanges |

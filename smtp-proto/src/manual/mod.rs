@@ -5,6 +5,8 @@
 //! here?" can be answered from a clone, in `cargo doc`. A citation looks like
 //! `manual::smuggling SMG-C1`: the submodule, then the ID, which appears in that submodule
 //! as a heading or as the first cell of a table row (a text search for the ID finds it).
+//! Doc comments can link to it, as in
+//! ``[`manual::smuggling`](crate::manual::smuggling)``.
 //!
 //! | submodule | what it covers | rule IDs |
 //! | --- | --- | --- |

@@ -108,7 +108,7 @@
 //! | SMG-P2 | \[T\] `DATA\r\n` ‖ `Subject: x\r\n\r\nb\r\n.\r\n` | normal: `354`, then `250` | 2920 §3.1 | — (the legitimate counterpart of SMG-P1) |
 //! | SMG-P3 | the SMG-03 payload in normalize mode, assuming the end-of-data check were bypassed | the smuggled `DATA` has its content behind it in the same buffer ⇒ `554 5.5.0` and close; the second message never starts (smtpsmug's `pipelining` test) | 2920 §3.1 | CVE-2023-51764 class |
 //! | SMG-P4 | `EHLO c\r\nMAIL FROM:<a@x>\r\n` in one read, before the EHLO reply | `554 5.5.0` and close; with the check off, both commands run (the lenient alternative) | 2920 §3.1 (EHLO ends a group) | Postfix ≥ 3.9 behaviour |
-//! | SMG-P5 | the client talks before the `220` greeting was transmitted | `554 5.5.0` and close *(Postfix does this on ports without implicit TLS)*; the adapters read once, without waiting, before sending the greeting so that the core can see this | 5321 §3.1 (the client waits for the greeting) | spam bots that do not wait |
+//! | SMG-P5 | the client talks before the `220` greeting was transmitted | `554 5.5.0` and close *(Postfix does this on ports without implicit TLS)*; an adapter reads once, without waiting, before sending the greeting, so that the core can see this | 5321 §3.1 (the client waits for the greeting) | spam bots that do not wait |
 //!
 //! # Command lines (SMG-C1 … SMG-C3)
 //!
