@@ -1,10 +1,11 @@
-//! Blocking `std::net` adapter for [`smtp_proto`]: a byte pump between a `TcpStream` and
-//! the core's [`Session`](smtp_proto::tls::Session) (STARTTLS and implicit TLS included),
-//! a [`Handler`] trait with plain methods, and a [`Listener`] running one thread per
-//! session with a connection limit and graceful shutdown.
+//! Blocking `std::net` adapter for [`smtp_proto`]: sockets and deadlines for the core's
+//! [`Connection`](smtp_proto::Connection) (STARTTLS and implicit TLS included), a
+//! [`Handler`] trait with plain methods (the same interface as the tokio adapter's, as
+//! `Read` is `AsyncRead`'s), a pull-style [`Driver`], and a [`Listener`] running one
+//! thread per session with a connection limit and graceful shutdown.
 //!
-//! The adapter never parses SMTP and holds no read buffer of its own; read deadlines come
-//! from `poll_timeout`.
+//! The adapter never parses SMTP and decides no policy: it does what
+//! [`Connection::next`](smtp_proto::Connection::next) says.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -26,10 +27,12 @@
 #![forbid(unsafe_code)]
 
 mod connection;
+mod driver;
 mod handler;
 mod listener;
 
 pub use connection::serve;
+pub use driver::Driver;
 pub use handler::Handler;
 pub use listener::{Listener, ShutdownHandle};
 pub use smtp_proto::{ConnectionInfo, Decision};

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use smtp_proto::ConnectionInfo;
 use smtp_proto::tls::Endpoint;
 
-use crate::connection::{StopFlag, refuse, run, stop};
+use crate::connection::{refuse, run};
 use crate::handler::Handler;
+use smtp_proto::Stop;
 
 /// How often the accept loop looks for connections and for a shutdown request.
 const ACCEPT_POLL: Duration = Duration::from_millis(10);
@@ -113,7 +114,7 @@ where
     /// Setting a listening socket non-blocking failed. Accept errors (e.g. out of file
     /// descriptors) are retried.
     pub fn run(self) -> io::Result<()> {
-        let stop: StopFlag = Arc::new(AtomicU8::new(stop::RUN));
+        let stop = Arc::new(AtomicU8::new(Stop::Run as u8));
         let open = Arc::new(AtomicUsize::new(0));
         let refusing = Arc::new(AtomicUsize::new(0));
         let sockets: Vec<(TcpListener, Arc<Endpoint>)> = self
@@ -162,9 +163,9 @@ where
             }
         }
         drop(sockets);
-        stop.store(stop::DRAIN, Ordering::Release);
+        stop.store(Stop::Drain as u8, Ordering::Release);
         if !wait_until_closed(&open, self.grace) {
-            stop.store(stop::NOW, Ordering::Release);
+            stop.store(Stop::Now as u8, Ordering::Release);
             wait_until_closed(&open, HARD_STOP);
         }
         Ok(())

@@ -1,18 +1,22 @@
-//! tokio adapter for [`smtp_proto`]: a byte pump between a socket and the core's
-//! [`Session`](smtp_proto::tls::Session) (STARTTLS and implicit TLS included), a
-//! [`Handler`] trait whose async methods make the decisions, and a [`Listener`] with a
+//! tokio adapter for [`smtp_proto`]: sockets and timers for the core's
+//! [`Connection`](smtp_proto::Connection) (STARTTLS and implicit TLS included), a
+//! [`Handler`] trait whose async methods make the decisions, a pull-style [`Driver`]
+//! (`next_event().await`) for applications without a trait, and a [`Listener`] with a
 //! connection limit and graceful shutdown.
 //!
-//! The adapter never parses SMTP and holds no read buffer of its own: every byte read goes
-//! straight into the core, the replies to a pipelined batch leave in one write, and the
-//! deadlines come from `poll_timeout`.
+//! The adapter never parses SMTP and decides no policy: it does what
+//! [`Connection::next`](smtp_proto::Connection::next) says (write these bytes by then,
+//! read this much until then, close), so every byte read goes straight into the core
+//! and the replies to a pipelined batch leave in one write.
 #![forbid(unsafe_code)]
 
 mod connection;
+mod driver;
 mod handler;
 mod listener;
 
 pub use connection::serve;
+pub use driver::Driver;
 pub use handler::Handler;
 pub use listener::Listener;
 pub use smtp_proto::ConnectionInfo;

@@ -13,9 +13,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::connection::{Stop, refuse, run};
+use crate::connection::{refuse, run};
 use crate::handler::Handler;
 use smtp_proto::ConnectionInfo;
+use smtp_proto::Stop;
 
 /// After the grace period, sessions get `421` at once; this is how long their last
 /// replies may take before the tasks are aborted.

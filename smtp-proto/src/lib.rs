@@ -27,11 +27,11 @@
 
 pub mod codec;
 mod config;
+pub mod connection;
 mod error;
 /// The rule book: every rule ID cited in this repository (`SMG-*`, `SMUG-*`, `TLS-*`, `R-*`),
 /// the bugs behind them, and why each default is what it is. Documentation only.
 pub mod manual;
-mod peer;
 mod secret;
 mod server;
 
@@ -42,8 +42,8 @@ pub use codec::params::{MailParams, RcptParams};
 pub use codec::reply::{EnhancedCode, Reply, ReplyError};
 pub use codec::sasl::Credentials;
 pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Timeouts};
+pub use connection::{Connection, ConnectionInfo, Next, Stop};
 pub use error::ApiMisuse;
-pub use peer::ConnectionInfo;
 pub use secret::Secret;
 pub use server::{
     AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, Server,

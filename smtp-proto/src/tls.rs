@@ -1,52 +1,87 @@
 //! STARTTLS and implicit TLS (RFC 3207, RFC 8314) over rustls, still without I/O.
 //!
-//! A [`Session`] owns a [`Server`] and, once TLS starts, a [`rustls::ServerConnection`]:
-//! the adapter feeds it raw socket bytes and writes the raw bytes it returns, whatever the
-//! TLS state. Everything that makes STARTTLS safe happens here, once, for every adapter:
+//! A [`Connection`] runs its machine over a transport that is either plaintext or TLS:
+//! the adapter feeds it raw socket bytes and writes the raw bytes it returns, whatever
+//! the TLS state. Everything that makes STARTTLS safe happens here, once, for every
+//! adapter and for both roles:
 //!
-//! * The `220 Ready to start TLS` leaves in plaintext, then every later byte is TLS.
-//! * Plaintext the client pipelined after `STARTTLS` is dropped by the core (the
-//!   CVE-2011-0411 injection); nothing read after TLS starts is ever taken as plaintext.
-//! * [`Server::handle_tls_established`] runs before the first decrypted byte is fed: the
-//!   client's first command may arrive in the same read as its `Finished`.
-//! * A TLS error, or a TLS record after the client's `close_notify`, ends the session; it
+//! * The reply that starts TLS (`220 Ready to start TLS`) leaves in plaintext, then every
+//!   later byte is TLS.
+//! * Plaintext the peer pipelined after the switch is dropped by the machine (the
+//!   CVE-2011-0411 injection) and counted; nothing read after TLS starts is ever taken as
+//!   plaintext.
+//! * The machine hears that the handshake finished before the first decrypted byte is
+//!   fed: the client's first command may arrive in the same read as its `Finished`.
+//! * A TLS error, or a TLS record after the peer's `close_notify`, ends the session; it
 //!   never falls back to plaintext (RFC 3207 §4.1, go-smtp's 2024 bug).
+//!
+//! Only making the `rustls` connection depends on the role ([`TlsRole`]); the layer holds
+//! a [`rustls::Connection`], the client-or-server enum.
 //!
 //! # Example
 //!
 //! ```
 //! # use std::{sync::Arc, time::Instant};
-//! # use smtp_proto::{ServerConfig, tls::{Session, TlsMode}};
-//! let config = Arc::new(ServerConfig::new("mx.example"));
-//! let mut session = Session::new(config, TlsMode::Off, Instant::now()).unwrap();
-//! let mut out = Vec::new();
-//! let _ = session.poll_transmit(&mut out);
-//! assert!(out.starts_with(b"220 mx.example"));
+//! # use smtp_proto::{ServerConfig, connection::Next, tls::{Endpoint, TlsMode}};
+//! let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off)?;
+//! let now = Instant::now();
+//! let mut connection = endpoint.accept(now);
+//! assert!(matches!(connection.next(now), Next::Read { .. })); // anything sent early?
+//! connection.handle_timeout(now); // no
+//! let Next::Transmit { bytes, .. } = connection.next(now) else { panic!() };
+//! assert!(bytes.starts_with(b"220 mx.example"));
+//! # Ok::<(), smtp_proto::ApiMisuse>(())
 //! ```
 
 use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls::{ProtocolVersion, ServerConnection};
+use rustls::ProtocolVersion;
 
 /// The rustls this module is built against, so applications configure TLS with the same
 /// version.
 pub use rustls;
+/// rustls's server configuration, named apart from [`crate::ServerConfig`] (the SMTP
+/// one), so a file can import both.
+pub use rustls::ServerConfig as TlsServerConfig;
 
-use crate::server::Decision;
-use crate::{ApiMisuse, Event, Pending, Reply, Server, ServerConfig, TlsInfo};
+use crate::connection::{Connection, Machine};
+use crate::{ApiMisuse, Reply, Server, ServerConfig, TlsInfo};
 
 /// How a connection uses TLS.
 #[derive(Clone, Debug)]
 pub enum TlsMode {
-    /// No TLS: `extensions.starttls` must be off.
+    /// No TLS.
     Off,
-    /// Plaintext first, TLS after a `STARTTLS` (RFC 3207): `extensions.starttls` must be on.
-    StartTls(Arc<rustls::ServerConfig>),
+    /// Plaintext first, TLS after a `STARTTLS` (RFC 3207).
+    StartTls(Arc<TlsServerConfig>),
     /// TLS from the first byte (RFC 8314 implicit TLS, port 465); the greeting follows
     /// the handshake.
-    Implicit(Arc<rustls::ServerConfig>),
+    Implicit(Arc<TlsServerConfig>),
+}
+
+/// Which side of the handshake this end plays, and its configuration.
+#[derive(Clone, Debug)]
+pub enum TlsRole {
+    /// The server side.
+    Server(Arc<TlsServerConfig>),
+    /// The client side, and the name of the server it expects.
+    Client(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    ),
+}
+
+impl TlsRole {
+    fn start(&self) -> Result<rustls::Connection, rustls::Error> {
+        Ok(match self {
+            Self::Server(config) => rustls::ServerConnection::new(config.clone())?.into(),
+            Self::Client(config, name) => {
+                rustls::ClientConnection::new(config.clone(), name.clone())?.into()
+            }
+        })
+    }
 }
 
 /// What one listening socket speaks: the SMTP configuration and the TLS mode, checked
@@ -83,312 +118,198 @@ impl Endpoint {
         &self.tls
     }
 
-    /// A session for a connection just accepted.
-    pub fn session(&self, now: Instant) -> Session {
-        let (starttls, implicit) = match &self.tls {
-            TlsMode::Off => (None, None),
-            TlsMode::StartTls(tls) => (Some(tls.clone()), None),
-            TlsMode::Implicit(tls) => (None, Some(tls.clone())),
+    /// The connection for a client just accepted; its greeting is queued (for implicit
+    /// TLS, it leaves after the handshake).
+    pub fn accept(&self, now: Instant) -> Connection<Server> {
+        let server = Server::new(self.config.clone(), now);
+        let layer = match &self.tls {
+            TlsMode::Off => Layer::plain(),
+            TlsMode::StartTls(tls) => Layer::starttls(TlsRole::Server(tls.clone())),
+            TlsMode::Implicit(tls) => Layer::implicit(&TlsRole::Server(tls.clone())),
         };
-        let mut session =
-            Session::with_server(Server::new(self.config.clone(), now), starttls, now);
-        if let Some(tls) = implicit {
-            session.begin_tls(tls);
-        }
-        session
+        Connection::with_transport(server, layer)
     }
 
-    /// A session that refuses the connection at once (see [`Server::refuse`]). It runs
-    /// in plaintext even on an implicit-TLS endpoint: a refusal is not worth a handshake.
-    pub fn refuse(&self, now: Instant, reply: Option<Reply>) -> Session {
-        Session::with_server(Server::refuse(self.config.clone(), now, reply), None, now)
+    /// A connection that refuses the client at once (see [`Server::refuse`]). It runs in
+    /// plaintext even on an implicit-TLS endpoint: a refusal is not worth a handshake.
+    pub fn refuse(&self, now: Instant, reply: Option<Reply>) -> Connection<Server> {
+        Connection::plain(Server::refuse(self.config.clone(), now, reply))
     }
 }
 
-/// One SMTP server session with its TLS layer: raw socket bytes in, raw socket bytes out.
-///
-/// The drain order is the [`Server`]'s: after each input, decision or control call, take
-/// events with [`poll_event`](Self::poll_event) until `None`, write what
-/// [`poll_transmit`](Self::poll_transmit) gives in one write, and arm the timer from
-/// [`poll_timeout`](Self::poll_timeout). Read again only while
-/// [`wants_read`](Self::wants_read); close the socket once [`is_closed`](Self::is_closed)
-/// and the last bytes are written.
+/// The transport under a [`Connection`]: plaintext, or TLS from a switch (STARTTLS) or
+/// from the first byte.
 #[derive(Debug)]
-pub struct Session {
-    server: Server,
-    /// The configuration a `STARTTLS` will use.
-    starttls: Option<Arc<rustls::ServerConfig>>,
-    /// The TLS connection, from `STARTTLS` (or the first byte, for implicit TLS) on.
-    tls: Option<Box<ServerConnection>>,
-    /// The handshake finished and the core knows it.
+pub(crate) struct Layer {
+    /// How a switch to TLS makes its connection; `None`: a switch fails the session.
+    switch: Option<TlsRole>,
+    /// The TLS connection, from the switch (or the first byte) on.
+    tls: Option<Box<rustls::Connection>>,
+    /// The handshake finished and the machine knows it.
     established: bool,
-    /// No more input is taken: the client's close_notify, its EOF, or a TLS error.
+    /// No more input is taken: the peer's close_notify, its EOF, or a TLS error.
     input_closed: bool,
-    /// The close_notify was queued after the session closed.
+    /// The close_notify was queued after the machine closed.
     close_notify_sent: bool,
-    /// Plaintext that must leave before any TLS byte (the `220` to `STARTTLS`).
+    /// Plaintext that must leave before any TLS byte (the reply that started TLS).
     plaintext_out: Vec<u8>,
-    /// Replies on their way into rustls.
-    replies: Vec<u8>,
-    now: Instant,
+    /// The machine's bytes on their way into rustls.
+    staged: Vec<u8>,
+    /// An implicit-TLS connection could not be made: the session fails at once.
+    broken: bool,
 }
 
-impl Session {
-    /// A session for a connection just accepted; the greeting is queued (for implicit TLS,
-    /// it leaves after the handshake). With many connections, make an [`Endpoint`] once
-    /// and call [`Endpoint::session`].
-    ///
-    /// # Errors
-    ///
-    /// [`ApiMisuse::StartTlsMismatch`], as for [`Endpoint::new`].
-    pub fn new(config: Arc<ServerConfig>, mode: TlsMode, now: Instant) -> Result<Self, ApiMisuse> {
-        Ok(Endpoint::new(config, mode)?.session(now))
-    }
-
-    fn with_server(
-        server: Server,
-        starttls: Option<Arc<rustls::ServerConfig>>,
-        now: Instant,
-    ) -> Self {
+impl Layer {
+    /// Plaintext for ever.
+    pub(crate) fn plain() -> Self {
         Self {
-            server,
-            starttls,
+            switch: None,
             tls: None,
             established: false,
             input_closed: false,
             close_notify_sent: false,
             plaintext_out: Vec::new(),
-            replies: Vec::new(),
-            now,
+            staged: Vec::new(),
+            broken: false,
         }
     }
 
-    /// The SMTP state machine, for its getters (`in_transaction`, `is_tls`, `tls_info`, …).
-    pub fn server(&self) -> &Server {
-        &self.server
+    /// Plaintext until the machine asks for TLS.
+    pub(crate) fn starttls(role: TlsRole) -> Self {
+        Self {
+            switch: Some(role),
+            ..Self::plain()
+        }
     }
 
-    /// Feeds bytes read from the socket. Input after the session closed, after the
-    /// client's close_notify or after a TLS error is ignored.
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        self.now = now;
-        if self.input_closed || self.server.is_closed() {
+    /// TLS from the first byte.
+    pub(crate) fn implicit(role: &TlsRole) -> Self {
+        let mut layer = Self::plain();
+        match role.start() {
+            Ok(tls) => layer.tls = Some(Box::new(tls)),
+            // rustls checks its configuration when it is built, so this does not happen in
+            // practice; if it does, the session fails at its first event.
+            Err(_) => layer.broken = true,
+        }
+        layer
+    }
+
+    pub(crate) fn handle_input<M: Machine>(&mut self, machine: &mut M, now: Instant, bytes: &[u8]) {
+        if self.input_closed || machine.is_closed() {
             return;
         }
         if self.tls.is_none() {
-            // Outside TLS the core refuses input only during a handshake, and a handshake
-            // always has a TLS connection; an error here cannot happen.
-            let _ = self.server.handle_input(now, bytes);
+            machine.handle_input(now, bytes);
             return;
         }
         let mut rest = bytes;
         while !rest.is_empty() && !self.input_closed {
             let Some(tls) = self.tls.as_mut() else { return };
             if tls.read_tls(&mut rest).is_err() {
-                self.fail();
+                self.fail(machine, now);
                 return;
             }
-            self.process_tls();
+            self.process_tls(machine, now);
         }
     }
 
-    /// The client closed its side of the connection (EOF on the socket).
-    pub fn handle_eof(&mut self, now: Instant) {
-        self.now = now;
+    pub(crate) fn handle_eof<M: Machine>(&mut self, machine: &mut M, now: Instant) {
         self.input_closed = true;
-        self.server.handle_eof(now);
+        machine.handle_eof(now);
     }
 
-    /// See [`Server::handle_timeout`].
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
-        self.server.handle_timeout(now);
-    }
-
-    /// The next event; see [`Server::poll_event`]. On [`Event::StartTls`] the `220` is
-    /// already set aside to leave in plaintext, and the TLS handshake is under way.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        let event = self.server.poll_event()?;
-        if matches!(event, Event::StartTls { .. }) {
-            // Replies queued up to here (the 220 last) leave before the handshake.
-            let _ = self.server.poll_transmit(&mut self.plaintext_out);
-            match self.starttls.clone() {
-                Some(tls) => self.begin_tls(tls),
-                None => self.fail(),
+    pub(crate) fn poll_event<M: Machine>(
+        &mut self,
+        machine: &mut M,
+        now: Instant,
+    ) -> Option<M::Event> {
+        if std::mem::take(&mut self.broken) {
+            self.fail(machine, now);
+        }
+        let event = machine.poll_event()?;
+        if M::starts_tls(&event).is_some() {
+            // Bytes queued up to here (the reply that starts TLS last) leave before the
+            // handshake.
+            let _ = machine.poll_transmit(&mut self.plaintext_out);
+            match self.switch.take().map(|role| role.start()) {
+                Some(Ok(tls)) => self.tls = Some(Box::new(tls)),
+                _ => self.fail(machine, now),
             }
         }
         Some(event)
     }
 
-    /// Appends the raw bytes to write to the socket (plaintext, or TLS records) and
-    /// returns how many there were; one call covers a whole pipelined batch.
-    #[must_use = "the bytes must be written to the client"]
-    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+    /// Appends the raw bytes to write (plaintext, or TLS records).
+    pub(crate) fn poll_transmit<M: Machine>(
+        &mut self,
+        machine: &mut M,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let start = out.len();
         out.append(&mut self.plaintext_out);
-        match self.tls.as_mut() {
-            None => {
-                let _ = self.server.poll_transmit(out);
+        let Some(tls) = self.tls.as_mut() else {
+            let _ = machine.poll_transmit(out);
+            return out.len() - start;
+        };
+        if self.established {
+            self.staged.clear();
+            if machine.poll_transmit(&mut self.staged) > 0 {
+                // rustls buffers outgoing plaintext without limit by default, so this
+                // write takes everything.
+                let _ = tls.writer().write_all(&self.staged);
             }
-            Some(tls) => {
-                if self.established {
-                    self.replies.clear();
-                    if self.server.poll_transmit(&mut self.replies) > 0 {
-                        // The rustls buffer for outgoing plaintext is unbounded by
-                        // default, so this write takes everything.
-                        let _ = tls.writer().write_all(&self.replies);
-                    }
-                    if self.server.is_closed() && !self.close_notify_sent {
-                        tls.send_close_notify();
-                        self.close_notify_sent = true;
-                    }
-                }
-                while tls.wants_write() {
-                    // Writing into a Vec cannot fail.
-                    if tls.write_tls(out).is_err() {
-                        break;
-                    }
-                }
+            if machine.is_closed() && !self.close_notify_sent {
+                tls.send_close_notify();
+                self.close_notify_sent = true;
+            }
+        }
+        while tls.wants_write() {
+            // Writing into a Vec cannot fail.
+            if tls.write_tls(out).is_err() {
+                break;
             }
         }
         out.len() - start
     }
 
-    /// See [`Server::poll_timeout`] (it also bounds the TLS handshake).
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.server.poll_timeout()
-    }
-
-    /// Whether the adapter should read from the socket now.
-    pub fn wants_read(&self) -> bool {
-        if self.input_closed || self.server.is_closed() {
+    pub(crate) fn wants_read<M: Machine>(&self, machine: &M) -> bool {
+        if self.input_closed || machine.is_closed() {
             false
         } else if self.tls.is_some() && !self.established {
             true
         } else {
-            self.server.wants_read()
+            machine.wants_read()
         }
     }
 
-    /// Whether the session is over: write what `poll_transmit` gives, then close.
-    pub fn is_closed(&self) -> bool {
-        self.server.is_closed()
-    }
-
-    /// See [`Server::accept`].
-    ///
-    /// # Errors
-    ///
-    /// As there.
-    pub fn accept(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse> {
-        self.server.accept(now, pending)
-    }
-
-    /// See [`Server::respond`].
-    ///
-    /// # Errors
-    ///
-    /// As there.
-    pub fn respond(
-        &mut self,
-        now: Instant,
-        pending: Pending,
-        reply: Reply,
-    ) -> Result<(), ApiMisuse> {
-        self.server.respond(now, pending, reply)
-    }
-
-    /// See [`Server::answer`].
-    ///
-    /// # Errors
-    ///
-    /// As there.
-    pub fn answer(
-        &mut self,
-        now: Instant,
-        pending: Pending,
-        decision: Decision,
-    ) -> Result<(), ApiMisuse> {
-        self.server.answer(now, pending, decision)
-    }
-
-    /// See [`Server::respond_each`].
-    ///
-    /// # Errors
-    ///
-    /// As there.
-    pub fn respond_each(
-        &mut self,
-        now: Instant,
-        pending: Pending,
-        replies: Vec<Reply>,
-    ) -> Result<(), ApiMisuse> {
-        self.server.respond_each(now, pending, replies)
-    }
-
-    /// See [`Server::challenge`].
-    ///
-    /// # Errors
-    ///
-    /// As there.
-    pub fn challenge(
-        &mut self,
-        now: Instant,
-        pending: Pending,
-        data: &[u8],
-    ) -> Result<(), ApiMisuse> {
-        self.server.challenge(now, pending, data)
-    }
-
-    /// See [`Server::shutdown`].
-    pub fn shutdown(&mut self, now: Instant, reply: Option<Reply>) {
-        self.server.shutdown(now, reply);
-    }
-
-    /// See [`Server::shutdown_gracefully`].
-    pub fn shutdown_gracefully(&mut self, now: Instant) {
-        self.server.shutdown_gracefully(now);
-    }
-
-    fn begin_tls(&mut self, config: Arc<rustls::ServerConfig>) {
-        match ServerConnection::new(config) {
-            Ok(tls) => self.tls = Some(Box::new(tls)),
-            Err(_) => self.fail(),
-        }
-    }
-
-    /// Runs rustls on the records read so far and moves decrypted bytes into the core.
-    fn process_tls(&mut self) {
+    /// Runs rustls on the records read so far and moves decrypted bytes into the machine.
+    fn process_tls<M: Machine>(&mut self, machine: &mut M, now: Instant) {
         let Some(tls) = self.tls.as_mut() else { return };
         let Ok(state) = tls.process_new_packets() else {
             // rustls has queued an alert for `poll_transmit`.
-            self.fail();
+            self.fail(machine, now);
             return;
         };
         let peer_closed = state.peer_has_closed();
         if !self.established && !tls.is_handshaking() {
             self.established = true;
             let info = tls_info(tls);
-            if self.server.handle_tls_established(self.now, info).is_err() {
-                self.fail();
+            if machine.handle_tls_established(now, info).is_err() {
+                self.fail(machine, now);
                 return;
             }
         }
         if !self.established {
             return;
         }
-        // Decrypted records go straight from rustls's buffer into the core (no copy here).
-        let (Some(tls), server) = (self.tls.as_mut(), &mut self.server) else {
-            return;
-        };
+        // Decrypted records go straight from rustls's buffer into the machine (no copy).
+        let Some(tls) = self.tls.as_mut() else { return };
         let failed = loop {
             let mut reader = tls.reader();
             let taken = match reader.fill_buf() {
                 Ok([]) => break false,
                 Ok(chunk) => {
-                    // TLS is established, so the core is not in its handshake phase.
-                    let _ = server.handle_input(self.now, chunk);
+                    machine.handle_input(now, chunk);
                     chunk.len()
                 }
                 Err(e) => break e.kind() != io::ErrorKind::WouldBlock,
@@ -396,24 +317,22 @@ impl Session {
             reader.consume(taken);
         };
         if failed {
-            self.fail();
-            return;
-        }
-        if peer_closed {
+            self.fail(machine, now);
+        } else if peer_closed {
             // close_notify: what came before it is processed, nothing after it is read.
-            self.handle_eof(self.now);
+            self.handle_eof(machine, now);
         }
     }
 
     /// Ends the session after a TLS failure; nothing more is read.
-    fn fail(&mut self) {
+    fn fail<M: Machine>(&mut self, machine: &mut M, now: Instant) {
         self.input_closed = true;
-        self.server.handle_tls_failure(self.now);
+        machine.handle_tls_failure(now);
     }
 }
 
 /// The handshake's facts, as strings an application can log or match.
-fn tls_info(tls: &ServerConnection) -> TlsInfo {
+fn tls_info(tls: &rustls::Connection) -> TlsInfo {
     let protocol = tls.protocol_version().map(|version| match version {
         ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
         ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
@@ -422,10 +341,14 @@ fn tls_info(tls: &ServerConnection) -> TlsInfo {
     let cipher_suite = tls
         .negotiated_cipher_suite()
         .map(|suite| format!("{:?}", suite.suite()));
+    let server_name = match tls {
+        rustls::Connection::Server(server) => server.server_name().map(str::to_owned),
+        rustls::Connection::Client(_) => None,
+    };
     TlsInfo::new(
         protocol,
         cipher_suite,
-        tls.server_name().map(str::to_owned),
+        server_name,
         tls.peer_certificates()
             .is_some_and(|certs| !certs.is_empty()),
     )

@@ -1,5 +1,5 @@
 //! The rustls binding, in memory against a rustls client: STARTTLS, injection, implicit
-//! TLS, handshakes split at every byte, TLS failures (smtp-rules.md TLS-01…TLS-14).
+//! TLS, handshakes split at every byte, TLS failures (rules TLS-01…TLS-14).
 #![cfg(feature = "rustls")]
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
-use smtp_proto::tls::{Endpoint, Session, TlsMode};
-use smtp_proto::{ApiMisuse, CloseReason, Event, ServerConfig};
+use smtp_proto::connection::{Connection, Next};
+use smtp_proto::tls::{Endpoint, TlsMode};
+use smtp_proto::{ApiMisuse, CloseReason, Event, Server, ServerConfig};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -47,9 +48,51 @@ fn smtp_config(starttls: bool) -> Arc<ServerConfig> {
     Arc::new(config)
 }
 
+/// What a connection asks for once it has nothing more to hand out.
+#[derive(Debug, PartialEq, Eq)]
+enum Then {
+    Read,
+    Wait,
+    Close,
+}
+
+/// Runs `connection` at `now` until it waits for input or closes, as an adapter would:
+/// events summarised into `events` (every decision accepted), bytes written to `wire`.
+fn run(
+    connection: &mut Connection<Server>,
+    now: Instant,
+    events: &mut Vec<String>,
+    wire: &mut Vec<u8>,
+) -> Then {
+    loop {
+        match connection.next(now) {
+            Next::Event(event) => {
+                events.push(summarize(&event));
+                if let Some(pending) = event.into_pending() {
+                    connection.answer(now, pending, Ok(())).unwrap();
+                }
+            }
+            Next::Transmit { bytes, .. } => {
+                wire.extend_from_slice(bytes);
+                connection.transmitted(now);
+            }
+            Next::Read {
+                until: Some(at), ..
+            } if at <= now => connection.handle_timeout(now),
+            Next::Read { .. } => return Then::Read,
+            Next::Wait { .. } => return Then::Wait,
+            Next::Close => return Then::Close,
+        }
+    }
+}
+
+fn connection(config: Arc<ServerConfig>, mode: TlsMode, now: Instant) -> Connection<Server> {
+    Endpoint::new(config, mode).unwrap().accept(now)
+}
+
 /// One client and one session over an in-memory "socket".
 struct Pair {
-    session: Session,
+    session: Connection<Server>,
     client_config: Arc<ClientConfig>,
     client: Option<ClientConnection>,
     now: Instant,
@@ -65,11 +108,11 @@ impl Pair {
         let now = common::t0();
         let (session, client) = match mode {
             Mode::StartTls => (
-                Session::new(smtp_config(true), TlsMode::StartTls(server_tls), now).unwrap(),
+                connection(smtp_config(true), TlsMode::StartTls(server_tls), now),
                 None,
             ),
             Mode::Implicit => (
-                Session::new(smtp_config(false), TlsMode::Implicit(server_tls), now).unwrap(),
+                connection(smtp_config(false), TlsMode::Implicit(server_tls), now),
                 Some(new_client(&client_config)),
             ),
         };
@@ -81,22 +124,16 @@ impl Pair {
             events: Vec::new(),
             received: Vec::new(),
         };
-        pair.drain();
+        let _ = pair.drain();
         pair
     }
 
     /// Answers every decision with `accept`, records events, delivers output.
-    fn drain(&mut self) {
-        while let Some(event) = self.session.poll_event() {
-            self.events.push(summarize(&event));
-            let Some(pending) = event.into_pending() else {
-                continue;
-            };
-            self.session.accept(self.now, pending).unwrap();
-        }
+    fn drain(&mut self) -> Then {
         let mut wire = Vec::new();
-        let _ = self.session.poll_transmit(&mut wire);
+        let then = run(&mut self.session, self.now, &mut self.events, &mut wire);
         self.deliver_to_client(&wire);
+        then
     }
 
     /// Hands server output to the client: plaintext until the client has TLS.
@@ -118,7 +155,7 @@ impl Pair {
     fn send_raw(&mut self, pieces: &[&[u8]]) {
         for piece in pieces {
             self.session.handle_input(self.now, piece);
-            self.drain();
+            let _ = self.drain();
         }
     }
 
@@ -143,7 +180,7 @@ impl Pair {
             }
             for piece in split(&wire) {
                 self.session.handle_input(self.now, &piece);
-                self.drain();
+                let _ = self.drain();
             }
         }
     }
@@ -236,7 +273,7 @@ fn tls_01_starttls_full_path() {
         pair.take_received(),
         "250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n"
     );
-    assert!(pair.session.is_closed());
+    assert!(pair.session.machine().is_closed());
     let client = pair.client.as_mut().unwrap();
     let state = client.process_new_packets().unwrap();
     assert!(state.peer_has_closed(), "close_notify after 221");
@@ -260,7 +297,7 @@ fn tls_01_starttls_full_path() {
 #[test]
 fn tls_facts_reach_the_application() {
     let pair = starttls_session(&whole);
-    let info = pair.session.server().tls_info().unwrap();
+    let info = pair.session.machine().tls_info().unwrap();
     assert_eq!(info.protocol.as_deref(), Some("TLSv1.3"));
     assert!(
         info.cipher_suite.as_deref().unwrap().starts_with("TLS13_"),
@@ -269,7 +306,7 @@ fn tls_facts_reach_the_application() {
     );
     assert_eq!(info.server_name.as_deref(), Some("mx.example"));
     assert!(!info.client_certificate);
-    assert!(pair.session.server().is_tls());
+    assert!(pair.session.machine().is_tls());
 }
 
 #[test]
@@ -370,10 +407,9 @@ fn tls_10_handshake_failure_closes_without_plaintext() {
     let mut wire = Vec::new();
     pair.session
         .handle_input(pair.now, b"EHLO not-a-client-hello\r\n");
-    while pair.session.poll_event().is_some() {}
-    let _ = pair.session.poll_transmit(&mut wire);
-    assert!(pair.session.is_closed());
-    assert!(!pair.session.wants_read());
+    let then = run(&mut pair.session, pair.now, &mut Vec::new(), &mut wire);
+    assert!(pair.session.machine().is_closed());
+    assert_eq!(then, Then::Close);
     // At most a TLS alert record (content type 21), never an SMTP reply.
     assert!(
         wire.is_empty() || wire[0] == 21,
@@ -382,7 +418,7 @@ fn tls_10_handshake_failure_closes_without_plaintext() {
     );
     pair.session.handle_input(pair.now, b"NOOP\r\n");
     assert!(
-        pair.session.poll_event().is_none(),
+        matches!(pair.session.next(pair.now), Next::Close),
         "nothing read after the failure"
     );
 }
@@ -408,7 +444,7 @@ fn tls_11_nothing_is_read_after_close_notify() {
     pair.client.as_mut().unwrap().send_close_notify();
     pair.pump(&whole);
     pair.send_raw(&[b"X"]);
-    assert!(pair.session.is_closed());
+    assert!(pair.session.machine().is_closed());
     let tail: Vec<_> = pair.events.iter().rev().take(4).rev().cloned().collect();
     assert_eq!(
         tail,
@@ -426,19 +462,15 @@ fn starttls_needs_a_matching_configuration() {
     let (server_tls, _) = tls_configs();
     let now = common::t0();
     assert_eq!(
-        Session::new(smtp_config(true), TlsMode::Off, now).err(),
+        Endpoint::new(smtp_config(true), TlsMode::Off).err(),
         Some(ApiMisuse::StartTlsMismatch)
     );
     assert_eq!(
-        Session::new(
-            smtp_config(false),
-            TlsMode::StartTls(server_tls.clone()),
-            now
-        )
-        .err(),
+        Endpoint::new(smtp_config(false), TlsMode::StartTls(server_tls.clone())).err(),
         Some(ApiMisuse::StartTlsMismatch)
     );
-    assert!(Session::new(smtp_config(true), TlsMode::Implicit(server_tls), now).is_ok());
+    assert!(Endpoint::new(smtp_config(true), TlsMode::Implicit(server_tls)).is_ok());
+    let _ = now;
 }
 
 #[test]
@@ -446,10 +478,14 @@ fn handshake_timeout_closes_silently() {
     let mut pair = Pair::new(Mode::StartTls);
     pair.send_raw(&[b"STARTTLS\r\n"]);
     pair.take_received();
-    let deadline = pair.session.poll_timeout().expect("the handshake is timed");
+    let deadline = pair
+        .session
+        .machine()
+        .poll_timeout()
+        .expect("the handshake is timed");
     pair.now = deadline + Duration::from_secs(1);
     pair.session.handle_timeout(pair.now);
-    pair.drain();
+    assert_eq!(pair.drain(), Then::Close);
     assert_eq!(pair.take_received(), "");
     assert_eq!(pair.events.last().unwrap(), "Closed Timeout");
 }
@@ -459,17 +495,15 @@ fn refused_connection_gets_421_and_closes() {
     let endpoint = Endpoint::new(smtp_config(false), TlsMode::Off).unwrap();
     let mut session = endpoint.refuse(common::t0(), None);
     let mut events = Vec::new();
-    while let Some(event) = session.poll_event() {
-        events.push(summarize(&event));
-    }
     let mut wire = Vec::new();
-    let _ = session.poll_transmit(&mut wire);
+    let then = run(&mut session, common::t0(), &mut events, &mut wire);
     assert_eq!(
         wire,
         b"421 4.3.2 mx.example Too many connections, try again later\r\n"
     );
     assert_eq!(events, ["Closed Refused"]);
-    assert!(session.is_closed() && !session.wants_read());
+    assert!(session.machine().is_closed());
+    assert_eq!(then, Then::Close);
     let _ = CloseReason::Refused;
 }
 

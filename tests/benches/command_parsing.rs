@@ -83,9 +83,8 @@ fn command_parsing(c: &mut Criterion) {
             let mut tally = Tally::default();
             for line in LINES {
                 server.handle_input(now, black_box(line)).expect("input");
-                ours::drain(&mut server, now, &mut tally);
                 out.clear();
-                tally.replies += server.poll_transmit(&mut out);
+                tally.replies += ours::drain(&mut server, now, &mut tally, &mut out);
             }
             assert!(!server.is_closed(), "the mix is a valid session");
             tally.replies

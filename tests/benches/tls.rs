@@ -1,4 +1,4 @@
-//! Bench 4 (issue 5): the transcript (2,000 messages) through `tls::Session` in STARTTLS
+//! Bench 4 (issue 5): the transcript (2,000 messages) through a TLS `Connection` in STARTTLS
 //! mode after the handshake, from a rustls client in memory, against rustls alone moving
 //! the same plaintext (a `ClientConnection` encrypting, a `ServerConnection` decrypting, no
 //! SMTP). Both sides of both cases run in the timed part: the client encrypts the
@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConnection};
-use smtp_proto::ServerConfig;
-use smtp_proto::tls::{Session, TlsMode};
+use smtp_proto::connection::Connection;
+use smtp_proto::tls::{Endpoint, TlsMode};
+use smtp_proto::{Server, ServerConfig};
 
 use common::transcript::{Tally, transcript};
 use common::{now, ours};
@@ -71,17 +72,17 @@ fn starttls_session(
     tls: &Arc<rustls::ServerConfig>,
     client_config: &Arc<ClientConfig>,
     now: Instant,
-) -> (Session, ClientConnection) {
-    let mut session =
-        Session::new(smtp.clone(), TlsMode::StartTls(tls.clone()), now).expect("STARTTLS");
+) -> (Connection<Server>, ClientConnection) {
+    let mut session = Endpoint::new(smtp.clone(), TlsMode::StartTls(tls.clone()))
+        .expect("STARTTLS")
+        .accept(now);
     let mut out = Vec::new();
     let mut tally = Tally::default();
-    let _ = session.poll_transmit(&mut out);
+    let _ = ours::drain(&mut session, now, &mut tally, &mut out);
     for line in [&b"EHLO client.example.org\r\n"[..], b"STARTTLS\r\n"] {
         session.handle_input(now, line);
-        ours::drain(&mut session, now, &mut tally);
         out.clear();
-        let _ = session.poll_transmit(&mut out);
+        let _ = ours::drain(&mut session, now, &mut tally, &mut out);
     }
     assert!(out.starts_with(b"220"), "STARTTLS accepted: {out:?}");
     let mut client = client(client_config);
@@ -89,15 +90,14 @@ fn starttls_session(
     for _ in 0..10 {
         client_records(&mut client, &mut wire);
         session.handle_input(now, &wire);
-        ours::drain(&mut session, now, &mut tally);
         out.clear();
-        let _ = session.poll_transmit(&mut out);
+        let _ = ours::drain(&mut session, now, &mut tally, &mut out);
         let mut from_server = out.as_slice();
         while !from_server.is_empty() {
             client.read_tls(&mut from_server).expect("read_tls");
             client.process_new_packets().expect("client TLS");
         }
-        if !client.is_handshaking() && session.server().is_tls() {
+        if !client.is_handshaking() && session.machine().is_tls() {
             return (session, client);
         }
     }
@@ -169,12 +169,11 @@ fn tls(c: &mut Criterion) {
                         client.writer().write_all(piece).expect("client write");
                         client_records(&mut client, &mut wire);
                         session.handle_input(now, &wire);
-                        ours::drain(&mut session, now, &mut tally);
                         out.clear();
-                        tally.replies += session.poll_transmit(&mut out);
+                        tally.replies += ours::drain(&mut session, now, &mut tally, &mut out);
                     }
                     tally.check(&transcript, "ours_tls_session");
-                    assert!(session.is_closed(), "QUIT closes the session");
+                    assert!(session.machine().is_closed(), "QUIT closes the session");
                     tally
                 },
                 BatchSize::PerIteration,

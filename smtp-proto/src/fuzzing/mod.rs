@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`server_bytes`] | [`Server`](crate::Server) under a configuration, read sizes and decisions chosen by the first bytes | bounded buffer, one `MessageComplete`/`MessageAborted` per accepted `DataStart`, content ≤ `max_message_size` and equal to `MessageInfo::size`, well-formed replies in whole batches, silence after `Closed` and after a TLS failure; in its line mode, exactly one reply per command line |
 //! | [`split_invariance`] | the same input fed whole and split at fuzzer-chosen points | identical events and identical reply bytes |
-//! | [`tls_session`] | [`tls::Session`](crate::tls::Session) against a real rustls client, in memory | only TLS records after the handshake starts (never a plaintext reply), nothing read after close_notify or a TLS error |
+//! | [`tls_session`] | a TLS [`Connection`](crate::Connection) against a real rustls client, in memory | only TLS records after the handshake starts (never a plaintext reply), nothing read after close_notify or a TLS error |
 //! | [`parsers`] | each codec function on its own | parse → encode → parse round trips where an encoder exists |
 //!
 //! Input layouts are documented on each function; corpus seeds follow them.

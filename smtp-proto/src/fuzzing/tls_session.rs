@@ -10,7 +10,9 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use super::config::{HOSTNAME, variant};
 use super::wire::{Replies, tls_records};
 use super::{Input, Rng};
-use crate::tls::{Session, TlsMode};
+use crate::Server;
+use crate::connection::{Connection, Next};
+use crate::tls::{Endpoint, TlsMode};
 use crate::{Event, Protocol, ServerConfig};
 
 /// A self-signed certificate for `mx.example` (ECDSA P-256, valid 1975 to 4096), made once
@@ -56,7 +58,7 @@ fn configs() -> &'static Configs {
     })
 }
 
-/// A [`tls::Session`](crate::tls::Session) against a rustls client.
+/// A TLS [`Connection`] against a rustls client.
 ///
 /// Layout: `[mode, config a, config b, splits, tail, payload…]`.
 /// * `mode`: bit 0 implicit TLS (else STARTTLS after EHLO); bit 1 the payload is sent raw
@@ -125,7 +127,7 @@ pub fn tls_session(data: &[u8]) {
 
 /// A session and the client talking to it.
 struct Pair {
-    session: Session,
+    session: Connection<Server>,
     client: Option<ClientConnection>,
     client_config: Arc<ClientConfig>,
     now: Instant,
@@ -151,7 +153,9 @@ impl Pair {
         } else {
             TlsMode::StartTls(configs.server.clone())
         };
-        let session = Session::new(Arc::new(smtp), tls, now).expect("STARTTLS matches the mode");
+        let session = Endpoint::new(Arc::new(smtp), tls)
+            .expect("STARTTLS matches the mode")
+            .accept(now);
         let client_config = if tls12 {
             configs.tls12.clone()
         } else {
@@ -268,9 +272,39 @@ impl Pair {
         }
     }
 
-    /// Events (every decision accepted), then the server's bytes to the client.
+    /// Events (every decision accepted) and the server's bytes to the client, until the
+    /// connection waits for input or closes.
     fn drain(&mut self) {
-        while let Some(event) = self.session.poll_event() {
+        let mut started = false;
+        loop {
+            let event = match self.session.next(self.now) {
+                Next::Event(event) => event,
+                Next::Transmit { bytes, .. } => {
+                    let batch = bytes.to_vec();
+                    self.session.transmitted(self.now);
+                    self.transmit(&batch);
+                    if std::mem::take(&mut started) {
+                        assert!(
+                            batch.ends_with(b"Ready to start TLS\r\n")
+                                && batch
+                                    .rsplit(|&b| b == b'\n')
+                                    .nth(1)
+                                    .is_some_and(|l| l.starts_with(b"220 ")),
+                            "STARTTLS accepted without its 220 last in plaintext: {:?}",
+                            batch.escape_ascii().to_string()
+                        );
+                        self.tls = true;
+                    }
+                    continue;
+                }
+                Next::Read {
+                    until: Some(at), ..
+                } if at <= self.now => {
+                    self.session.handle_timeout(self.now);
+                    continue;
+                }
+                Next::Read { .. } | Next::Wait { .. } | Next::Close => break,
+            };
             assert!(!self.closed, "event after Closed: {event:?}");
             if self.closing_only {
                 assert!(
@@ -283,71 +317,55 @@ impl Pair {
                     "parsed after close_notify, garbage or a failed handshake: {event:?}"
                 );
             }
-            let started = matches!(event, Event::StartTls { .. });
+            assert!(!started, "an event between STARTTLS and its 220: {event:?}");
+            started = matches!(event, Event::StartTls { .. });
             self.closed |= matches!(event, Event::Closed { .. });
-            let Some(pending) = event.into_pending() else {
-                if started {
-                    let batch = self.transmit();
-                    assert!(
-                        batch.ends_with(b"Ready to start TLS\r\n")
-                            && batch
-                                .rsplit(|&b| b == b'\n')
-                                .nth(1)
-                                .is_some_and(|l| l.starts_with(b"220 ")),
-                        "STARTTLS accepted without its 220 last in plaintext: {:?}",
-                        batch.escape_ascii().to_string()
-                    );
-                    self.tls = true;
-                }
-                continue;
-            };
-            let result = self.session.accept(self.now, pending);
-            assert_eq!(result, Ok(()), "accept refused");
+            if let Some(pending) = event.into_pending() {
+                let result = self.session.answer(self.now, pending, Ok(()));
+                assert_eq!(result, Ok(()), "accept refused");
+            }
         }
-        let _ = self.transmit();
+        assert!(!started, "STARTTLS accepted without a 220 to send");
         assert!(
-            !self.session.is_closed() || self.closed,
-            "poll_event returned None while Event::Closed was still queued"
+            !self.session.machine().is_closed() || self.closed,
+            "the connection stopped while Event::Closed was still queued"
         );
     }
 
     /// The server's output: plaintext replies before TLS (the batch with `STARTTLS`'s
     /// `220` last), whole TLS records after.
-    fn transmit(&mut self) -> Vec<u8> {
-        let mut wire = Vec::new();
-        let _ = self.session.poll_transmit(&mut wire);
-        if wire.is_empty() {
-            return wire;
-        }
+    fn transmit(&mut self, wire: &[u8]) {
         if !self.tls {
-            self.plain.batch(&wire);
-            return wire;
+            self.plain.batch(wire);
+            return;
         }
-        tls_records(&wire);
+        tls_records(wire);
         let Some(client) = self.client.as_mut() else {
-            return wire;
+            return;
         };
-        let mut rest = &wire[..];
+        let mut rest = wire;
         let mut decrypted = Vec::new();
         while !rest.is_empty() {
             if client.read_tls(&mut rest).is_err() || client.process_new_packets().is_err() {
-                return wire;
+                return;
             }
             let _ = client.reader().read_to_end(&mut decrypted);
         }
         self.client_plain.batch(&decrypted);
-        wire
     }
 
     /// The client closes the connection: the session ends and stays silent.
     fn finish(mut self) {
         self.session.handle_eof(self.now);
         self.drain();
-        assert!(self.closed && self.session.is_closed(), "open after EOF");
-        assert!(!self.session.wants_read());
+        assert!(
+            self.closed && self.session.machine().is_closed(),
+            "open after EOF"
+        );
+        assert!(matches!(self.session.next(self.now), Next::Close));
         self.closing_only = true;
         self.session.handle_input(self.now, b"NOOP\r\n");
         self.drain();
-        assert!(self.session.poll_event().is_none());
+        assert!(matches!(self.session.next(self.now), Next::Close));
     }
 }

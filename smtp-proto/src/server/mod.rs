@@ -4,6 +4,7 @@ mod auth;
 mod commands;
 mod content;
 mod event;
+mod machine;
 pub(crate) mod replies;
 
 use std::collections::VecDeque;
@@ -597,6 +598,11 @@ impl Server {
     /// What the TLS layer reported, once TLS is active.
     pub fn tls_info(&self) -> Option<&TlsInfo> {
         self.session.tls.as_ref()
+    }
+
+    /// Whether the session waits for the application to answer a [`Pending`] token.
+    pub fn awaits_decision(&self) -> bool {
+        self.awaiting.is_some()
     }
 
     /// Whether a mail transaction is open (MAIL accepted, message not yet finished): a

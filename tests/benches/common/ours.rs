@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use smtp_proto::tls::{Session, TlsMode};
+use smtp_proto::connection::{Connection, Next};
+use smtp_proto::tls::{Endpoint, TlsMode};
 use smtp_proto::{ApiMisuse, Event, Pending, Server, ServerConfig};
 
 use super::transcript::Tally;
@@ -19,17 +20,16 @@ pub(crate) fn pipelined_config() -> Arc<ServerConfig> {
     Arc::new(config)
 }
 
-/// What the drain loop needs from a session: implemented by [`Server`] and by the TLS
-/// wrapper [`Session`], so both run the very same loop.
+/// What the drain loop needs from a session: implemented by [`Server`] and by the
+/// [`Connection`] that drives it (TLS off or on), so both run the very same loop.
 pub(crate) trait Sans {
     /// Feeds bytes from the socket.
     fn input(&mut self, now: Instant, bytes: &[u8]);
-    /// The next event.
-    fn event(&mut self) -> Option<Event>;
+    /// The next event; `None` once the session waits for input, with the bytes to send
+    /// appended to `out`.
+    fn step(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Event>;
     /// Accepts a decision.
     fn accept_pending(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse>;
-    /// Appends the bytes to send.
-    fn transmit(&mut self, out: &mut Vec<u8>) -> usize;
 }
 
 impl Sans for Server {
@@ -37,35 +37,53 @@ impl Sans for Server {
         self.handle_input(now, bytes)
             .expect("no TLS handshake runs");
     }
-    fn event(&mut self) -> Option<Event> {
-        self.poll_event()
+    fn step(&mut self, _now: Instant, out: &mut Vec<u8>) -> Option<Event> {
+        let event = self.poll_event();
+        if event.is_none() {
+            let _ = self.poll_transmit(out);
+        }
+        event
     }
     fn accept_pending(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse> {
         self.accept(now, pending)
     }
-    fn transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        self.poll_transmit(out)
-    }
 }
 
-impl Sans for Session {
+impl Sans for Connection<Server> {
     fn input(&mut self, now: Instant, bytes: &[u8]) {
         self.handle_input(now, bytes);
     }
-    fn event(&mut self) -> Option<Event> {
-        self.poll_event()
+    fn step(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Event> {
+        loop {
+            match self.next(now) {
+                Next::Event(event) => return Some(event),
+                Next::Transmit { bytes, .. } => {
+                    out.extend_from_slice(bytes);
+                    self.transmitted(now);
+                }
+                // The read before the greeting: nothing came early.
+                Next::Read {
+                    until: Some(at), ..
+                } if at <= now => self.handle_timeout(now),
+                Next::Read { .. } | Next::Wait { .. } | Next::Close => return None,
+            }
+        }
     }
     fn accept_pending(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse> {
-        self.accept(now, pending)
-    }
-    fn transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        self.poll_transmit(out)
+        self.answer(now, pending, Ok(()))
     }
 }
 
-/// Takes every event, answering each decision with `accept` and summing the content.
-pub(crate) fn drain(session: &mut impl Sans, now: Instant, tally: &mut Tally) {
-    while let Some(event) = session.event() {
+/// Takes every event, answering each decision with `accept` and summing the content,
+/// then the bytes to send into `out`; returns how many there were.
+pub(crate) fn drain(
+    session: &mut impl Sans,
+    now: Instant,
+    tally: &mut Tally,
+    out: &mut Vec<u8>,
+) -> usize {
+    let start = out.len();
+    while let Some(event) = session.step(now, out) {
         match event {
             Event::DataChunk(bytes) => tally.content += bytes.len() as u64,
             Event::MessageComplete { pending, .. } => {
@@ -85,6 +103,7 @@ pub(crate) fn drain(session: &mut impl Sans, now: Instant, tally: &mut Tally) {
             other => panic!("unexpected event {other:?}"),
         }
     }
+    out.len() - start
 }
 
 /// Feeds `input` in reads of `chunk` octets; after each read, drains the events, then the
@@ -99,9 +118,8 @@ pub(crate) fn feed(
     let mut tally = Tally::default();
     for read in input.chunks(chunk) {
         session.input(now, read);
-        drain(session, now, &mut tally);
         out.clear();
-        tally.replies += session.transmit(out);
+        tally.replies += drain(session, now, &mut tally, out);
     }
     tally
 }
@@ -123,7 +141,8 @@ pub(crate) fn run_server(
     tally
 }
 
-/// The whole transcript through a fresh [`Session`] with TLS off: the wrapper's overhead.
+/// The whole transcript through a fresh [`Connection`] with TLS off: the driver's
+/// overhead.
 pub(crate) fn run_session_plain(
     config: &Arc<ServerConfig>,
     now: Instant,
@@ -131,11 +150,13 @@ pub(crate) fn run_session_plain(
     chunk: usize,
     out: &mut Vec<u8>,
 ) -> Tally {
-    let mut session = Session::new(config.clone(), TlsMode::Off, now).expect("TLS off fits");
+    let mut session = Endpoint::new(config.clone(), TlsMode::Off)
+        .expect("TLS off fits")
+        .accept(now);
     out.clear();
-    let greeting = session.poll_transmit(out);
+    let greeting = drain(&mut session, now, &mut Tally::default(), out);
     let mut tally = feed(&mut session, now, input, chunk, out);
     tally.replies += greeting;
-    assert!(session.is_closed(), "QUIT closes the session");
+    assert!(session.machine().is_closed(), "QUIT closes the session");
     tally
 }

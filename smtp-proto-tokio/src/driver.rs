@@ -1,0 +1,218 @@
+//! The pull face of a connection: `next_event().await` over any `AsyncRead + AsyncWrite`.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::time::Instant;
+
+use smtp_proto::connection::{Connection, Machine, Next, Stop};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Sleep;
+
+/// Drives one [`Connection`] over a socket: it writes, reads, keeps the timer and hears
+/// stop requests, and returns only the events, for the application to handle. Answer
+/// every decision token ([`answer`](Self::answer)) before asking for the next event; an
+/// event the application does not handle goes to [`unhandled`](Self::unhandled).
+///
+/// The [`Handler`](crate::Handler) pump is this loop with a trait on top; use `Driver`
+/// directly when a trait does not fit:
+///
+/// ```no_run
+/// # async fn example(socket: tokio::net::TcpStream, endpoint: smtp_proto::tls::Endpoint) -> std::io::Result<()> {
+/// use smtp_proto::{Event, Reply};
+/// use smtp_proto_tokio::Driver;
+///
+/// let mut driver = Driver::new(socket, endpoint.accept(std::time::Instant::now()));
+/// while let Some(event) = driver.next_event().await? {
+///     match event {
+///         Event::Rcpt { pending, to, .. } if to.mailbox().domain().to_string() != "example.org" => {
+///             driver.answer(pending, Err(Reply::new(550, "Relaying denied").expect("a valid reply")));
+///         }
+///         Event::DataChunk(bytes) => println!("{} octets", bytes.len()),
+///         other => match other.into_pending() {
+///             Some(pending) => driver.answer(pending, Ok(())),
+///             None => {}
+///         },
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct Driver<S, M: Machine> {
+    io: S,
+    connection: Connection<M>,
+    read_buf: Vec<u8>,
+    /// One timer for the whole session, only ever moved earlier: when it fires before
+    /// the machine's (later) deadline, `handle_timeout` does nothing and it is armed again.
+    timer: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+    /// The next stop request, kept for the whole session so a round trip registers no
+    /// new waiter.
+    stop: StopSignal,
+    error: Option<io::Error>,
+}
+
+impl<S, M> Driver<S, M>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    M: Machine,
+{
+    /// Drives `connection` over `io`.
+    pub fn new(io: S, connection: Connection<M>) -> Self {
+        Self {
+            io,
+            connection,
+            read_buf: Vec::new(),
+            timer: Box::pin(tokio::time::sleep_until(now().into())),
+            armed: None,
+            stop: Box::pin(std::future::pending()),
+            error: None,
+        }
+    }
+
+    /// Listens for stop requests (graceful, then immediate shutdown) on `stop`; a sender
+    /// that goes away counts as [`Stop::Now`].
+    #[must_use]
+    pub fn with_stop(mut self, stop: watch::Receiver<Stop>) -> Self {
+        self.stop = Box::pin(next_stop(stop));
+        self
+    }
+
+    /// The connection, for its machine's getters.
+    pub fn connection(&self) -> &Connection<M> {
+        &self.connection
+    }
+
+    /// Answers a decision token from an event (see [`Connection::answer`]).
+    pub fn answer(&mut self, pending: M::Pending, decision: M::Decision) {
+        // A misfit answer is logged and answered safely by the connection.
+        let _ = self.connection.answer(now(), pending, decision);
+    }
+
+    /// Gives back an event the application does not handle (see
+    /// [`Connection::unhandled`]).
+    pub fn unhandled(&mut self, event: M::Event) {
+        self.connection.unhandled(now(), event);
+    }
+
+    /// The next event, or `None` once the session is over and the socket shut down.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error that ended the session (after the machine wound down and its last
+    /// events were returned), or [`io::ErrorKind::Other`] when a decision is owed and
+    /// was never answered.
+    pub async fn next_event(&mut self) -> io::Result<Option<M::Event>> {
+        loop {
+            match self.connection.next(now()) {
+                Next::Event(event) => return Ok(Some(event)),
+                Next::Transmit { bytes, by } => {
+                    let written =
+                        tokio::time::timeout_at(by.into(), write_all(&mut self.io, bytes)).await;
+                    match written {
+                        Ok(Ok(())) => self.connection.transmitted(now()),
+                        Ok(Err(error)) => self.fail(error),
+                        Err(_) => self.fail(io::ErrorKind::TimedOut.into()),
+                    }
+                }
+                Next::Read { until, size } => self.read(until, size).await,
+                Next::Wait { until: None } => {
+                    return Err(io::Error::other(
+                        "a decision is owed: answer the event's Pending before the next event",
+                    ));
+                }
+                Next::Wait { until } => self.wait(until).await,
+                Next::Close => {
+                    let _ = self.io.shutdown().await;
+                    return self.error.take().map_or(Ok(None), Err);
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, error: io::Error) {
+        self.error.get_or_insert(error);
+        self.connection.write_failed(now());
+    }
+
+    async fn read(&mut self, until: Option<Instant>, size: usize) {
+        if self.read_buf.len() != size {
+            // A new vector rather than a resize: a smaller size gives the memory back.
+            self.read_buf = vec![0; size];
+        }
+        self.arm(until);
+        let armed = self.armed.is_some();
+        tokio::select! {
+            biased;
+            result = self.io.read(&mut self.read_buf) => match result {
+                Ok(0) => self.connection.handle_eof(now()),
+                Ok(n) => self.connection.handle_input(now(), &self.read_buf[..n]),
+                Err(error) => {
+                    self.error.get_or_insert(error);
+                    self.connection.handle_eof(now());
+                }
+            },
+            () = &mut self.timer, if armed => {
+                self.armed = None;
+                self.connection.handle_timeout(now());
+            }
+            (level, stop) = &mut self.stop => self.on_stop(level, stop),
+        }
+    }
+
+    async fn wait(&mut self, until: Option<Instant>) {
+        self.arm(until);
+        let armed = self.armed.is_some();
+        tokio::select! {
+            () = &mut self.timer, if armed => {
+                self.armed = None;
+                self.connection.handle_timeout(now());
+            }
+            (level, stop) = &mut self.stop => self.on_stop(level, stop),
+        }
+    }
+
+    fn on_stop(&mut self, level: Stop, stop: Option<watch::Receiver<Stop>>) {
+        self.stop = match stop {
+            Some(stop) => Box::pin(next_stop(stop)),
+            None => Box::pin(std::future::pending()),
+        };
+        self.connection.stop(now(), level);
+    }
+
+    fn arm(&mut self, until: Option<Instant>) {
+        if let Some(at) = until
+            && self.armed.is_none_or(|armed| at < armed)
+        {
+            self.timer.as_mut().reset(at.into());
+            self.armed = Some(at);
+        }
+    }
+}
+
+/// A stop request, with the receiver to wait for the next one (`None` once the sender
+/// went away).
+type StopSignal = Pin<Box<dyn Future<Output = (Stop, Option<watch::Receiver<Stop>>)> + Send>>;
+
+/// The next stop request. A sender that went away counts as [`Stop::Now`].
+async fn next_stop(mut stop: watch::Receiver<Stop>) -> (Stop, Option<watch::Receiver<Stop>>) {
+    match stop.changed().await {
+        Ok(()) => {
+            let level = *stop.borrow_and_update();
+            (level, Some(stop))
+        }
+        Err(_) => (Stop::Now, None),
+    }
+}
+
+async fn write_all<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8]) -> io::Result<()> {
+    io.write_all(bytes).await?;
+    io.flush().await
+}
+
+/// The clock the adapter gives the core: the one place it is read.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn now() -> Instant {
+    Instant::now()
+}

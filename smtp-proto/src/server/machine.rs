@@ -1,0 +1,99 @@
+//! The server as a [`Machine`] for the connection driver.
+
+use std::time::Instant;
+
+use super::{Decision, Event, Pending, Server, TlsInfo};
+use crate::codec::reply::Reply;
+use crate::connection::{Machine, Stop};
+use crate::error::ApiMisuse;
+
+impl Machine for Server {
+    type Event = Event;
+    type Pending = Pending;
+    type Decision = Decision;
+
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        // The driver feeds nothing during a handshake (the TLS layer holds the bytes), the
+        // only time the server refuses input.
+        let _ = Self::handle_input(self, now, bytes);
+    }
+
+    fn handle_eof(&mut self, now: Instant) {
+        Self::handle_eof(self, now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Self::handle_timeout(self, now);
+    }
+
+    fn handle_tls_established(&mut self, now: Instant, info: TlsInfo) -> Result<(), ApiMisuse> {
+        Self::handle_tls_established(self, now, info)
+    }
+
+    fn handle_tls_failure(&mut self, now: Instant) {
+        Self::handle_tls_failure(self, now);
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Self::poll_event(self)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        Self::poll_transmit(self, out)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Self::poll_timeout(self)
+    }
+
+    fn wants_read(&self) -> bool {
+        Self::wants_read(self)
+    }
+
+    fn awaits_decision(&self) -> bool {
+        Self::awaits_decision(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        Self::is_closed(self)
+    }
+
+    fn answer(
+        &mut self,
+        now: Instant,
+        pending: Pending,
+        decision: Decision,
+    ) -> Result<(), ApiMisuse> {
+        Self::answer(self, now, pending, decision)
+    }
+
+    fn unhandled(&mut self, now: Instant, event: Event) -> bool {
+        let Some(pending) = event.into_pending() else {
+            return false;
+        };
+        // A temporary refusal fits every command, so this cannot be refused.
+        let _ = self.respond(now, pending, Reply::local_error());
+        true
+    }
+
+    fn starts_tls(event: &Event) -> Option<usize> {
+        match event {
+            Event::StartTls { discarded } => Some(*discarded),
+            _ => None,
+        }
+    }
+
+    fn stop(&mut self, now: Instant, level: Stop) {
+        match level {
+            Stop::Run => {}
+            Stop::Drain => self.shutdown_gracefully(now),
+            Stop::Now => self.shutdown(now, None),
+        }
+    }
+
+    fn reads_first(&self) -> bool {
+        // Input that came before the greeting is a client not waiting for it (the
+        // server answers 554, RFC 5321 §4.3.1); a refused session closes anyway.
+        !self.is_closed()
+    }
+}
