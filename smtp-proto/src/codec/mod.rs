@@ -8,3 +8,5 @@ pub mod data;
 pub mod params;
 pub mod reply;
 pub mod sasl;
+
+pub use reply::{FromWireError, ParsedReply, ReplyLimits, ReplyLine, ReplyParseError, ReplyParser};
