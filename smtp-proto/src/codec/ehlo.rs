@@ -169,12 +169,11 @@ impl Capabilities {
         if reply.code() != 250 {
             return Err(EhloError::NotAccepted(reply.code()));
         }
-        let mut caps = Self::default();
-        let mut lines = reply.lines().iter();
-        if let Some(first) = lines.next() {
-            caps.server_name = greeting_name(first.text());
-        }
-        for line in lines {
+        let mut caps = Self {
+            server_name: reply.server_name(),
+            ..Self::default()
+        };
+        for line in reply.lines().iter().skip(1) {
             if let Ok((_, (keyword, params))) = capability_line(line.text()) {
                 caps.add(&keyword, &params, tls_active);
             }
@@ -365,16 +364,6 @@ impl Capabilities {
     pub fn unknown(&self) -> &[Extension] {
         &self.unknown
     }
-}
-
-/// The first word of the first EHLO line, sanitised: RFC 5321 §4.1.1.1
-/// `ehlo-ok-rsp = ( "250" SP Domain [ SP ehlo-greet ] CRLF ) / …`.
-fn greeting_name(text: &[u8]) -> String {
-    let word = text.split(|&b| b == b' ').next().unwrap_or_default();
-    word.iter()
-        .filter(|b| b.is_ascii_graphic())
-        .map(|&b| char::from(b))
-        .collect()
 }
 
 /// A decimal number that fits a `u64` (`1*DIGIT`), or `None`: checked, never wraps (CAP-05).

@@ -263,3 +263,22 @@ fn enhanced_codes_and_trailing_spaces_on_capability_lines() {
     assert!(c.pipelining());
     assert_eq!(c.size_limit(), Some(500));
 }
+
+proptest::proptest! {
+    /// Any bytes on capability lines: never a panic, and the parse is the same whatever
+    /// the case of the input's ASCII letters.
+    #[test]
+    fn arbitrary_lines_never_panic(
+        lines in proptest::collection::vec("[ -~]{0,24}", 0..6),
+        tls in proptest::bool::ANY,
+    ) {
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let c = caps_tls(&lines, tls);
+        let upper: Vec<String> = lines.iter().map(|l| l.to_ascii_uppercase()).collect();
+        let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
+        let u = caps_tls(&upper, tls);
+        proptest::prop_assert_eq!(c.keywords(), u.keywords());
+        proptest::prop_assert_eq!(c.auth(), u.auth());
+        proptest::prop_assert_eq!(c.size_limit(), u.size_limit());
+    }
+}

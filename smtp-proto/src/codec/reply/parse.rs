@@ -17,6 +17,7 @@ use nom::branch::alt;
 use nom::bytes::{complete, streaming};
 use nom::combinator::{eof, peek, value};
 use nom::{IResult, Parser};
+use std::fmt;
 
 use super::{EnhancedCode, Reply, ReplyError};
 
@@ -224,6 +225,19 @@ impl ParsedReply {
         texts.join(" ")
     }
 
+    /// The first word of the first line, sanitised: the server's `Domain` or
+    /// `address-literal` in a greeting or an EHLO reply (RFC 5321 §4.2
+    /// `Greeting = "220" ( SP / "-" ) ( Domain / address-literal ) [ SP textstring ] CRLF …`,
+    /// §4.1.1.1 `ehlo-ok-rsp`); empty when the line has no text. Not validated as a domain.
+    pub fn server_name(&self) -> String {
+        let text = self.lines.first().map(ReplyLine::text).unwrap_or_default();
+        let word = text.split(|&b| b == b' ').next().unwrap_or_default();
+        word.iter()
+            .filter(|b| b.is_ascii_graphic())
+            .map(|&b| char::from(b))
+            .collect()
+    }
+
     /// True when a line ended in a bare LF (REP-13).
     pub fn bare_lf_seen(&self) -> bool {
         self.lines.iter().any(ReplyLine::bare_lf)
@@ -255,6 +269,27 @@ impl ParsedReply {
             Some(e) => reply.with_enhanced(e)?,
             None => reply,
         })
+    }
+}
+
+/// The reply as lines `ddd-text` / `ddd text` separated by `\n`, each text sanitised as
+/// by [`ReplyLine::sanitized_text`] (enhanced codes included).
+impl fmt::Display for ParsedReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let last = self.lines.len().saturating_sub(1);
+        for (i, line) in self.lines.iter().enumerate() {
+            let separator = if i == last { ' ' } else { '-' };
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(
+                f,
+                "{:03}{separator}{}",
+                self.code,
+                sanitize(line.raw_text())
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -388,6 +423,7 @@ impl ReplyParser {
             self.pos = 0;
             self.lines.clear();
             self.skipping = None;
+            self.octets = 0;
         }
         result
     }

@@ -329,6 +329,16 @@ fn esc_06_parsed_without_enhancedstatuscodes() {
 }
 
 #[test]
+fn grt_03_multiline_greeting_and_server_name() {
+    let r = one(b"220-mx.example ESMTP\r\n220 ready\r\n");
+    assert_eq!(r.code(), 220);
+    assert_eq!(r.server_name(), "mx.example");
+    assert_eq!(r.to_string(), "220-mx.example ESMTP\n220 ready");
+    assert_eq!(one(b"220\r\n").server_name(), "");
+    assert_eq!(one(b"220 [192.0.2.1]\r\n").server_name(), "[192.0.2.1]");
+}
+
+#[test]
 fn from_wire_refuses_what_encode_never_writes() {
     assert_eq!(
         Reply::from_wire(b"250 a\r\n250"),
