@@ -5,6 +5,10 @@ pub mod address;
 pub mod command;
 mod content_blocks;
 pub mod data;
+pub mod ehlo;
 pub mod params;
 pub mod reply;
 pub mod sasl;
+
+pub use ehlo::{AuthMechanism, Capabilities, EhloError, Extension, FutureRelease, ServerLimits};
+pub use reply::{FromWireError, ParsedReply, ReplyLimits, ReplyLine, ReplyParseError, ReplyParser};
