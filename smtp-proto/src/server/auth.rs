@@ -73,7 +73,7 @@ impl Server {
                 None => return self.reject(Verb::Auth, &r::AUTH_BAD_BASE64),
             },
         };
-        if !self.waited_for_reply(Verb::Auth) {
+        if !self.check_sync(Verb::Auth) {
             return;
         }
         match (mechanism.as_str(), initial) {
@@ -89,18 +89,23 @@ impl Server {
 
     /// Reads one client line of the exchange.
     pub(super) fn step_sasl(&mut self) -> bool {
-        let limits = self.session.limits.sasl();
-        let line = match self.next_line(|l| limits.for_line(l), &r::AUTH_LINE_TOO_LONG) {
+        let line = match self.reader.next_sasl() {
             Line::Complete(line) => line,
             Line::Incomplete => return false,
-            Line::Handled => {
+            Line::TooLong => {
+                self.send_error(&r::AUTH_LINE_TOO_LONG);
                 if !self.is_closed() {
-                    self.phase = Phase::Command;
+                    // The rest of the line is discarded as a command line would be.
+                    self.enter(Phase::Command);
                 }
                 return true;
             }
+            Line::BareLf => {
+                self.bare_lf();
+                return true;
+            }
         };
-        let Phase::Sasl(exchange) = std::mem::replace(&mut self.phase, Phase::Command) else {
+        let Phase::Sasl(exchange) = self.enter(Phase::Command) else {
             return true;
         };
         if &line[..] == b"*" {
@@ -176,13 +181,12 @@ impl Server {
     /// client's line.
     fn send_sasl_challenge(&mut self, next: Exchange, challenge: &str) {
         encode_lines(334, None, std::iter::once(challenge), &mut self.output);
-        self.phase = Phase::Sasl(next);
-        self.deadline = Some(self.now + self.config.timeouts.command);
+        self.enter(Phase::Sasl(next));
     }
 
     /// The application's `challenge` for a raw mechanism.
     pub(super) fn send_challenge(&mut self, mechanism: String, data: &[u8]) {
-        if self.waited_for_reply(Verb::Auth) {
+        if self.check_sync(Verb::Auth) {
             let encoded = sasl::encode_challenge(data);
             self.send_sasl_challenge(Exchange::Raw(mechanism), &encoded);
         }
