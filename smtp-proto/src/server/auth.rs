@@ -3,7 +3,7 @@
 //! command starts from a fresh exchange state (Postfix CVE-2011-1720).
 
 use super::replies as r;
-use super::{Event, Line, Outstanding, PendingKind, Phase, Server};
+use super::{Awaited, Event, Line, PendingKind, Phase, Server};
 use crate::Secret;
 use crate::codec::command::{self, Verb};
 use crate::codec::reply::{Reply, encode_lines};
@@ -25,7 +25,7 @@ pub(super) enum Exchange {
 
 /// What the application is deciding.
 #[derive(Debug)]
-pub(super) enum Pending {
+pub(super) enum Step {
     /// PLAIN or LOGIN credentials.
     Credentials,
     /// A raw mechanism step; `challenge` may continue it.
@@ -158,7 +158,7 @@ impl Server {
     fn credentials(&mut self, mechanism: &str, credentials: Credentials) {
         let mechanism = mechanism.to_owned();
         self.await_decision(
-            Outstanding::Auth(Pending::Credentials),
+            Awaited::Auth(Step::Credentials),
             PendingKind::Auth,
             |pending| Event::Auth {
                 pending,
@@ -169,8 +169,8 @@ impl Server {
     }
 
     fn raw_step(&mut self, mechanism: String, response: Option<Vec<u8>>) {
-        let decision = Outstanding::Auth(Pending::Raw(mechanism.clone()));
-        self.await_decision(decision, PendingKind::Auth, |pending| Event::Auth {
+        let awaited = Awaited::Auth(Step::Raw(mechanism.clone()));
+        self.await_decision(awaited, PendingKind::Auth, |pending| Event::Auth {
             pending,
             mechanism,
             data: AuthData::Response(response.map(Secret::new)),

@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 
 use super::replies::{self as r};
 use super::{
-    ChunkPhase, ChunkedMessage, Event, Line, Outstanding, PendingKind, Phase, Server, Timer,
+    Awaited, ChunkPhase, ChunkedMessage, Event, Line, PendingKind, Phase, Server, Timer,
     Transaction,
 };
 use crate::codec::address::{
@@ -143,7 +143,7 @@ impl Server {
             return self.reject(verb, &r::HELLO_SYNTAX);
         };
         if self.check_sync(verb) {
-            self.await_decision(Outstanding::Hello(verb), PendingKind::Hello, |pending| {
+            self.await_decision(Awaited::Hello(verb), PendingKind::Hello, |pending| {
                 Event::Hello {
                     pending,
                     domain,
@@ -275,11 +275,11 @@ impl Server {
             // RFC 1870 §6.1: declared size over the fixed limit.
             return self.reply(Verb::Mail, &r::TOO_BIG);
         }
-        let decision = Outstanding::Mail {
+        let awaited = Awaited::Mail {
             body: params.body,
             smtputf8: params.smtputf8,
         };
-        self.await_decision(decision, PendingKind::Mail, |pending| Event::Mail {
+        self.await_decision(awaited, PendingKind::Mail, |pending| Event::Mail {
             pending,
             from,
             params,
@@ -335,12 +335,10 @@ impl Server {
         if matches!(&to, ForwardPath::Mailbox(m) if !m.is_ascii()) && !smtputf8 {
             return self.reject(Verb::Rcpt, &r::SMTPUTF8_REQUIRED);
         }
-        self.await_decision(Outstanding::Rcpt, PendingKind::Rcpt, |pending| {
-            Event::Rcpt {
-                pending,
-                to,
-                params,
-            }
+        self.await_decision(Awaited::Rcpt, PendingKind::Rcpt, |pending| Event::Rcpt {
+            pending,
+            to,
+            params,
         });
     }
 
@@ -389,7 +387,7 @@ impl Server {
             return self.reject(Verb::Data, &r::BINARYMIME_NEEDS_BDAT);
         }
         if self.check_sync(Verb::Data) {
-            self.await_decision(Outstanding::Data, PendingKind::DataStart, |pending| {
+            self.await_decision(Awaited::Data, PendingKind::DataStart, |pending| {
                 Event::DataStart {
                     pending,
                     chunked: false,
@@ -424,7 +422,7 @@ impl Server {
             .map(|c| c.failed.clone());
         match failed {
             None => self.await_decision(
-                Outstanding::Chunk { size, last },
+                Awaited::Chunk { size, last },
                 PendingKind::DataStart,
                 |pending| Event::DataStart {
                     pending,
@@ -479,7 +477,7 @@ impl Server {
         if self.check_sync(verb) {
             let argument = argument.to_owned();
             let expand = verb == Verb::Expn;
-            self.await_decision(Outstanding::Verify, PendingKind::Verify, |pending| {
+            self.await_decision(Awaited::Verify, PendingKind::Verify, |pending| {
                 Event::Verify {
                     pending,
                     argument,

@@ -11,7 +11,7 @@
 use bytes::Bytes;
 
 use super::replies as r;
-use super::{AbortReason, DataPhase, Event, MessageInfo, Outstanding, PendingKind, Phase, Server};
+use super::{AbortReason, Awaited, DataPhase, Event, MessageInfo, PendingKind, Phase, Server};
 use crate::codec::command::Verb;
 use crate::codec::data::{ContentFlags, DotDecoder, LineEndingPolicy};
 use crate::codec::params::Body;
@@ -210,7 +210,7 @@ impl Server {
             chunked,
             recipients,
         };
-        self.await_decision(Outstanding::Message, PendingKind::Message, |pending| {
+        self.await_decision(Awaited::Message, PendingKind::Message, |pending| {
             Event::MessageComplete { pending, info }
         });
     }

@@ -1,5 +1,5 @@
-//! Token bookkeeping: which decision the client waits for, and how the application's
-//! answer finishes the command behind it.
+//! Token bookkeeping: which command awaits the application's decision, and how that
+//! decision finishes it.
 //!
 //! At most one decision is owed at a time. [`Server::await_decision`] registers it and
 //! emits the event carrying its [`Pending`] token; the answer methods check the token,
@@ -16,18 +16,19 @@ use crate::codec::params::Body;
 use crate::codec::reply::Reply;
 use crate::error::ApiMisuse;
 
-/// The decision the client waits for: the token's id and what finishing it needs.
+/// The command waiting for the application's decision: the token's id and what
+/// finishing the command needs.
 #[derive(Debug)]
 pub(super) struct Awaiting {
     /// The id of the [`Pending`] token handed out.
     pub(super) id: u64,
     /// What the command needs once answered.
-    pub(super) decision: Outstanding,
+    pub(super) awaited: Awaited,
 }
 
-/// What an outstanding decision needs to finish the command.
+/// What a command waiting for the application's decision needs to finish.
 #[derive(Debug)]
-pub(super) enum Outstanding {
+pub(super) enum Awaited {
     /// HELO, EHLO or LHLO.
     Hello(Verb),
     /// MAIL, with what the transaction keeps of its parameters.
@@ -53,39 +54,39 @@ pub(super) enum Outstanding {
     /// VRFY or EXPN.
     Verify,
     /// An AUTH step.
-    Auth(auth::Pending),
+    Auth(auth::Step),
 }
 
-/// Whether `reply` may answer `outstanding`: any refusal, or a positive reply of the
+/// Whether `reply` may answer `awaited`: any refusal, or a positive reply of the
 /// command's class (3xx for DATA, 2xx otherwise, BDAT included: its reply is 250).
-pub(super) fn fits(reply: &Reply, outstanding: Option<&Outstanding>) -> bool {
-    let positive_class = match outstanding {
-        Some(Outstanding::Data) => 3,
+pub(super) fn fits(reply: &Reply, awaited: Option<&Awaited>) -> bool {
+    let positive_class = match awaited {
+        Some(Awaited::Data) => 3,
         _ => 2,
     };
     !reply.is_positive() || reply.code() / 100 == positive_class
 }
 
 impl Server {
-    /// Registers a decision and emits `event(pending)`.
+    /// Registers what the command awaits and emits `event(pending)`.
     pub(super) fn await_decision(
         &mut self,
-        decision: Outstanding,
+        awaited: Awaited,
         kind: PendingKind,
         event: impl FnOnce(Pending) -> Event,
     ) {
         let id = self.next_pending_id;
         self.next_pending_id = self.next_pending_id.wrapping_add(1);
-        self.awaiting = Some(Awaiting { id, decision });
+        self.awaiting = Some(Awaiting { id, awaited });
         self.events.push_back(event(Pending { id, kind }));
     }
 
-    /// The decision the client waits for, if any.
-    pub(super) fn outstanding(&self) -> Option<&Outstanding> {
-        self.awaiting.as_ref().map(|a| &a.decision)
+    /// What the command waiting for a decision needs, if one waits.
+    pub(super) fn awaited(&self) -> Option<&Awaited> {
+        self.awaiting.as_ref().map(|a| &a.awaited)
     }
 
-    /// Whether `pending` is the token of the decision the client waits for.
+    /// Whether `pending` is the token of the command waiting for a decision.
     pub(super) fn check_pending(&self, pending: &Pending) -> Result<(), ApiMisuse> {
         match &self.awaiting {
             Some(a) if a.id == pending.id => Ok(()),
@@ -94,16 +95,16 @@ impl Server {
     }
 
     /// Spends `pending`: what was awaited, to finish the command with.
-    pub(super) fn take_decision(
+    pub(super) fn take_awaited(
         &mut self,
         now: Instant,
         pending: &Pending,
-    ) -> Result<Outstanding, ApiMisuse> {
+    ) -> Result<Awaited, ApiMisuse> {
         self.check_pending(pending)?;
         self.now = now;
         self.awaiting
             .take()
-            .map(|a| a.decision)
+            .map(|a| a.awaited)
             .ok_or(ApiMisuse::NotPending)
     }
 
@@ -115,23 +116,23 @@ impl Server {
         pending: &Pending,
         misuse: ApiMisuse,
     ) -> Result<(), ApiMisuse> {
-        let decision = self.take_decision(now, pending)?;
-        self.decide(decision, Some(replies::LOCAL_ERROR.clone()));
+        let awaited = self.take_awaited(now, pending)?;
+        self.decide(awaited, Some(replies::LOCAL_ERROR.clone()));
         Err(misuse)
     }
 
-    /// Finishes the command behind `decision` with the application's `reply` (or the
+    /// Finishes the command behind `awaited` with the application's `reply` (or the
     /// default positive one).
-    pub(super) fn decide(&mut self, decision: Outstanding, reply: Option<Reply>) {
-        match decision {
-            Outstanding::Hello(verb) => self.finish_hello(verb, reply),
-            Outstanding::Mail { body, smtputf8 } => self.finish_mail(body, smtputf8, reply),
-            Outstanding::Rcpt => self.finish_rcpt(reply),
-            Outstanding::Data => self.finish_data_start(reply),
-            Outstanding::Chunk { size, last } => self.finish_chunk_start(size, last, reply),
-            Outstanding::Message => self.finish_message(reply),
-            Outstanding::Verify => self.finish_verify(reply),
-            Outstanding::Auth(_) => self.finish_auth(reply),
+    pub(super) fn decide(&mut self, awaited: Awaited, reply: Option<Reply>) {
+        match awaited {
+            Awaited::Hello(verb) => self.finish_hello(verb, reply),
+            Awaited::Mail { body, smtputf8 } => self.finish_mail(body, smtputf8, reply),
+            Awaited::Rcpt => self.finish_rcpt(reply),
+            Awaited::Data => self.finish_data_start(reply),
+            Awaited::Chunk { size, last } => self.finish_chunk_start(size, last, reply),
+            Awaited::Message => self.finish_message(reply),
+            Awaited::Verify => self.finish_verify(reply),
+            Awaited::Auth(_) => self.finish_auth(reply),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::Secret;
 use crate::codec::address::{Domain, ForwardPath, ReversePath};
 use crate::codec::data::ContentFlags;
 use crate::codec::params::{MailParams, RcptParams};
+use crate::codec::reply::Reply;
 use crate::codec::sasl::Credentials;
 
 /// Something the application must learn about or decide. Variants that carry a
@@ -211,6 +212,11 @@ pub struct Pending {
     pub(crate) id: u64,
     pub(crate) kind: PendingKind,
 }
+
+/// An application's decision about a command: `Ok(())` accepts with the normal reply,
+/// `Err(reply)` answers with `reply` (normally a refusal). See
+/// [`Server::answer`](crate::Server::answer).
+pub type Decision = Result<(), Reply>;
 
 impl Event {
     /// The decision token of an event that owes the client a reply, `None` for the others;

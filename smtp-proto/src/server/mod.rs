@@ -18,18 +18,14 @@ use crate::codec::command::Verb;
 use crate::codec::data::{ContentScanner, DotDecoder};
 use crate::codec::params::Body;
 use crate::codec::reply::Reply;
-
-/// An application's decision about a command: `Ok(())` accepts with the normal reply,
-/// `Err(reply)` answers with `reply` (normally a refusal). See [`Server::answer`].
-pub type Decision = Result<(), Reply>;
 use crate::config::ServerConfig;
 use crate::error::ApiMisuse;
 
 pub use event::{
-    AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, TlsInfo,
+    AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, TlsInfo,
 };
 
-use decision::{Awaiting, Outstanding, fits};
+use decision::{Awaited, Awaiting, fits};
 use input::{Line, LineReader};
 use pipelining::SyncState;
 use timer::Timer;
@@ -97,14 +93,14 @@ pub struct Server {
     output: Vec<u8>,
     events: VecDeque<Event>,
     phase: Phase,
-    /// The decision the client is waiting for.
+    /// The command waiting for the application's decision, if any.
     awaiting: Option<Awaiting>,
     next_pending_id: u64,
     /// When the running timer fires (see `timer.rs`).
     deadline: Option<Instant>,
     /// RFC 2920 synchronisation state (see `pipelining.rs`).
     sync: SyncState,
-    session: Session,
+    session: SessionState,
     transaction: Option<Transaction>,
 }
 
@@ -143,8 +139,9 @@ struct ChunkPhase {
     refused: Option<Reply>,
 }
 
+/// What the session has established so far (greeting, TLS, AUTH, error count, EOF).
 #[derive(Debug, Default)]
-struct Session {
+struct SessionState {
     /// The accepted HELO/EHLO/LHLO, if any.
     hello: Option<Verb>,
     tls: Option<TlsInfo>,
@@ -190,7 +187,7 @@ impl Server {
             next_pending_id: 0,
             deadline: None,
             sync: SyncState::default(),
-            session: Session::default(),
+            session: SessionState::default(),
             transaction: None,
             config,
         };
@@ -330,8 +327,8 @@ impl Server {
     ///
     /// [`ApiMisuse::NotPending`] if `pending` is not the decision this session waits for.
     pub fn accept(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse> {
-        let decision = self.take_decision(now, &pending)?;
-        self.decide(decision, None);
+        let awaited = self.take_awaited(now, &pending)?;
+        self.decide(awaited, None);
         Ok(())
     }
 
@@ -369,15 +366,15 @@ impl Server {
         reply: Reply,
     ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
-        if !fits(&reply, self.outstanding()) {
+        if !fits(&reply, self.awaited()) {
             return self.fail_decision(
                 now,
                 &pending,
                 ApiMisuse::InvalidReplyForCommand(reply.code()),
             );
         }
-        let decision = self.take_decision(now, &pending)?;
-        self.decide(decision, Some(reply));
+        let awaited = self.take_awaited(now, &pending)?;
+        self.decide(awaited, Some(reply));
         Ok(())
     }
 
@@ -412,7 +409,7 @@ impl Server {
             let misuse = ApiMisuse::InvalidReplyForCommand(bad.code());
             return self.fail_decision(now, &pending, misuse);
         }
-        self.take_decision(now, &pending)?;
+        self.take_awaited(now, &pending)?;
         for reply in &replies {
             self.send(reply);
         }
@@ -437,14 +434,12 @@ impl Server {
         self.check_pending(&pending)?;
         match &self.awaiting {
             Some(Awaiting {
-                decision: Outstanding::Auth(auth::Pending::Raw(_)),
+                awaited: Awaited::Auth(auth::Step::Raw(_)),
                 ..
             }) => {}
             _ => return self.fail_decision(now, &pending, ApiMisuse::NotASaslExchange),
         }
-        if let Outstanding::Auth(auth::Pending::Raw(mechanism)) =
-            self.take_decision(now, &pending)?
-        {
+        if let Awaited::Auth(auth::Step::Raw(mechanism)) = self.take_awaited(now, &pending)? {
             self.send_challenge(mechanism, data);
         }
         Ok(())
