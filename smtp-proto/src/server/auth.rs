@@ -4,10 +4,10 @@
 
 use super::replies as r;
 use super::{Awaited, Event, Line, PendingKind, Phase, Server};
-use crate::Secret;
 use crate::codec::command::{self, Verb};
 use crate::codec::reply::{Reply, encode_lines};
 use crate::codec::sasl::{self, Credentials};
+use crate::secret::Secret;
 use crate::server::AuthData;
 
 /// What the next client line answers.

@@ -12,8 +12,8 @@ use crate::codec::address::{
     ForwardPath, ReversePath, parse_forward_path, parse_hello_domain, parse_reverse_path,
 };
 use crate::codec::command::{self, CommandLine, Verb};
-use crate::codec::params::{Body, ParamError, ParamSupport, parse_mail_params, parse_rcpt_params};
-use crate::codec::reply::{EnhancedCode, Reply, encode_lines};
+use crate::codec::params::{Body, ParamSupport, parse_mail_params, parse_rcpt_params};
+use crate::codec::reply::{Reply, encode_lines};
 use crate::config::{InjectionPolicy, Protocol};
 use crate::server::CloseReason;
 
@@ -256,13 +256,18 @@ impl Server {
         let (from, rest) = match parse_reverse_path(path) {
             Ok((from, rest)) if rest.is_empty() || rest[0] == b' ' => (from, rest),
             Ok(_) => {
-                return self.reject(Verb::Mail, &bad_address(7, "sender", "Bad address syntax"));
+                return self.reject(
+                    Verb::Mail,
+                    &r::bad_address(7, "sender", "Bad address syntax"),
+                );
             }
-            Err(e) => return self.reject(Verb::Mail, &bad_address(7, "sender", e.description())),
+            Err(e) => {
+                return self.reject(Verb::Mail, &r::bad_address(7, "sender", e.description()));
+            }
         };
         let params = match parse_mail_params(rest, &self.param_support()) {
             Ok(params) => params,
-            Err(e) => return self.reject(Verb::Mail, &param_reply(&e)),
+            Err(e) => return self.reject(Verb::Mail, &r::param_error(&e)),
         };
         let utf8 = matches!(&from, ReversePath::Mailbox(m) if !m.is_ascii());
         if utf8 && !params.smtputf8 {
@@ -321,16 +326,16 @@ impl Server {
             Ok(_) => {
                 return self.reject(
                     Verb::Rcpt,
-                    &bad_address(3, "recipient", "Bad address syntax"),
+                    &r::bad_address(3, "recipient", "Bad address syntax"),
                 );
             }
             Err(e) => {
-                return self.reject(Verb::Rcpt, &bad_address(3, "recipient", e.description()));
+                return self.reject(Verb::Rcpt, &r::bad_address(3, "recipient", e.description()));
             }
         };
         let params = match parse_rcpt_params(rest, &self.param_support()) {
             Ok(params) => params,
-            Err(e) => return self.reject(Verb::Rcpt, &param_reply(&e)),
+            Err(e) => return self.reject(Verb::Rcpt, &r::param_error(&e)),
         };
         if matches!(&to, ForwardPath::Mailbox(m) if !m.is_ascii()) && !smtputf8 {
             return self.reject(Verb::Rcpt, &r::SMTPUTF8_REQUIRED);
@@ -534,20 +539,4 @@ fn octet_classes(args: &[u8]) -> (bool, bool) {
         high |= octet;
     }
     (controls, high >= 0x80)
-}
-
-/// `501 5.1.7` (sender, RFC 3463 X.1.7) or `501 5.1.3` (recipient, X.1.3).
-fn bad_address(detail: u16, role: &str, why: &str) -> Reply {
-    Reply::owned(
-        501,
-        Some(EnhancedCode::known(5, 1, detail)),
-        format!("Bad {role} address syntax: {why}"),
-    )
-}
-
-/// `555 5.5.4` for unknown/unsupported parameters (RFC 5321 §4.1.1.11), `501 5.5.4` else.
-fn param_reply(e: &ParamError) -> Reply {
-    let code = e.reply_code();
-    let text = crate::codec::reply::sanitize_text(e.description().as_bytes(), 200);
-    Reply::owned(code, Some(EnhancedCode::known(5, 5, 4)), text)
 }

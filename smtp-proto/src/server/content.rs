@@ -15,7 +15,7 @@ use super::{AbortReason, Awaited, DataPhase, Event, MessageInfo, PendingKind, Ph
 use crate::codec::command::Verb;
 use crate::codec::data::{ContentFlags, DotDecoder, LineEndingPolicy};
 use crate::codec::params::Body;
-use crate::codec::reply::{EnhancedCode, Reply};
+use crate::codec::reply::Reply;
 use crate::config::Protocol;
 
 /// Whether `flags` make a text message unacceptable under `policy` (SMUG-3).
@@ -187,8 +187,7 @@ impl Server {
                 self.message_complete(total, flags, true);
             }
             None => {
-                let text = format!("{size} octets received");
-                self.send(&Reply::owned(250, Some(EnhancedCode::known(2, 0, 0)), text));
+                self.send(&r::chunk_received(size));
             }
         }
     }

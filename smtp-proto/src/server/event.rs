@@ -2,12 +2,13 @@
 
 use bytes::Bytes;
 
-use crate::Secret;
 use crate::codec::address::{Domain, ForwardPath, ReversePath};
+use crate::codec::command::Verb;
 use crate::codec::data::ContentFlags;
 use crate::codec::params::{MailParams, RcptParams};
 use crate::codec::reply::Reply;
 use crate::codec::sasl::Credentials;
+use crate::secret::Secret;
 
 /// Something the application must learn about or decide. Variants that carry a
 /// [`Pending`] owe the client a reply: pass the token back to `Server::accept`,
@@ -25,7 +26,7 @@ pub enum Event {
         /// The client's name for itself (never trusted, RFC 5321 §4.1.4).
         domain: Domain,
         /// Which command: `Helo`, `Ehlo` or `Lhlo`.
-        verb: crate::Verb,
+        verb: Verb,
     },
     /// MAIL FROM, syntactically valid and in sequence. Accepting (`250 2.1.0`) opens a
     /// transaction.

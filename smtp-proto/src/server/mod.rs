@@ -216,14 +216,7 @@ impl Server {
     pub fn refuse(config: Arc<ServerConfig>, now: Instant, reply: Option<Reply>) -> Self {
         let mut server = Self::new(config, now);
         server.output.clear();
-        let reply = reply.unwrap_or_else(|| {
-            replies::with_host(
-                421,
-                Some((4, 3, 2)),
-                &server.config.hostname,
-                "Too many connections, try again later",
-            )
-        });
+        let reply = reply.unwrap_or_else(|| replies::too_many_connections(&server.config.hostname));
         server.sync.transmitted();
         server.close(CloseReason::Refused, Some(&reply));
         server
@@ -275,12 +268,7 @@ impl Server {
         let reply = if matches!(self.phase, Phase::TlsHandshake) {
             None
         } else {
-            Some(replies::with_host(
-                421,
-                Some((4, 4, 2)),
-                &self.config.hostname,
-                "Error: timeout exceeded",
-            ))
+            Some(replies::timeout(&self.config.hostname))
         };
         self.close(CloseReason::Timeout, reply.as_ref());
     }
@@ -453,14 +441,7 @@ impl Server {
         if matches!(self.phase, Phase::Closed) {
             return;
         }
-        let reply = reply.unwrap_or_else(|| {
-            replies::with_host(
-                421,
-                Some((4, 3, 2)),
-                &self.config.hostname,
-                "Service not available, closing transmission channel",
-            )
-        });
+        let reply = reply.unwrap_or_else(|| replies::shutting_down(&self.config.hostname));
         let reply = (!matches!(self.phase, Phase::TlsHandshake)).then_some(reply);
         self.close(CloseReason::Shutdown, reply.as_ref());
     }
@@ -601,12 +582,7 @@ impl Server {
     fn count_error(&mut self) {
         self.session.errors = self.session.errors.saturating_add(1);
         if self.session.errors >= self.config.limits.max_errors && !self.is_closed() {
-            let reply = replies::with_host(
-                421,
-                Some((4, 7, 0)),
-                &self.config.hostname,
-                "Error: too many errors",
-            );
+            let reply = replies::too_many_errors(&self.config.hostname);
             self.close(CloseReason::TooManyErrors, Some(&reply));
         }
     }
