@@ -3,11 +3,11 @@
 //! command starts from a fresh exchange state (Postfix CVE-2011-1720).
 
 use super::replies as r;
-use super::{Event, Line, Outstanding, PendingKind, Phase, Server};
-use crate::Secret;
+use super::{Awaited, Event, Line, PendingKind, Phase, Server};
 use crate::codec::command::{self, Verb};
 use crate::codec::reply::{Reply, encode_lines};
 use crate::codec::sasl::{self, Credentials};
+use crate::secret::Secret;
 use crate::server::AuthData;
 
 /// What the next client line answers.
@@ -25,7 +25,7 @@ pub(super) enum Exchange {
 
 /// What the application is deciding.
 #[derive(Debug)]
-pub(super) enum Pending {
+pub(super) enum Step {
     /// PLAIN or LOGIN credentials.
     Credentials,
     /// A raw mechanism step; `challenge` may continue it.
@@ -73,7 +73,7 @@ impl Server {
                 None => return self.reject(Verb::Auth, &r::AUTH_BAD_BASE64),
             },
         };
-        if !self.waited_for_reply(Verb::Auth) {
+        if !self.check_sync(Verb::Auth) {
             return;
         }
         match (mechanism.as_str(), initial) {
@@ -89,18 +89,23 @@ impl Server {
 
     /// Reads one client line of the exchange.
     pub(super) fn step_sasl(&mut self) -> bool {
-        let limits = self.session.limits.sasl();
-        let line = match self.next_line(|l| limits.for_line(l), &r::AUTH_LINE_TOO_LONG) {
+        let line = match self.reader.next_sasl() {
             Line::Complete(line) => line,
             Line::Incomplete => return false,
-            Line::Handled => {
+            Line::TooLong => {
+                self.send_error(&r::AUTH_LINE_TOO_LONG);
                 if !self.is_closed() {
-                    self.phase = Phase::Command;
+                    // The rest of the line is discarded as a command line would be.
+                    self.enter(Phase::Command);
                 }
                 return true;
             }
+            Line::BareLf => {
+                self.bare_lf();
+                return true;
+            }
         };
-        let Phase::Sasl(exchange) = std::mem::replace(&mut self.phase, Phase::Command) else {
+        let Phase::Sasl(exchange) = self.enter(Phase::Command) else {
             return true;
         };
         if &line[..] == b"*" {
@@ -153,7 +158,7 @@ impl Server {
     fn credentials(&mut self, mechanism: &str, credentials: Credentials) {
         let mechanism = mechanism.to_owned();
         self.await_decision(
-            Outstanding::Auth(Pending::Credentials),
+            Awaited::Auth(Step::Credentials),
             PendingKind::Auth,
             |pending| Event::Auth {
                 pending,
@@ -164,8 +169,8 @@ impl Server {
     }
 
     fn raw_step(&mut self, mechanism: String, response: Option<Vec<u8>>) {
-        let decision = Outstanding::Auth(Pending::Raw(mechanism.clone()));
-        self.await_decision(decision, PendingKind::Auth, |pending| Event::Auth {
+        let awaited = Awaited::Auth(Step::Raw(mechanism.clone()));
+        self.await_decision(awaited, PendingKind::Auth, |pending| Event::Auth {
             pending,
             mechanism,
             data: AuthData::Response(response.map(Secret::new)),
@@ -176,13 +181,12 @@ impl Server {
     /// client's line.
     fn send_sasl_challenge(&mut self, next: Exchange, challenge: &str) {
         encode_lines(334, None, std::iter::once(challenge), &mut self.output);
-        self.phase = Phase::Sasl(next);
-        self.deadline = Some(self.now + self.config.timeouts.command);
+        self.enter(Phase::Sasl(next));
     }
 
     /// The application's `challenge` for a raw mechanism.
     pub(super) fn send_challenge(&mut self, mechanism: String, data: &[u8]) {
-        if self.waited_for_reply(Verb::Auth) {
+        if self.check_sync(Verb::Auth) {
             let encoded = sasl::encode_challenge(data);
             self.send_sasl_challenge(Exchange::Raw(mechanism), &encoded);
         }

@@ -4,76 +4,40 @@
 use std::fmt::{self, Write as _};
 
 use super::replies::{self as r};
-use super::{ChunkPhase, ChunkedMessage, Event, Line, Outstanding, PendingKind, Phase, Server};
+use super::{
+    Awaited, ChunkPhase, ChunkedMessage, Event, Line, PendingKind, Phase, Server, Timer,
+    Transaction,
+};
 use crate::codec::address::{
     ForwardPath, ReversePath, parse_forward_path, parse_hello_domain, parse_reverse_path,
 };
 use crate::codec::command::{self, CommandLine, Verb};
-use crate::codec::params::{Body, ParamError, ParamSupport, parse_mail_params, parse_rcpt_params};
-use crate::codec::reply::{EnhancedCode, Reply, encode_lines};
-use crate::config::{InjectionPolicy, Protocol, ServerConfig};
+use crate::codec::params::{Body, ParamSupport, parse_mail_params, parse_rcpt_params};
+use crate::codec::reply::{Reply, encode_lines};
+use crate::config::{InjectionPolicy, Protocol};
 use crate::server::CloseReason;
 
-/// Line-length limits of the current session (RFC 5321 §4.5.3.1.4 plus extensions).
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct LineLimits {
-    command: usize,
-    mail: usize,
-    rcpt: usize,
-    auth: usize,
-}
-
-impl LineLimits {
-    pub(super) fn new(config: &ServerConfig, tls: bool) -> Self {
-        Self {
-            command: config.limits.command_line,
-            mail: config.mail_line_limit(tls),
-            rcpt: config.rcpt_line_limit(),
-            auth: config.limits.auth_line,
-        }
-    }
-
-    /// Every line of a SASL exchange may be as long as an AUTH line (RFC 4954 §4).
-    pub(super) fn sasl(self) -> Self {
-        Self {
-            command: self.auth,
-            mail: self.auth,
-            rcpt: self.auth,
-            auth: self.auth,
-        }
-    }
-
-    /// The limit for a line starting with `line` (complete or not).
-    pub(super) fn for_line(self, line: &[u8]) -> usize {
-        match command::peek_verb(line) {
-            Some(Verb::Mail) => self.mail,
-            Some(Verb::Rcpt) => self.rcpt,
-            Some(Verb::Auth) => self.auth,
-            _ => self.command,
-        }
-    }
-}
-
 impl Server {
+    /// Reads and runs one command line; false when none is complete yet.
     pub(super) fn step_command(&mut self) -> bool {
-        if !self.session.greeting_transmitted
-            && !self.input.is_empty()
-            && self.config.pipelining_sync_check
-        {
-            // SMG-P5: the client spoke before our greeting left.
-            self.send(&r::SYNC_VIOLATION);
-            self.close(CloseReason::ProtocolViolation, None);
+        if !self.check_greeting() {
             return true;
         }
-        let limits = self.session.limits;
-        match self.next_line(|l| limits.for_line(l), &r::LINE_TOO_LONG) {
-            Line::Complete(line) => {
-                self.command(&line);
-                true
-            }
-            Line::Incomplete => false,
-            Line::Handled => true,
+        match self.reader.next_command() {
+            Line::Complete(line) => self.command(&line),
+            Line::Incomplete => return false,
+            Line::TooLong => self.send_error(&r::LINE_TOO_LONG),
+            Line::BareLf => self.bare_lf(),
         }
+        true
+    }
+
+    /// A command line ended in a bare LF under the strict policy.
+    pub(super) fn bare_lf(&mut self) {
+        // Smuggling defence (SMG-C1): a bare LF is never a line end, and a client sending
+        // one cannot be resynchronised safely.
+        self.send(&r::BARE_LF_IN_COMMAND);
+        self.close(CloseReason::ProtocolViolation, None);
     }
 
     fn command(&mut self, line: &[u8]) {
@@ -152,17 +116,6 @@ impl Server {
         self.finish_command(verb, reply, true);
     }
 
-    /// Before the application hears of a command that must end a pipelined group, check
-    /// that the client waited (closes the session if not).
-    pub(super) fn waited_for_reply(&mut self, verb: Verb) -> bool {
-        if self.sync_violated(verb) {
-            self.send(&r::SYNC_VIOLATION);
-            self.close(CloseReason::ProtocolViolation, None);
-            return false;
-        }
-        true
-    }
-
     /// RFC 3207 §4 with `require_tls`: before TLS only HELO, EHLO, LHLO, STARTTLS, NOOP,
     /// HELP and QUIT (Postfix's list, minus XCLIENT).
     fn tls_gate(&self, verb: Verb) -> Option<&'static Reply> {
@@ -189,8 +142,8 @@ impl Server {
         let Ok(domain) = parse_hello_domain(args) else {
             return self.reject(verb, &r::HELLO_SYNTAX);
         };
-        if self.waited_for_reply(verb) {
-            self.await_decision(Outstanding::Hello(verb), PendingKind::Hello, |pending| {
+        if self.check_sync(verb) {
+            self.await_decision(Awaited::Hello(verb), PendingKind::Hello, |pending| {
                 Event::Hello {
                     pending,
                     domain,
@@ -207,7 +160,7 @@ impl Server {
             self.finish_command(verb, reply, false);
             return;
         }
-        if !self.waited_for_reply(verb) {
+        if !self.check_sync(verb) {
             return;
         }
         self.reset_transaction();
@@ -219,7 +172,7 @@ impl Server {
         let text = self.capabilities(verb, first);
         // RFC 2034 §3: no enhanced codes on HELO/EHLO replies.
         encode_lines(250, None, text.split('\n'), &mut self.output);
-        self.deadline = Some(self.now + self.config.timeouts.command);
+        self.arm(Timer::Command);
     }
 
     /// The HELO/EHLO/LHLO reply text, one line per `\n`: `first`, then the keywords of each
@@ -303,13 +256,18 @@ impl Server {
         let (from, rest) = match parse_reverse_path(path) {
             Ok((from, rest)) if rest.is_empty() || rest[0] == b' ' => (from, rest),
             Ok(_) => {
-                return self.reject(Verb::Mail, &bad_address(7, "sender", "Bad address syntax"));
+                return self.reject(
+                    Verb::Mail,
+                    &r::bad_address(7, "sender", "Bad address syntax"),
+                );
             }
-            Err(e) => return self.reject(Verb::Mail, &bad_address(7, "sender", e.description())),
+            Err(e) => {
+                return self.reject(Verb::Mail, &r::bad_address(7, "sender", e.description()));
+            }
         };
         let params = match parse_mail_params(rest, &self.param_support()) {
             Ok(params) => params,
-            Err(e) => return self.reject(Verb::Mail, &param_reply(&e)),
+            Err(e) => return self.reject(Verb::Mail, &r::param_error(&e)),
         };
         let utf8 = matches!(&from, ReversePath::Mailbox(m) if !m.is_ascii());
         if utf8 && !params.smtputf8 {
@@ -322,15 +280,30 @@ impl Server {
             // RFC 1870 §6.1: declared size over the fixed limit.
             return self.reply(Verb::Mail, &r::TOO_BIG);
         }
-        let decision = Outstanding::Mail {
+        let awaited = Awaited::Mail {
             body: params.body,
             smtputf8: params.smtputf8,
         };
-        self.await_decision(decision, PendingKind::Mail, |pending| Event::Mail {
+        self.await_decision(awaited, PendingKind::Mail, |pending| Event::Mail {
             pending,
             from,
             params,
         });
+    }
+
+    /// The application answered MAIL: an accepted sender opens the transaction.
+    pub(super) fn finish_mail(&mut self, body: Option<Body>, smtputf8: bool, reply: Option<Reply>) {
+        let refused = reply.as_ref().is_some_and(|r| !r.is_positive());
+        if self.finish_command(Verb::Mail, reply.as_ref().unwrap_or(&r::MAIL_OK), false) && !refused
+        {
+            self.transaction = Some(Transaction {
+                body,
+                smtputf8,
+                recipients: 0,
+                refused_recipients: false,
+                chunked: None,
+            });
+        }
     }
 
     fn rcpt(&mut self, args: &[u8]) {
@@ -353,27 +326,40 @@ impl Server {
             Ok(_) => {
                 return self.reject(
                     Verb::Rcpt,
-                    &bad_address(3, "recipient", "Bad address syntax"),
+                    &r::bad_address(3, "recipient", "Bad address syntax"),
                 );
             }
             Err(e) => {
-                return self.reject(Verb::Rcpt, &bad_address(3, "recipient", e.description()));
+                return self.reject(Verb::Rcpt, &r::bad_address(3, "recipient", e.description()));
             }
         };
         let params = match parse_rcpt_params(rest, &self.param_support()) {
             Ok(params) => params,
-            Err(e) => return self.reject(Verb::Rcpt, &param_reply(&e)),
+            Err(e) => return self.reject(Verb::Rcpt, &r::param_error(&e)),
         };
         if matches!(&to, ForwardPath::Mailbox(m) if !m.is_ascii()) && !smtputf8 {
             return self.reject(Verb::Rcpt, &r::SMTPUTF8_REQUIRED);
         }
-        self.await_decision(Outstanding::Rcpt, PendingKind::Rcpt, |pending| {
-            Event::Rcpt {
-                pending,
-                to,
-                params,
-            }
+        self.await_decision(Awaited::Rcpt, PendingKind::Rcpt, |pending| Event::Rcpt {
+            pending,
+            to,
+            params,
         });
+    }
+
+    /// The application answered RCPT: the transaction counts the recipient (or notes the
+    /// refusal, for DATA's 554).
+    pub(super) fn finish_rcpt(&mut self, reply: Option<Reply>) {
+        let refused = reply.as_ref().is_some_and(|r| !r.is_positive());
+        if self.finish_command(Verb::Rcpt, reply.as_ref().unwrap_or(&r::RCPT_OK), false)
+            && let Some(tx) = self.transaction.as_mut()
+        {
+            if refused {
+                tx.refused_recipients = true;
+            } else {
+                tx.recipients += 1;
+            }
+        }
     }
 
     /// Why DATA or BDAT cannot start a message now (RFC 5321 §3.3, RFC 3030 §2).
@@ -405,8 +391,8 @@ impl Server {
         if tx.is_some_and(|tx| tx.body == Some(Body::BinaryMime)) {
             return self.reject(Verb::Data, &r::BINARYMIME_NEEDS_BDAT);
         }
-        if self.waited_for_reply(Verb::Data) {
-            self.await_decision(Outstanding::Data, PendingKind::DataStart, |pending| {
+        if self.check_sync(Verb::Data) {
+            self.await_decision(Awaited::Data, PendingKind::DataStart, |pending| {
                 Event::DataStart {
                     pending,
                     chunked: false,
@@ -441,7 +427,7 @@ impl Server {
             .map(|c| c.failed.clone());
         match failed {
             None => self.await_decision(
-                Outstanding::Chunk { size, last },
+                Awaited::Chunk { size, last },
                 PendingKind::DataStart,
                 |pending| Event::DataStart {
                     pending,
@@ -469,13 +455,12 @@ impl Server {
 
     /// Reads (or, when refused, skips) `size` octets of chunk content, then replies.
     pub(super) fn read_chunk(&mut self, size: u64, last: bool, refused: Option<Reply>) {
-        self.phase = Phase::Chunk(ChunkPhase {
+        self.enter(Phase::Chunk(ChunkPhase {
             remaining: size,
             size,
             last,
             refused,
-        });
-        self.deadline = Some(self.now + self.config.timeouts.data);
+        }));
     }
 
     fn rset(&mut self, args: &[u8]) {
@@ -494,10 +479,10 @@ impl Server {
         if argument.is_empty() {
             return self.reject(verb, &r::VRFY_SYNTAX);
         }
-        if self.waited_for_reply(verb) {
+        if self.check_sync(verb) {
             let argument = argument.to_owned();
             let expand = verb == Verb::Expn;
-            self.await_decision(Outstanding::Verify, PendingKind::Verify, |pending| {
+            self.await_decision(Awaited::Verify, PendingKind::Verify, |pending| {
                 Event::Verify {
                     pending,
                     argument,
@@ -505,6 +490,11 @@ impl Server {
                 }
             });
         }
+    }
+
+    /// The application answered VRFY or EXPN (`252` by default, RFC 5321 §3.5.3).
+    pub(super) fn finish_verify(&mut self, reply: Option<Reply>) {
+        self.finish_command(Verb::Vrfy, reply.as_ref().unwrap_or(&r::CANNOT_VRFY), false);
     }
 
     fn quit(&mut self, args: &[u8]) {
@@ -527,19 +517,16 @@ impl Server {
         if !self.config.extensions.starttls {
             return self.reject(Verb::StartTls, &r::NOT_IMPLEMENTED);
         }
-        let discarded = self.input.len();
-        if discarded > 0 && self.config.starttls_injection == InjectionPolicy::Close {
+        if !self.reader.is_empty() && self.config.starttls_injection == InjectionPolicy::Close {
             self.send(&r::STARTTLS_INJECTION);
             return self.close(CloseReason::ProtocolViolation, None);
         }
         self.send(&r::READY_FOR_TLS);
-        self.input.clear();
-        self.scanned = 0;
+        let discarded = self.reader.discard_all();
         self.reset_transaction();
         self.session.hello = None;
         self.events.push_back(Event::StartTls { discarded });
-        self.phase = Phase::TlsHandshake;
-        self.deadline = Some(self.now + self.config.timeouts.command);
+        self.enter(Phase::TlsHandshake);
     }
 }
 
@@ -552,20 +539,4 @@ fn octet_classes(args: &[u8]) -> (bool, bool) {
         high |= octet;
     }
     (controls, high >= 0x80)
-}
-
-/// `501 5.1.7` (sender, RFC 3463 X.1.7) or `501 5.1.3` (recipient, X.1.3).
-fn bad_address(detail: u16, role: &str, why: &str) -> Reply {
-    Reply::owned(
-        501,
-        Some(EnhancedCode::known(5, 1, detail)),
-        format!("Bad {role} address syntax: {why}"),
-    )
-}
-
-/// `555 5.5.4` for unknown/unsupported parameters (RFC 5321 §4.1.1.11), `501 5.5.4` else.
-fn param_reply(e: &ParamError) -> Reply {
-    let code = e.reply_code();
-    let text = crate::codec::reply::sanitize_text(e.description().as_bytes(), 200);
-    Reply::owned(code, Some(EnhancedCode::known(5, 5, 4)), text)
 }

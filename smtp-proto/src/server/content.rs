@@ -11,11 +11,11 @@
 use bytes::Bytes;
 
 use super::replies as r;
-use super::{AbortReason, DataPhase, Event, MessageInfo, Outstanding, PendingKind, Phase, Server};
+use super::{AbortReason, Awaited, DataPhase, Event, MessageInfo, PendingKind, Phase, Server};
 use crate::codec::command::Verb;
-use crate::codec::data::{ContentFlags, DotDecoder, LineEndingPolicy, Piece};
+use crate::codec::data::{ContentFlags, DotDecoder, LineEndingPolicy};
 use crate::codec::params::Body;
-use crate::codec::reply::{EnhancedCode, Reply};
+use crate::codec::reply::Reply;
 use crate::config::Protocol;
 
 /// Whether `flags` make a text message unacceptable under `policy` (SMUG-3).
@@ -41,62 +41,35 @@ impl Server {
         let accepted = reply.is_positive();
         if self.finish_command(Verb::Data, &reply, false) && accepted {
             let decoder = DotDecoder::new(self.config.line_endings, self.config.limits.text_line);
-            self.phase = Phase::Data(DataPhase {
+            self.enter(Phase::Data(DataPhase {
                 decoder,
                 size: 0,
                 ended: false,
-            });
-            self.deadline = Some(self.now + self.config.timeouts.data);
+            }));
         }
     }
 
+    /// Decodes the DATA content buffered so far, or gives the verdict after its end.
     pub(super) fn step_data(&mut self) -> bool {
         let Phase::Data(data) = &mut self.phase else {
             return false;
         };
         if data.ended {
             let (size, flags) = (data.size, data.decoder.flags());
-            self.phase = Phase::Command;
+            // The verdict is a reply (re-arming the command timer) or a decision (no
+            // timer runs while it is owed).
+            self.enter(Phase::Command);
             self.end_of_data(size, flags);
             return true;
         }
-        if self.input.is_empty() {
+        if self.reader.is_empty() {
             return false;
         }
-        // Decode everything buffered, unstuffing in place: each content piece is moved
-        // down to the end of the content before it, so one DataChunk carries what many
-        // stuffed lines would otherwise split into many (a move is cheaper than an event).
-        let mut read = 0;
-        let mut write = 0;
-        let mut rewrite = None;
-        let mut ended = false;
-        while read < self.input.len() && !ended {
-            let step = data.decoder.decode(&self.input[read..]);
-            match step.piece {
-                Some(Piece::Input(range)) => {
-                    let (from, to) = (read + range.start, read + range.end);
-                    if from != write {
-                        self.input.copy_within(from..to, write);
-                    }
-                    write += to - from;
-                }
-                // Normalize mode's rewrites may be longer than what they replace; they
-                // end this step's content.
-                Some(Piece::Static(bytes)) => rewrite = Some(bytes),
-                None => {}
-            }
-            read += step.consumed;
-            ended = step.end_of_data;
-            if rewrite.is_some() || step.consumed == 0 {
-                break;
-            }
-        }
-        let mut consumed = self.input.split_to(read);
-        consumed.truncate(write);
+        let content = self.reader.decode_content(&mut data.decoder);
         let max = self.config.limits.max_message_size;
         for chunk in [
-            consumed.freeze(),
-            rewrite.map_or_else(Bytes::new, Bytes::from_static),
+            content.bytes,
+            content.rewrite.map_or_else(Bytes::new, Bytes::from_static),
         ] {
             let len = chunk.len() as u64;
             if let Some(chunk) = within_limit(chunk, data.size, max) {
@@ -104,7 +77,7 @@ impl Server {
             }
             data.size = data.size.saturating_add(len);
         }
-        data.ended = ended;
+        data.ended = content.ended;
         true
     }
 
@@ -127,26 +100,24 @@ impl Server {
         }
     }
 
+    /// Reads the BDAT chunk content buffered so far, or replies after its end.
     pub(super) fn step_chunk(&mut self) -> bool {
         let Phase::Chunk(chunk) = &mut self.phase else {
             return false;
         };
         if chunk.remaining > 0 {
-            if self.input.is_empty() {
+            if self.reader.is_empty() {
                 return false;
             }
-            let n = usize::try_from(chunk.remaining)
-                .map_or(self.input.len(), |r| r.min(self.input.len()));
-            chunk.remaining -= n as u64;
-            let bytes = self.input.split_to(n).freeze();
+            let bytes = self.reader.take(chunk.remaining);
+            chunk.remaining -= bytes.len() as u64;
             if chunk.refused.is_none() {
                 self.chunk_content(bytes);
             }
             return true;
         }
         let (size, last, refused) = (chunk.size, chunk.last, chunk.refused.take());
-        self.phase = Phase::Command;
-        self.deadline = Some(self.now + self.config.timeouts.command);
+        self.enter(Phase::Command);
         if let Some(reply) = refused {
             self.send_verdict(&reply);
             if last {
@@ -216,8 +187,7 @@ impl Server {
                 self.message_complete(total, flags, true);
             }
             None => {
-                let text = format!("{size} octets received");
-                self.send(&Reply::owned(250, Some(EnhancedCode::known(2, 0, 0)), text));
+                self.send(&r::chunk_received(size));
             }
         }
     }
@@ -239,7 +209,7 @@ impl Server {
             chunked,
             recipients,
         };
-        self.await_decision(Outstanding::Message, PendingKind::Message, |pending| {
+        self.await_decision(Awaited::Message, PendingKind::Message, |pending| {
             Event::MessageComplete { pending, info }
         });
     }

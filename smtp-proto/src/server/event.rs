@@ -2,11 +2,13 @@
 
 use bytes::Bytes;
 
-use crate::Secret;
 use crate::codec::address::{Domain, ForwardPath, ReversePath};
+use crate::codec::command::Verb;
 use crate::codec::data::ContentFlags;
 use crate::codec::params::{MailParams, RcptParams};
+use crate::codec::reply::Reply;
 use crate::codec::sasl::Credentials;
+use crate::secret::Secret;
 
 /// Something the application must learn about or decide. Variants that carry a
 /// [`Pending`] owe the client a reply: pass the token back to `Server::accept`,
@@ -24,7 +26,7 @@ pub enum Event {
         /// The client's name for itself (never trusted, RFC 5321 §4.1.4).
         domain: Domain,
         /// Which command: `Helo`, `Ehlo` or `Lhlo`.
-        verb: crate::Verb,
+        verb: Verb,
     },
     /// MAIL FROM, syntactically valid and in sequence. Accepting (`250 2.1.0`) opens a
     /// transaction.
@@ -211,6 +213,11 @@ pub struct Pending {
     pub(crate) id: u64,
     pub(crate) kind: PendingKind,
 }
+
+/// An application's decision about a command: `Ok(())` accepts with the normal reply,
+/// `Err(reply)` answers with `reply` (normally a refusal). See
+/// [`Server::answer`](crate::Server::answer).
+pub type Decision = Result<(), Reply>;
 
 impl Event {
     /// The decision token of an event that owes the client a reply, `None` for the others;

@@ -3,40 +3,33 @@
 mod auth;
 mod commands;
 mod content;
+mod decision;
 mod event;
+mod input;
 mod machine;
+mod pipelining;
 pub(crate) mod replies;
+mod timer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::BytesMut;
-
 use crate::codec::command::Verb;
 use crate::codec::data::{ContentScanner, DotDecoder};
 use crate::codec::params::Body;
 use crate::codec::reply::Reply;
-
-/// An application's decision about a command: `Ok(())` accepts with the normal reply,
-/// `Err(reply)` answers with `reply` (normally a refusal). See [`Server::answer`].
-pub type Decision = Result<(), Reply>;
 use crate::config::ServerConfig;
 use crate::error::ApiMisuse;
 
 pub use event::{
-    AbortReason, AuthData, CloseReason, Event, MessageInfo, Pending, PendingKind, TlsInfo,
+    AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, TlsInfo,
 };
 
-/// Whether `reply` may answer `outstanding`: any refusal, or a positive reply of the
-/// command's class (3xx for DATA, 2xx otherwise, BDAT included: its reply is 250).
-fn fits(reply: &Reply, outstanding: Option<&Outstanding>) -> bool {
-    let positive_class = match outstanding {
-        Some(Outstanding::Data) => 3,
-        _ => 2,
-    };
-    !reply.is_positive() || reply.code() / 100 == positive_class
-}
+use decision::{Awaited, Awaiting, fits};
+use input::{Line, LineReader};
+use pipelining::SyncState;
+use timer::Timer;
 
 /// Protocol state for one SMTP server session (one client connection).
 ///
@@ -95,23 +88,20 @@ pub struct Server {
     config: Arc<ServerConfig>,
     /// The latest `now` the caller gave us.
     now: Instant,
-    /// Received bytes not yet consumed.
-    input: BytesMut,
-    /// How much of `input` was already searched for a line end (O(n) framing of
-    /// byte-at-a-time input, as h11's receive buffer does).
-    scanned: usize,
-    /// Discarding the rest of an over-long line; the flag says whether the last discarded
-    /// octet was a CR (its LF may be the first octet of the next read).
-    discarding: Option<bool>,
+    /// Received bytes not yet consumed, and their line framing.
+    reader: LineReader,
     /// Reply bytes not yet taken by `poll_transmit`.
     output: Vec<u8>,
     events: VecDeque<Event>,
     phase: Phase,
-    /// The decision the client is waiting for.
+    /// The command waiting for the application's decision, if any.
     awaiting: Option<Awaiting>,
     next_pending_id: u64,
+    /// When the running timer fires (see `timer.rs`).
     deadline: Option<Instant>,
-    session: Session,
+    /// RFC 2920 synchronisation state (see `pipelining.rs`).
+    sync: SyncState,
+    session: SessionState,
     transaction: Option<Transaction>,
 }
 
@@ -150,27 +140,9 @@ struct ChunkPhase {
     refused: Option<Reply>,
 }
 
-#[derive(Debug)]
-struct Awaiting {
-    id: u64,
-    decision: Outstanding,
-}
-
-/// What an outstanding decision needs to finish the command.
-#[derive(Debug)]
-enum Outstanding {
-    Hello(Verb),
-    Mail { body: Option<Body>, smtputf8: bool },
-    Rcpt,
-    Data,
-    Chunk { size: u64, last: bool },
-    Message,
-    Verify,
-    Auth(auth::Pending),
-}
-
+/// What the session has established so far (greeting, TLS, AUTH, error count, EOF).
 #[derive(Debug, Default)]
-struct Session {
+struct SessionState {
     /// The accepted HELO/EHLO/LHLO, if any.
     hello: Option<Verb>,
     tls: Option<TlsInfo>,
@@ -178,12 +150,8 @@ struct Session {
     errors: u32,
     /// Any input was received (an implicit-TLS handshake must come before it).
     received_input: bool,
-    /// The 220 greeting left through `poll_transmit` (SMG-P5).
-    greeting_transmitted: bool,
     /// The client closed its side; finish what is buffered, then close.
     eof: bool,
-    /// Line-length limits in force (they depend on TLS).
-    limits: commands::LineLimits,
     /// A graceful shutdown was asked for: close at the next transaction boundary.
     draining: bool,
 }
@@ -207,35 +175,24 @@ struct ChunkedMessage {
     failed: Option<Reply>,
 }
 
-/// One line taken from the input, or why there is none.
-enum Line {
-    Complete(BytesMut),
-    Incomplete,
-    /// Already answered (too long, bare LF); the session goes on or is closed.
-    Handled,
-}
-
 impl Server {
     /// A session that has just accepted a connection; the 220 greeting is queued.
     pub fn new(config: Arc<ServerConfig>, now: Instant) -> Self {
         let mut server = Self {
             now,
-            input: BytesMut::new(),
-            scanned: 0,
-            discarding: None,
+            reader: LineReader::new(&config),
             output: Vec::new(),
             events: VecDeque::new(),
             phase: Phase::Command,
             awaiting: None,
             next_pending_id: 0,
-            deadline: Some(now + config.timeouts.command),
-            session: Session {
-                limits: commands::LineLimits::new(&config, false),
-                ..Session::default()
-            },
+            deadline: None,
+            sync: SyncState::default(),
+            session: SessionState::default(),
             transaction: None,
             config,
         };
+        server.arm(Timer::Command);
         // RFC 5321 §4.3.1 greeting (§3.1: 554 when refusing service); RFC 2034 §3: no
         // enhanced code on it.
         let greeting = format!("{} {}", server.config.hostname, server.config.greeting);
@@ -260,15 +217,8 @@ impl Server {
     pub fn refuse(config: Arc<ServerConfig>, now: Instant, reply: Option<Reply>) -> Self {
         let mut server = Self::new(config, now);
         server.output.clear();
-        let reply = reply.unwrap_or_else(|| {
-            replies::with_host(
-                421,
-                Some((4, 3, 2)),
-                &server.config.hostname,
-                "Too many connections, try again later",
-            )
-        });
-        server.session.greeting_transmitted = true;
+        let reply = reply.unwrap_or_else(|| replies::too_many_connections(&server.config.hostname));
+        server.sync.transmitted();
         server.close(CloseReason::Refused, Some(&reply));
         server
     }
@@ -286,13 +236,14 @@ impl Server {
             Phase::Closed => return Ok(()),
             Phase::Data(_) | Phase::Chunk(_) if !bytes.is_empty() => {
                 // Content progress extends the data timeout; trickled command bytes do not.
-                self.deadline = Some(now + self.config.timeouts.data);
+                self.now = now;
+                self.arm(Timer::Data);
             }
             _ => {}
         }
         self.now = now;
         self.session.received_input |= !bytes.is_empty();
-        self.input.extend_from_slice(bytes);
+        self.reader.extend(bytes);
         Ok(())
     }
 
@@ -318,12 +269,7 @@ impl Server {
         let reply = if matches!(self.phase, Phase::TlsHandshake) {
             None
         } else {
-            Some(replies::with_host(
-                421,
-                Some((4, 4, 2)),
-                &self.config.hostname,
-                "Error: timeout exceeded",
-            ))
+            Some(replies::timeout(&self.config.hostname))
         };
         self.close(CloseReason::Timeout, reply.as_ref());
     }
@@ -358,9 +304,8 @@ impl Server {
         self.session.authenticated = false;
         self.session.tls = Some(tls.clone());
         self.events.push_back(Event::TlsEstablished { info: tls });
-        self.session.limits = commands::LineLimits::new(&self.config, true);
-        self.phase = Phase::Command;
-        self.deadline = Some(now + self.config.timeouts.command);
+        self.reader.tls_established(&self.config);
+        self.enter(Phase::Command);
         Ok(())
     }
 
@@ -371,8 +316,8 @@ impl Server {
     ///
     /// [`ApiMisuse::NotPending`] if `pending` is not the decision this session waits for.
     pub fn accept(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse> {
-        let decision = self.take_decision(now, &pending)?;
-        self.decide(decision, None);
+        let awaited = self.take_awaited(now, &pending)?;
+        self.decide(awaited, None);
         Ok(())
     }
 
@@ -410,15 +355,15 @@ impl Server {
         reply: Reply,
     ) -> Result<(), ApiMisuse> {
         self.check_pending(&pending)?;
-        if !fits(&reply, self.outstanding()) {
+        if !fits(&reply, self.awaited()) {
             return self.fail_decision(
                 now,
                 &pending,
                 ApiMisuse::InvalidReplyForCommand(reply.code()),
             );
         }
-        let decision = self.take_decision(now, &pending)?;
-        self.decide(decision, Some(reply));
+        let awaited = self.take_awaited(now, &pending)?;
+        self.decide(awaited, Some(reply));
         Ok(())
     }
 
@@ -453,7 +398,7 @@ impl Server {
             let misuse = ApiMisuse::InvalidReplyForCommand(bad.code());
             return self.fail_decision(now, &pending, misuse);
         }
-        self.take_decision(now, &pending)?;
+        self.take_awaited(now, &pending)?;
         for reply in &replies {
             self.send(reply);
         }
@@ -478,14 +423,12 @@ impl Server {
         self.check_pending(&pending)?;
         match &self.awaiting {
             Some(Awaiting {
-                decision: Outstanding::Auth(auth::Pending::Raw(_)),
+                awaited: Awaited::Auth(auth::Step::Raw(_)),
                 ..
             }) => {}
             _ => return self.fail_decision(now, &pending, ApiMisuse::NotASaslExchange),
         }
-        if let Outstanding::Auth(auth::Pending::Raw(mechanism)) =
-            self.take_decision(now, &pending)?
-        {
+        if let Awaited::Auth(auth::Step::Raw(mechanism)) = self.take_awaited(now, &pending)? {
             self.send_challenge(mechanism, data);
         }
         Ok(())
@@ -499,21 +442,9 @@ impl Server {
         if matches!(self.phase, Phase::Closed) {
             return;
         }
-        let reply = reply.unwrap_or_else(|| {
-            replies::with_host(
-                421,
-                Some((4, 3, 2)),
-                &self.config.hostname,
-                "Service not available, closing transmission channel",
-            )
-        });
+        let reply = reply.unwrap_or_else(|| replies::shutting_down(&self.config.hostname));
         let reply = (!matches!(self.phase, Phase::TlsHandshake)).then_some(reply);
         self.close(CloseReason::Shutdown, reply.as_ref());
-    }
-
-    /// The decision the client waits for, if any.
-    fn outstanding(&self) -> Option<&Outstanding> {
-        self.awaiting.as_ref().map(|a| &a.decision)
     }
 
     /// Graceful shutdown: an idle session gets the `421 4.3.2` of [`shutdown`](Self::shutdown)
@@ -560,7 +491,7 @@ impl Server {
         let n = self.output.len();
         if n > 0 {
             out.append(&mut self.output);
-            self.session.greeting_transmitted = true;
+            self.sync.transmitted();
         }
         n
     }
@@ -582,7 +513,8 @@ impl Server {
     pub fn wants_read(&self) -> bool {
         !matches!(self.phase, Phase::TlsHandshake | Phase::Closed)
             && !self.session.eof
-            && (self.awaiting.is_none() || self.input.len() < self.config.limits.max_buffered_input)
+            && (self.awaiting.is_none()
+                || self.reader.len() < self.config.limits.max_buffered_input)
     }
 
     /// Whether the session has ended ([`Event::Closed`] was queued).
@@ -613,7 +545,7 @@ impl Server {
 
     /// Octets received and not yet processed.
     pub fn buffered_input(&self) -> usize {
-        self.input.len()
+        self.reader.len()
     }
 
     // ---- Internals shared by the phases ----
@@ -637,76 +569,6 @@ impl Server {
         progressed
     }
 
-    /// Takes the next CR LF-terminated line (RFC 5321 §2.3.8) of at most `limit` octets
-    /// including CR LF. An over-long line is answered with `too_long` as soon as it passes
-    /// the limit and discarded up to its end, so its tail never runs as a command.
-    fn next_line(&mut self, limit: impl Fn(&[u8]) -> usize, too_long: &Reply) -> Line {
-        if let Some(prev_cr) = self.discarding {
-            return self.discard_line(prev_cr);
-        }
-        let strict = self.config.line_endings == crate::LineEndingPolicy::Strict;
-        let Some(offset) = memchr::memchr(b'\n', &self.input[self.scanned..]) else {
-            self.scanned = self.input.len();
-            if self.input.len() > limit(&self.input) {
-                self.send_error(too_long);
-                self.discarding = Some(false);
-                return self.discard_line(false);
-            }
-            return Line::Incomplete;
-        };
-        let lf = self.scanned + offset;
-        self.scanned = 0;
-        if lf > limit(&self.input[..lf]) {
-            // Too long before its end arrived: answered exactly as when the end comes in a
-            // later read (split invariance), so a bare LF out there is just discarded.
-            self.send_error(too_long);
-            self.discarding = Some(false);
-            return self.discard_line(false);
-        }
-        let bare_lf = lf == 0 || self.input[lf - 1] != b'\r';
-        if bare_lf && strict {
-            // Smuggling defence (smtp-rules.md SMG-C1): a bare LF is never a line end,
-            // and a client sending one cannot be resynchronised safely.
-            self.send(&replies::BARE_LF_IN_COMMAND);
-            self.close(CloseReason::ProtocolViolation, None);
-            return Line::Handled;
-        }
-        let mut line = self.input.split_to(lf + 1);
-        if line.len() > limit(&line) {
-            self.send_error(too_long);
-            return Line::Handled;
-        }
-        line.truncate(if bare_lf { lf } else { lf - 1 });
-        Line::Complete(line)
-    }
-
-    /// Drops input up to and including the end of the line being discarded.
-    fn discard_line(&mut self, prev_cr: bool) -> Line {
-        let strict = self.config.line_endings == crate::LineEndingPolicy::Strict;
-        let mut from = 0;
-        while let Some(offset) = memchr::memchr(b'\n', &self.input[from..]) {
-            let lf = from + offset;
-            let after_cr = if lf == 0 {
-                prev_cr
-            } else {
-                self.input[lf - 1] == b'\r'
-            };
-            if after_cr || !strict {
-                let _ = self.input.split_to(lf + 1);
-                self.discarding = None;
-                self.scanned = 0;
-                return Line::Handled;
-            }
-            from = lf + 1;
-        }
-        let ends_with_cr = self.input.last() == Some(&b'\r');
-        let had_input = !self.input.is_empty();
-        self.input.clear();
-        self.scanned = 0;
-        self.discarding = Some(if had_input { ends_with_cr } else { prev_cr });
-        Line::Incomplete
-    }
-
     fn enhanced_codes(&self) -> bool {
         self.config.extensions.enhanced_status_codes
     }
@@ -726,34 +588,15 @@ impl Server {
     fn count_error(&mut self) {
         self.session.errors = self.session.errors.saturating_add(1);
         if self.session.errors >= self.config.limits.max_errors && !self.is_closed() {
-            let reply = replies::with_host(
-                421,
-                Some((4, 7, 0)),
-                &self.config.hostname,
-                "Error: too many errors",
-            );
+            let reply = replies::too_many_errors(&self.config.hostname);
             self.close(CloseReason::TooManyErrors, Some(&reply));
         }
-    }
-
-    /// Whether the client broke RFC 2920's synchronisation rule for the command `verb`
-    /// just read: more input is already here, though it had to wait for our reply
-    /// (smtp-rules.md SMUG-9, SMG-P1/P4).
-    fn sync_violated(&self, verb: Verb) -> bool {
-        let pipelining = self.config.extensions.pipelining
-            && matches!(self.session.hello, Some(Verb::Ehlo | Verb::Lhlo));
-        self.config.pipelining_sync_check
-            && !self.input.is_empty()
-            && (!pipelining || verb.ends_pipeline_group())
-            && !matches!(verb, Verb::Quit | Verb::StartTls)
     }
 
     /// Queues the reply to command `verb`, unless the client broke synchronisation: then
     /// `554 5.5.0` and close. Returns whether the session goes on.
     fn finish_command(&mut self, verb: Verb, reply: &Reply, is_error: bool) -> bool {
-        if self.sync_violated(verb) {
-            self.send(&replies::SYNC_VIOLATION);
-            self.close(CloseReason::ProtocolViolation, None);
+        if !self.check_sync(verb) {
             return false;
         }
         if is_error {
@@ -761,100 +604,8 @@ impl Server {
         } else {
             self.send(reply);
         }
-        self.deadline = Some(self.now + self.config.timeouts.command);
+        self.arm(Timer::Command);
         !self.is_closed()
-    }
-
-    /// Registers a decision and emits `event(pending)`.
-    fn await_decision(
-        &mut self,
-        decision: Outstanding,
-        kind: PendingKind,
-        event: impl FnOnce(Pending) -> Event,
-    ) {
-        let id = self.next_pending_id;
-        self.next_pending_id = self.next_pending_id.wrapping_add(1);
-        self.awaiting = Some(Awaiting { id, decision });
-        self.events.push_back(event(Pending { id, kind }));
-    }
-
-    fn check_pending(&self, pending: &Pending) -> Result<(), ApiMisuse> {
-        match &self.awaiting {
-            Some(a) if a.id == pending.id => Ok(()),
-            _ => Err(ApiMisuse::NotPending),
-        }
-    }
-
-    fn take_decision(&mut self, now: Instant, pending: &Pending) -> Result<Outstanding, ApiMisuse> {
-        self.check_pending(pending)?;
-        self.now = now;
-        self.awaiting
-            .take()
-            .map(|a| a.decision)
-            .ok_or(ApiMisuse::NotPending)
-    }
-
-    /// The application answered `pending` wrongly (`misuse`): the command is answered
-    /// `451 4.3.0` instead, because the token is spent and the client must not wait for ever.
-    fn fail_decision(
-        &mut self,
-        now: Instant,
-        pending: &Pending,
-        misuse: ApiMisuse,
-    ) -> Result<(), ApiMisuse> {
-        let decision = self.take_decision(now, pending)?;
-        self.decide(decision, Some(replies::LOCAL_ERROR.clone()));
-        Err(misuse)
-    }
-
-    /// Finishes the command behind `decision` with the application's `reply` (or the
-    /// default positive one).
-    fn decide(&mut self, decision: Outstanding, reply: Option<Reply>) {
-        let refused = reply.as_ref().is_some_and(|r| !r.is_positive());
-        match decision {
-            Outstanding::Hello(verb) => self.finish_hello(verb, reply),
-            Outstanding::Mail { body, smtputf8 } => {
-                if self.finish_command(
-                    Verb::Mail,
-                    reply.as_ref().unwrap_or(&replies::MAIL_OK),
-                    false,
-                ) && !refused
-                {
-                    self.transaction = Some(Transaction {
-                        body,
-                        smtputf8,
-                        recipients: 0,
-                        refused_recipients: false,
-                        chunked: None,
-                    });
-                }
-            }
-            Outstanding::Rcpt => {
-                if self.finish_command(
-                    Verb::Rcpt,
-                    reply.as_ref().unwrap_or(&replies::RCPT_OK),
-                    false,
-                ) && let Some(tx) = self.transaction.as_mut()
-                {
-                    if refused {
-                        tx.refused_recipients = true;
-                    } else {
-                        tx.recipients += 1;
-                    }
-                }
-            }
-            Outstanding::Data => self.finish_data_start(reply),
-            Outstanding::Chunk { size, last } => self.finish_chunk_start(size, last, reply),
-            Outstanding::Message => self.finish_message(reply),
-            Outstanding::Verify => {
-                self.finish_command(
-                    Verb::Vrfy,
-                    reply.as_ref().unwrap_or(&replies::CANNOT_VRFY),
-                    false,
-                );
-            }
-            Outstanding::Auth(_) => self.finish_auth(reply),
-        }
     }
 
     /// Drops the open transaction (RSET, EHLO, STARTTLS, QUIT), telling the application.
@@ -879,8 +630,7 @@ impl Server {
     /// knows from its own answer).
     fn end_transaction(&mut self) {
         self.transaction = None;
-        self.phase = Phase::Command;
-        self.deadline = Some(self.now + self.config.timeouts.command);
+        self.enter(Phase::Command);
     }
 
     /// Ends the session: queues `reply` if given, tells the application what was lost, and
@@ -899,9 +649,8 @@ impl Server {
         }
         self.drop_transaction(AbortReason::SessionEnded);
         self.awaiting = None;
-        self.phase = Phase::Closed;
-        self.deadline = None;
-        self.input.clear();
+        self.enter(Phase::Closed);
+        self.reader.discard_all();
         self.events.push_back(Event::Closed { reason });
     }
 }

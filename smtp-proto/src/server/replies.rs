@@ -1,7 +1,8 @@
 //! The fixed replies the server sends on its own, in one table so that codes, enhanced
 //! codes (RFC 3463) and texts can be reviewed together.
 
-use crate::codec::reply::{EnhancedCode, Reply, Wire};
+use crate::codec::params::ParamError;
+use crate::codec::reply::{EnhancedCode, Reply, Wire, sanitize_text};
 
 /// A one-line reply with an enhanced code, its wire forms spelled out at compile time.
 macro_rules! r {
@@ -140,15 +141,70 @@ pub(crate) static STARTTLS_INJECTION: Reply =
 pub(crate) static FORBIDDEN_COMMAND: Reply =
     r!(221, 2, 7, 0, "Error: I can break rules, too. Goodbye.");
 
+// Built at run time, from the session's host name or the command's details.
+
 /// A reply whose text starts with the server's host name (RFC 5321 §4.2: 220 and 421).
-pub(crate) fn with_host(
-    code: u16,
-    enhanced: Option<(u8, u16, u16)>,
-    host: &str,
-    text: &str,
-) -> Reply {
+fn with_host(code: u16, enhanced: Option<(u8, u16, u16)>, host: &str, text: &str) -> Reply {
     let enhanced = enhanced.map(|(c, s, d)| EnhancedCode::known(c, s, d));
     Reply::owned(code, enhanced, format!("{host} {text}"))
+}
+
+/// `421 4.3.2 <host> Too many connections, try again later`: the default of
+/// `Server::refuse` (RFC 5321 §3.1 allows a 421 in place of the greeting).
+pub(crate) fn too_many_connections(host: &str) -> Reply {
+    with_host(
+        421,
+        Some((4, 3, 2)),
+        host,
+        "Too many connections, try again later",
+    )
+}
+
+/// `421 4.4.2 <host> Error: timeout exceeded` (RFC 5321 §4.5.3.2).
+pub(crate) fn timeout(host: &str) -> Reply {
+    with_host(421, Some((4, 4, 2)), host, "Error: timeout exceeded")
+}
+
+/// `421 4.3.2 <host> Service not available, closing transmission channel`: the default of
+/// `Server::shutdown` (RFC 5321 §3.8).
+pub(crate) fn shutting_down(host: &str) -> Reply {
+    with_host(
+        421,
+        Some((4, 3, 2)),
+        host,
+        "Service not available, closing transmission channel",
+    )
+}
+
+/// `421 4.7.0 <host> Error: too many errors`: past `max_errors` (Postfix
+/// `smtpd_hard_error_limit`).
+pub(crate) fn too_many_errors(host: &str) -> Reply {
+    with_host(421, Some((4, 7, 0)), host, "Error: too many errors")
+}
+
+/// `501 5.1.7` (sender, RFC 3463 X.1.7) or `501 5.1.3` (recipient, X.1.3).
+pub(crate) fn bad_address(detail: u16, role: &str, why: &str) -> Reply {
+    Reply::owned(
+        501,
+        Some(EnhancedCode::known(5, 1, detail)),
+        format!("Bad {role} address syntax: {why}"),
+    )
+}
+
+/// `555 5.5.4` for unknown/unsupported parameters (RFC 5321 §4.1.1.11), `501 5.5.4` else.
+pub(crate) fn param_error(e: &ParamError) -> Reply {
+    let text = sanitize_text(e.description().as_bytes(), 200);
+    Reply::owned(e.reply_code(), Some(EnhancedCode::known(5, 5, 4)), text)
+}
+
+/// `250 2.0.0 <size> octets received`: a BDAT chunk other than the last was accepted
+/// (RFC 3030 §2).
+pub(crate) fn chunk_received(size: u64) -> Reply {
+    Reply::owned(
+        250,
+        Some(EnhancedCode::known(2, 0, 0)),
+        format!("{size} octets received"),
+    )
 }
 
 impl Reply {
@@ -157,9 +213,7 @@ impl Reply {
     pub fn authentication_failed() -> Self {
         AUTH_FAILED.clone()
     }
-}
 
-impl Reply {
     /// `451 4.3.0 Error: local error in processing` (RFC 5321 §4.2.3, RFC 3463 §3.5): the
     /// answer when the application cannot store or process a message; the client retries.
     pub fn local_error() -> Self {
