@@ -22,7 +22,7 @@ impl Handler for Sink {
         Ok(())
     }
 
-    fn message(&mut self, info: &MessageInfo) -> Decision {
+    fn message_complete(&mut self, info: &MessageInfo) -> Decision {
         println!("message from {}: {} octets", self.from, info.size);
         Ok(())
     }

@@ -77,7 +77,7 @@ fn dispatch<H: Handler>(
     let (pending, decision) = match event {
         Event::Hello {
             pending, domain, ..
-        } => (pending, handler.ehlo(&domain)),
+        } => (pending, handler.hello(&domain)),
         Event::Mail {
             pending,
             from,
@@ -89,10 +89,10 @@ fn dispatch<H: Handler>(
             params,
         } => (pending, handler.rcpt(&to, &params)),
         Event::DataStart { pending, .. } => (pending, handler.data_start()),
-        Event::MessageComplete { pending, info } => (pending, handler.message(&info)),
+        Event::MessageComplete { pending, info } => (pending, handler.message_complete(&info)),
         Event::Verify {
             pending, argument, ..
-        } => (pending, handler.vrfy(&argument)),
+        } => (pending, handler.verify(&argument)),
         Event::Auth {
             pending,
             mechanism,
@@ -107,7 +107,11 @@ fn dispatch<H: Handler>(
             return None;
         }
         Event::TransactionReset => {
-            handler.reset();
+            handler.transaction_reset();
+            return None;
+        }
+        Event::StartTls { discarded } => {
+            handler.start_tls(discarded);
             return None;
         }
         Event::TlsEstablished { info } => {
@@ -115,7 +119,7 @@ fn dispatch<H: Handler>(
             return None;
         }
         Event::Closed { reason } => {
-            handler.close(reason);
+            handler.closed(reason);
             return Some(reason);
         }
         other => {

@@ -11,7 +11,7 @@ use smtp_proto::{
 ///
 /// The adapter calls each method before it reads further commands, and the client gets
 /// the reply only after the method returned: in particular the `250` for a message comes
-/// only after [`message`](Self::message) returned `Ok`, so nothing acknowledged is lost.
+/// only after [`message_complete`](Self::message_complete) returned `Ok`, so nothing acknowledged is lost.
 pub trait Handler: Send {
     /// A client connected; `Err(reply)` refuses it with `reply` (e.g. `554 5.7.1`) and
     /// closes.
@@ -20,13 +20,20 @@ pub trait Handler: Send {
         Ok(())
     }
 
+    /// `STARTTLS` was accepted and the handshake begins. `discarded` counts the plaintext
+    /// octets the client sent after the command, which were dropped unread (a
+    /// CVE-2011-0411 command injection when non-zero; the connection also logs it).
+    fn start_tls(&mut self, discarded: usize) {
+        let _ = discarded;
+    }
+
     /// The TLS handshake finished (after STARTTLS, or on an implicit-TLS listener).
     fn tls_established(&mut self, info: &TlsInfo) {
         let _ = info;
     }
 
     /// HELO, EHLO or LHLO.
-    fn ehlo(&mut self, domain: &Domain) -> Decision {
+    fn hello(&mut self, domain: &Domain) -> Decision {
         let _ = domain;
         Ok(())
     }
@@ -49,14 +56,14 @@ pub trait Handler: Send {
     }
 
     /// Message content, in order, dot-unstuffed. A failure to store it should be
-    /// remembered and reported from [`message`](Self::message).
+    /// remembered and reported from [`message_complete`](Self::message_complete).
     fn data_chunk(&mut self, chunk: Bytes) {
         let _ = chunk;
     }
 
     /// The end of the message. Return `Ok` only once the message is stored. Under LMTP
     /// the decision is given to every accepted recipient.
-    fn message(&mut self, info: &MessageInfo) -> Decision {
+    fn message_complete(&mut self, info: &MessageInfo) -> Decision {
         let _ = info;
         Ok(())
     }
@@ -75,16 +82,16 @@ pub trait Handler: Send {
     }
 
     /// VRFY or EXPN; `Ok` answers 252 (cannot verify, will accept).
-    fn vrfy(&mut self, argument: &str) -> Decision {
+    fn verify(&mut self, argument: &str) -> Decision {
         let _ = argument;
         Ok(())
     }
 
     /// An open transaction was dropped (RSET, HELO/EHLO, STARTTLS, or the session ended).
-    fn reset(&mut self) {}
+    fn transaction_reset(&mut self) {}
 
     /// The session ended.
-    fn close(&mut self, reason: CloseReason) {
+    fn closed(&mut self, reason: CloseReason) {
         let _ = reason;
     }
 }

@@ -86,7 +86,7 @@ where
     let (pending, decision) = match event {
         Event::Hello {
             pending, domain, ..
-        } => (pending, handler.ehlo(&domain).await),
+        } => (pending, handler.hello(&domain).await),
         Event::Mail {
             pending,
             from,
@@ -98,10 +98,12 @@ where
             params,
         } => (pending, handler.rcpt(&to, &params).await),
         Event::DataStart { pending, .. } => (pending, handler.data_start().await),
-        Event::MessageComplete { pending, info } => (pending, handler.message(&info).await),
+        Event::MessageComplete { pending, info } => {
+            (pending, handler.message_complete(&info).await)
+        }
         Event::Verify {
             pending, argument, ..
-        } => (pending, handler.vrfy(&argument).await),
+        } => (pending, handler.verify(&argument).await),
         Event::Auth {
             pending,
             mechanism,
@@ -116,7 +118,11 @@ where
             return None;
         }
         Event::TransactionReset => {
-            handler.reset().await;
+            handler.transaction_reset().await;
+            return None;
+        }
+        Event::StartTls { discarded } => {
+            handler.start_tls(discarded).await;
             return None;
         }
         Event::TlsEstablished { info } => {
@@ -124,7 +130,7 @@ where
             return None;
         }
         Event::Closed { reason } => {
-            handler.close(reason).await;
+            handler.closed(reason).await;
             return Some(reason);
         }
         other => {

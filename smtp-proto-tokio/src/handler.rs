@@ -12,13 +12,21 @@ use std::future::Future;
 ///
 /// The adapter awaits each method before it reads further commands, and the client gets
 /// the reply only after the method returned: in particular the `250` for a message comes
-/// only after [`message`](Self::message) returned `Ok`, so nothing acknowledged is lost.
+/// only after [`message_complete`](Self::message_complete) returned `Ok`, so nothing acknowledged is lost.
 pub trait Handler: Send {
     /// A client connected; `Err(reply)` refuses it with `reply` (e.g. `554 5.7.1`) and
     /// closes.
     fn connect(&mut self, info: &ConnectionInfo) -> impl Future<Output = Decision> + Send {
         let _ = info;
         async { Ok(()) }
+    }
+
+    /// `STARTTLS` was accepted and the handshake begins. `discarded` counts the plaintext
+    /// octets the client sent after the command, which were dropped unread (a
+    /// CVE-2011-0411 command injection when non-zero; the connection also logs it).
+    fn start_tls(&mut self, discarded: usize) -> impl Future<Output = ()> + Send {
+        let _ = discarded;
+        async {}
     }
 
     /// The TLS handshake finished (after STARTTLS, or on an implicit-TLS listener).
@@ -28,7 +36,7 @@ pub trait Handler: Send {
     }
 
     /// HELO, EHLO or LHLO.
-    fn ehlo(&mut self, domain: &Domain) -> impl Future<Output = Decision> + Send {
+    fn hello(&mut self, domain: &Domain) -> impl Future<Output = Decision> + Send {
         let _ = domain;
         async { Ok(()) }
     }
@@ -59,7 +67,7 @@ pub trait Handler: Send {
     }
 
     /// Message content, in order, dot-unstuffed. A failure to store it should be
-    /// remembered and reported from [`message`](Self::message).
+    /// remembered and reported from [`message_complete`](Self::message_complete).
     fn data_chunk(&mut self, chunk: Bytes) -> impl Future<Output = ()> + Send {
         let _ = chunk;
         async {}
@@ -67,7 +75,7 @@ pub trait Handler: Send {
 
     /// The end of the message. Return `Ok` only once the message is stored. Under LMTP
     /// the decision is given to every accepted recipient.
-    fn message(&mut self, info: &MessageInfo) -> impl Future<Output = Decision> + Send {
+    fn message_complete(&mut self, info: &MessageInfo) -> impl Future<Output = Decision> + Send {
         let _ = info;
         async { Ok(()) }
     }
@@ -87,18 +95,18 @@ pub trait Handler: Send {
     }
 
     /// VRFY or EXPN; `Ok` answers 252 (cannot verify, will accept).
-    fn vrfy(&mut self, argument: &str) -> impl Future<Output = Decision> + Send {
+    fn verify(&mut self, argument: &str) -> impl Future<Output = Decision> + Send {
         let _ = argument;
         async { Ok(()) }
     }
 
     /// An open transaction was dropped (RSET, HELO/EHLO, STARTTLS, or the session ended).
-    fn reset(&mut self) -> impl Future<Output = ()> + Send {
+    fn transaction_reset(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }
 
     /// The session ended.
-    fn close(&mut self, reason: CloseReason) -> impl Future<Output = ()> + Send {
+    fn closed(&mut self, reason: CloseReason) -> impl Future<Output = ()> + Send {
         let _ = reason;
         async {}
     }

@@ -327,7 +327,7 @@ impl smtp_proto_tokio::Handler for Recorder {
     async fn tls_established(&mut self, info: &TlsInfo) {
         self.note(format!("tls {}", info.protocol.as_deref().unwrap_or("?")));
     }
-    async fn ehlo(&mut self, domain: &Domain) -> Decision {
+    async fn hello(&mut self, domain: &Domain) -> Decision {
         self.note(format!("ehlo {domain}"));
         Ok(())
     }
@@ -343,7 +343,7 @@ impl smtp_proto_tokio::Handler for Recorder {
     async fn data_chunk(&mut self, chunk: Bytes) {
         self.content.extend_from_slice(&chunk);
     }
-    async fn message(&mut self, info: &MessageInfo) -> Decision {
+    async fn message_complete(&mut self, info: &MessageInfo) -> Decision {
         self.on_message(info)
     }
     async fn message_aborted(&mut self, reason: AbortReason) {
@@ -352,10 +352,10 @@ impl smtp_proto_tokio::Handler for Recorder {
     async fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
         self.on_auth(mechanism, data)
     }
-    async fn reset(&mut self) {
+    async fn transaction_reset(&mut self) {
         self.note("reset".into());
     }
-    async fn close(&mut self, reason: CloseReason) {
+    async fn closed(&mut self, reason: CloseReason) {
         self.note(format!("close {reason:?}"));
     }
 }
@@ -370,7 +370,7 @@ impl smtp_proto_blocking::Handler for Recorder {
     fn tls_established(&mut self, info: &TlsInfo) {
         self.note(format!("tls {}", info.protocol.as_deref().unwrap_or("?")));
     }
-    fn ehlo(&mut self, domain: &Domain) -> Decision {
+    fn hello(&mut self, domain: &Domain) -> Decision {
         self.note(format!("ehlo {domain}"));
         Ok(())
     }
@@ -386,7 +386,7 @@ impl smtp_proto_blocking::Handler for Recorder {
     fn data_chunk(&mut self, chunk: Bytes) {
         self.content.extend_from_slice(&chunk);
     }
-    fn message(&mut self, info: &MessageInfo) -> Decision {
+    fn message_complete(&mut self, info: &MessageInfo) -> Decision {
         self.on_message(info)
     }
     fn message_aborted(&mut self, reason: AbortReason) {
@@ -395,10 +395,10 @@ impl smtp_proto_blocking::Handler for Recorder {
     fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
         self.on_auth(mechanism, data)
     }
-    fn reset(&mut self) {
+    fn transaction_reset(&mut self) {
         self.note("reset".into());
     }
-    fn close(&mut self, reason: CloseReason) {
+    fn closed(&mut self, reason: CloseReason) {
         self.note(format!("close {reason:?}"));
     }
 }

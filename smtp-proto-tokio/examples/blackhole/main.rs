@@ -114,7 +114,7 @@ impl Handler for Blackhole {
         }
     }
 
-    async fn message(&mut self, info: &MessageInfo) -> Decision {
+    async fn message_complete(&mut self, info: &MessageInfo) -> Decision {
         let Some(message) = self.message.take() else {
             return Err(Reply::local_error());
         };
@@ -154,7 +154,7 @@ impl Handler for Blackhole {
         }
     }
 
-    async fn close(&mut self, reason: CloseReason) {
+    async fn closed(&mut self, reason: CloseReason) {
         tracing::debug!(?reason, "session closed");
         if let Some(message) = self.message.take() {
             discard(message.delivery).await;
