@@ -16,13 +16,17 @@
 //! - [`proxy`]: a TCP forwarder that counts connections;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
 //! - [`wire`]: scripted sessions (writes, expected replies, TLS, silence, close) for tables
-//!   of rows.
+//!   of rows;
+//! - [`fuzzing`]: the fuzz harness, plain functions of arbitrary bytes that the cargo-fuzz
+//!   targets in `fuzz/` call under libFuzzer and `tests/fuzz_corpus.rs` replays the corpus
+//!   through on stable.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod blackhole;
 pub mod client;
 pub mod fs;
+pub mod fuzzing;
 pub mod message;
 pub mod proxy;
 pub mod tls;

@@ -10,8 +10,8 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use super::config::{HOSTNAME, variant};
 use super::wire::{Replies, tls_records};
 use super::{Input, Rng};
-use crate::tls::{Session, TlsMode};
-use crate::{Event, Protocol, ServerConfig};
+use smtp_proto::tls::{Session, TlsMode};
+use smtp_proto::{Event, Protocol, ServerConfig};
 
 /// A self-signed certificate for `mx.example` (ECDSA P-256, valid 1975 to 4096), made once
 /// with rcgen for this harness. Test material only: the key is public.
@@ -56,7 +56,7 @@ fn configs() -> &'static Configs {
     })
 }
 
-/// A [`tls::Session`](crate::tls::Session) against a rustls client.
+/// A [`tls::Session`](smtp_proto::tls::Session) against a rustls client.
 ///
 /// Layout: `[mode, config a, config b, splits, tail, payload…]`.
 /// * `mode`: bit 0 implicit TLS (else STARTTLS after EHLO); bit 1 the payload is sent raw
