@@ -1,3 +1,3 @@
-//! `smtp_proto::fuzzing::parsers` under libFuzzer.
+//! `smtp_proto_tests::fuzzing::parsers` under libFuzzer.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto::fuzzing::parsers(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto_tests::fuzzing::parsers(data));

@@ -1,3 +1,3 @@
-//! `smtp_proto::fuzzing::server_bytes` under libFuzzer.
+//! `smtp_proto_tests::fuzzing::server_bytes` under libFuzzer.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto::fuzzing::server_bytes(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto_tests::fuzzing::server_bytes(data));

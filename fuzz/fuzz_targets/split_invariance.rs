@@ -1,3 +1,3 @@
-//! `smtp_proto::fuzzing::split_invariance` under libFuzzer.
+//! `smtp_proto_tests::fuzzing::split_invariance` under libFuzzer.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto::fuzzing::split_invariance(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto_tests::fuzzing::split_invariance(data));

@@ -1,3 +1,3 @@
-//! `smtp_proto::fuzzing::tls_session` under libFuzzer.
+//! `smtp_proto_tests::fuzzing::tls_session` under libFuzzer.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto::fuzzing::tls_session(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| smtp_proto_tests::fuzzing::tls_session(data));

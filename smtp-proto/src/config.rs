@@ -218,7 +218,10 @@ impl ServerConfig {
     /// (RFC 4954 §5) are stated by their RFCs; the others are the longest value their
     /// grammar allows: BODY=BINARYMIME 16, RET=HDRS + ENVID (100, RFC 3461 §4.4) 118,
     /// REQUIRETLS 11, MT-PRIORITY=+9 15, BY=-999999999;RT 17, HOLDUNTIL date-time 45.
-    pub(crate) fn mail_line_limit(&self, tls: bool) -> usize {
+    ///
+    /// `tls`: whether the session is under TLS (REQUIRETLS is offered only then). A longer
+    /// MAIL line is refused with `500 5.5.2` (line too long).
+    pub fn mail_line_limit(&self, tls: bool) -> usize {
         let x = &self.extensions;
         let extra = [
             (x.size, 26),
@@ -240,8 +243,9 @@ impl ServerConfig {
     }
 
     /// The longest RCPT command line: DSN adds NOTIFY=SUCCESS,FAILURE,DELAY (30) and
-    /// ORCPT (500, RFC 3461 §4.2), SMTPUTF8 +10 (RFC 6531 §3.4).
-    pub(crate) fn rcpt_line_limit(&self) -> usize {
+    /// ORCPT (500, RFC 3461 §4.2), SMTPUTF8 +10 (RFC 6531 §3.4). A longer RCPT line is
+    /// refused with `500 5.5.2` (line too long).
+    pub fn rcpt_line_limit(&self) -> usize {
         let x = &self.extensions;
         self.limits.command_line + if x.dsn { 530 } else { 0 } + if x.smtputf8 { 10 } else { 0 }
     }

@@ -53,10 +53,6 @@ pub use server::{
 #[cfg(feature = "rustls")]
 pub mod tls;
 
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
-
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -2,9 +2,7 @@
 //! `tokio::io::duplex`: at most N bytes per `poll_read` or `poll_write`, and writes that
 //! fail after a number of bytes. A shared [`Probe`] tells the test what the server did.
 //!
-//! Not a module of the library (it needs tokio, a dev-dependency): `faults.rs` includes it
-//! with `#[path = "../src/faulty.rs"] mod faulty;`.
-#![allow(dead_code, unreachable_pub)]
+//! Feature `adapters` (default): it needs tokio.
 
 use std::io;
 use std::pin::Pin;

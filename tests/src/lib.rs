@@ -16,15 +16,27 @@
 //! - [`proxy`]: a TCP forwarder that counts connections;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
 //! - [`wire`]: scripted sessions (writes, expected replies, TLS, silence, close) for tables
-//!   of rows.
+//!   of rows;
+//! - [`servers`] (feature `adapters`): blackhole and the in-process servers of both
+//!   adapters behind one type, tables of scripted rows, and [`on_targets!`] to run a test
+//!   on each target;
+//! - [`faulty`] (feature `adapters`): a tokio transport that misbehaves on purpose;
+//! - [`fuzzing`]: the fuzz harness, plain functions of arbitrary bytes that the cargo-fuzz
+//!   targets in `fuzz/` call under libFuzzer and `tests/fuzz_corpus.rs` replays the corpus
+//!   through on stable.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod blackhole;
 pub mod client;
+#[cfg(feature = "adapters")]
+pub mod faulty;
 pub mod fs;
+pub mod fuzzing;
 pub mod message;
 pub mod proxy;
+#[cfg(feature = "adapters")]
+pub mod servers;
 pub mod tls;
 pub mod tools;
 pub mod wire;

@@ -2,12 +2,11 @@
 //! in-process servers of both adapters (`smtp_proto_tokio::Listener`,
 //! `smtp_proto_blocking::Listener`) with a handler that records every call and the bytes of
 //! every message it accepted. One type, [`WireServer`], hides which is which; [`run_rows`]
-//! runs a table of scripted rows against one of them and reports every failing row.
+//! runs a table of scripted rows against one of them and reports every failing row;
+//! [`on_targets!`](crate::on_targets) declares a test per target for a function of one
+//! [`Target`].
 //!
-//! Not a module of the library: it needs the adapters, tokio and rcgen, which are
-//! dev-dependencies of this crate. The wire suites and the adapter suite include it with
-//! `#[path = "../src/servers.rs"] mod servers;`.
-#![allow(dead_code, unreachable_pub, unused_macros)]
+//! Feature `adapters` (default): it needs the adapters, tokio and rcgen.
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
@@ -16,14 +15,14 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
+use crate::wire::{Script, escape};
+use crate::{Blackhole, TempDir, now, wait_for_empty_tmp};
 use bytes::Bytes;
 use smtp_proto::tls::{Endpoint, TlsMode};
 use smtp_proto::{
     AbortReason, AuthData, CloseReason, ConnectionInfo, Decision, Domain, ForwardPath, MailParams,
     MessageInfo, RcptParams, Reply, ReversePath, ServerConfig, TlsInfo,
 };
-use smtp_proto_tests::wire::Script;
-use smtp_proto_tests::{Blackhole, TempDir, now, wait_for_empty_tmp};
 
 /// Where a wire test runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +113,13 @@ impl Setup {
             Tls::Implicit => TlsMode::Implicit(server_tls()),
         };
         Endpoint::new(Arc::new(config), mode).expect("configuration fits the TLS mode")
+    }
+}
+
+impl Default for Setup {
+    /// [`Setup::new`]: the shared profile.
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -703,11 +709,7 @@ impl Row {
         expected.sort();
         let delivered = server.take_delivered();
         if delivered != expected {
-            let show = |m: &[Vec<u8>]| {
-                m.iter()
-                    .map(|m| smtp_proto_tests::wire::escape(m))
-                    .collect::<Vec<_>>()
-            };
+            let show = |m: &[Vec<u8>]| m.iter().map(|m| escape(m)).collect::<Vec<_>>();
             return Err(format!(
                 "stored {:?}, expected {:?}",
                 show(&delivered),
@@ -797,31 +799,57 @@ pub fn vm_rss_kib(pid: u32) -> u64 {
         .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
 }
 
-/// Declares `#[test]`s running each named function (taking a [`Target`]) on the tokio
-/// and the blocking adapter.
-macro_rules! on_adapters {
-    ($($test:ident),* $(,)?) => {
-        mod tokio_adapter {
-            $(#[test] fn $test() { super::$test(super::servers::Target::Tokio); })*
-        }
-        mod blocking_adapter {
-            $(#[test] fn $test() { super::$test(super::servers::Target::Blocking); })*
-        }
+/// Declares a `#[test]` per target and named function: each function takes a
+/// [`Target`](crate::servers::Target), and runs on every target of the list, in a module
+/// named after it (`blackhole`, `tokio_adapter`, `blocking_adapter`) inside the calling
+/// module. A behaviour written once cannot pass on one adapter and be missing on another.
+///
+/// ```
+/// use smtp_proto_tests::on_targets;
+/// use smtp_proto_tests::servers::{Setup, Target, WireServer};
+///
+/// fn greets(target: Target) {
+///     let server = WireServer::start(target, &Setup::new());
+///     // …
+/// }
+///
+/// fn quits(target: Target) {
+///     // …
+/// }
+///
+/// // blackhole::greets, tokio_adapter::greets, blocking_adapter::greets, and the same
+/// // three for quits.
+/// on_targets!([Blackhole, Tokio, Blocking]: greets, quits);
+///
+/// mod adapters {
+///     use super::*;
+///     // adapters::tokio_adapter::greets, adapters::blocking_adapter::greets.
+///     on_targets!([Tokio, Blocking]: greets);
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! on_targets {
+    ([$($target:ident),* $(,)?]: $($test:ident),+ $(,)?) => {
+        $crate::on_targets!(@each [$($target),*] $($test),+);
     };
-}
-
-/// Declares `#[test]`s running each named function (taking a [`Target`]) on blackhole,
-/// the tokio adapter and the blocking adapter (include this module with `#[macro_use]`).
-macro_rules! on_every_target {
-    ($($test:ident),* $(,)?) => {
-        mod blackhole {
-            $(#[test] fn $test() { super::$test(super::servers::Target::Blackhole); })*
-        }
-        mod tokio_adapter {
-            $(#[test] fn $test() { super::$test(super::servers::Target::Tokio); })*
-        }
-        mod blocking_adapter {
-            $(#[test] fn $test() { super::$test(super::servers::Target::Blocking); })*
+    (@each [] $($test:ident),+) => {};
+    (@each [$first:ident $(, $rest:ident)*] $($test:ident),+) => {
+        $crate::on_targets!(@module $first $($test),+);
+        $crate::on_targets!(@each [$($rest),*] $($test),+);
+    };
+    (@module Blackhole $($test:ident),+) => {
+        $crate::on_targets!(@tests blackhole Blackhole $($test),+);
+    };
+    (@module Tokio $($test:ident),+) => {
+        $crate::on_targets!(@tests tokio_adapter Tokio $($test),+);
+    };
+    (@module Blocking $($test:ident),+) => {
+        $crate::on_targets!(@tests blocking_adapter Blocking $($test),+);
+    };
+    (@tests $module:ident $target:ident $($test:ident),+) => {
+        mod $module {
+            $(#[test] fn $test() { super::$test($crate::servers::Target::$target); })+
         }
     };
 }

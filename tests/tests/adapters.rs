@@ -2,20 +2,17 @@
 //! `smtp-proto-blocking`, each serving the recording handler of `tests/src/servers.rs` on
 //! loopback sockets.
 //!
-//! Every scenario is a function of one [`Target`]; the `adapter_tests!` macro instantiates
-//! each for both adapters, so a behaviour cannot pass in one and be missing in the other.
+//! Every scenario is a function of one [`Target`]; `on_targets!` instantiates each for both
+//! adapters, so a behaviour cannot pass in one and be missing in the other.
 #![allow(clippy::unwrap_used)]
-
-#[path = "../src/servers.rs"]
-mod servers;
 
 use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
-use servers::{Setup, Target, Tls, WireServer};
 use smtp_proto::ConnectionInfo;
-use smtp_proto_tests::{SmtpClient, now};
+use smtp_proto_tests::servers::{Setup, Target, Tls, WireServer};
+use smtp_proto_tests::{SmtpClient, now, on_targets};
 
 /// The handler's log once the `n`-th session has closed (the handler runs on another
 /// thread).
@@ -252,18 +249,8 @@ fn auth_default_refuses_with_535(target: Target) {
     );
 }
 
-macro_rules! adapter_tests {
-    ($($scenario:ident),* $(,)?) => {
-        mod tokio_adapter {
-            $(#[test] fn $scenario() { super::$scenario(super::Target::Tokio); })*
-        }
-        mod blocking_adapter {
-            $(#[test] fn $scenario() { super::$scenario(super::Target::Blocking); })*
-        }
-    };
-}
-
-adapter_tests!(
+on_targets!(
+    [Tokio, Blocking]:
     plain_session_delivers_a_message,
     pipelined_replies_arrive_together,
     starttls_with_injection_drops_the_injected_bytes,

@@ -7,14 +7,6 @@
 //! point, so each test takes a few seconds at most.
 #![allow(clippy::unwrap_used)]
 
-/// Blackhole and the in-process servers of both adapters; tables of rows.
-#[macro_use]
-#[path = "../src/servers.rs"]
-mod servers;
-/// A transport that misbehaves on purpose.
-#[path = "../src/faulty.rs"]
-mod faulty;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,15 +14,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use faulty::{Faulty, Probe};
-use servers::{
-    Record, Recorder, Row, Setup, Target, Tls, WireServer, closes, run_rows, vm_rss_kib,
-};
 use smtp_proto::{CloseReason, ConnectionInfo};
 use smtp_proto_tests::client::parse_reply;
+use smtp_proto_tests::faulty::{Faulty, Probe};
+use smtp_proto_tests::servers::{
+    Record, Recorder, Row, Setup, Target, Tls, WireServer, closes, run_rows, vm_rss_kib,
+};
 use smtp_proto_tests::tls::{insecure_client_config, server_name};
 use smtp_proto_tests::wire::{escape, read_to_close};
-use smtp_proto_tests::{Script, SmtpClient, data_payload, now, sample_message};
+use smtp_proto_tests::{Script, SmtpClient, data_payload, now, on_targets, sample_message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 /// A ClientHello, as a real rustls client sends it.
@@ -791,7 +783,8 @@ fn pipelined_noops_are_a_sync_violation(target: Target) {
     run_rows(target, &rows);
 }
 
-on_every_target!(
+on_targets!(
+    [Blackhole, Tokio, Blocking]:
     one_byte_client_writes,
     eof_mid_command_data_and_bdat,
     tls_handshake_failures,
@@ -802,7 +795,8 @@ on_every_target!(
 /// The tests that need the adapters' short timeouts or their handler's log.
 mod adapters {
     use super::*;
-    on_adapters!(
+    on_targets!(
+        [Tokio, Blocking]:
         slowloris_is_cut_at_the_command_deadline,
         never_reading_client_is_closed_at_the_write_deadline,
         reset_while_the_server_writes,

@@ -1,13 +1,13 @@
 //! Replays every fuzz input kept in the repository (`fuzz/corpus/<target>/` and
 //! `fuzz/artifacts/<target>/`) through the same functions the libFuzzer targets call
-//! (`smtp_proto::fuzzing`), on the stable toolchain. A crash found once stays a failing
+//! (`smtp_proto_tests::fuzzing`), on the stable toolchain. A crash found once stays a failing
 //! test until it is fixed; an empty corpus directory is a failure too.
 #![allow(clippy::unwrap_used)]
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use smtp_proto::fuzzing;
+use smtp_proto_tests::fuzzing;
 
 /// The repository root, from this crate's directory (`tests/`).
 fn root() -> PathBuf {

@@ -9,13 +9,10 @@
 //! CVE-2020-28025 (TLS internals, DKIM).
 #![allow(clippy::unwrap_used)]
 
-/// Blackhole and the in-process servers of both adapters; tables of rows.
-#[macro_use]
-#[path = "../src/servers.rs"]
-mod servers;
-
-use servers::{MAX_MESSAGE, Row, Setup, Target, WireServer, run_rows, vm_rss_kib};
-use smtp_proto_tests::Script;
+use smtp_proto_tests::servers::{
+    MAX_MESSAGE, Row, Setup, Target, WireServer, run_rows, vm_rss_kib,
+};
+use smtp_proto_tests::{Script, on_targets};
 
 /// `AUTH PLAIN` of `\0user\0pass`, the credentials every target accepts.
 const GOOD_PLAIN: &str = "AUTH PLAIN AHVzZXIAcGFzcw==";
@@ -548,4 +545,7 @@ fn huge_data_is_bounded(target: Target) {
     }
 }
 
-on_every_target!(parsing, limits, bdat, auth, policy, huge_data_is_bounded);
+on_targets!(
+    [Blackhole, Tokio, Blocking]:
+    parsing, limits, bdat, auth, policy, huge_data_is_bounded
+);

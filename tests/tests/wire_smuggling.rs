@@ -9,14 +9,9 @@
 //! in-memory transcripts of the same rows are in `smtp-proto/tests/smuggling.rs`.
 #![allow(clippy::unwrap_used)]
 
-/// Blackhole and the in-process servers of both adapters; tables of rows.
-#[macro_use]
-#[path = "../src/servers.rs"]
-mod servers;
-
-use servers::{Row, Setup, Target, run_rows};
 use smtp_proto::{InjectionPolicy, LineEndingPolicy};
-use smtp_proto_tests::Script;
+use smtp_proto_tests::servers::{Row, Setup, Target, run_rows};
+use smtp_proto_tests::{Script, on_targets};
 
 /// Content before the attack sequence (smtp-rules.md §1.2).
 const PRE: &[u8] = b"Subject: t\r\n\r\nbody";
@@ -559,7 +554,8 @@ fn starttls_injection(target: Target) {
     run_rows(target, &rows);
 }
 
-on_every_target!(
+on_targets!(
+    [Blackhole, Tokio, Blocking]:
     end_of_data_sequences,
     bdat,
     pipelining_sync,

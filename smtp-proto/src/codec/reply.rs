@@ -203,10 +203,27 @@ impl Reply {
         self.code < 400
     }
 
-    /// Appends the wire form to `out`. `enhanced` says whether ENHANCEDSTATUSCODES is in
-    /// force: then every 2xx/4xx/5xx line carries the enhanced code (RFC 2034 §3), the given
-    /// one or `class.0.0`.
-    pub(crate) fn encode(&self, enhanced: bool, out: &mut Vec<u8>) {
+    /// Appends the reply's wire form to `out`: one `code SP text CRLF` line, or for a
+    /// multiline text (lines separated by `\n`) `code-text CRLF` on every line but the last
+    /// (RFC 5321 §4.2.1). The [`Server`](crate::Server) writes its replies this way; a
+    /// test or a client can use it to build the bytes a server is expected to send.
+    ///
+    /// `enhanced` says whether ENHANCEDSTATUSCODES is in force: then every 2xx, 4xx and 5xx
+    /// line carries the enhanced code (RFC 2034 §3), the one given to the reply or
+    /// `class.0.0`; 3xx lines never carry one.
+    ///
+    /// ```
+    /// use smtp_proto::Reply;
+    ///
+    /// let reply = Reply::new(250, "OK").expect("a valid reply");
+    /// let mut wire = Vec::new();
+    /// reply.encode(false, &mut wire);
+    /// assert_eq!(wire, b"250 OK\r\n");
+    /// wire.clear();
+    /// reply.encode(true, &mut wire);
+    /// assert_eq!(wire, b"250 2.0.0 OK\r\n");
+    /// ```
+    pub fn encode(&self, enhanced: bool, out: &mut Vec<u8>) {
         let Some(wire) = self.wire else {
             return self.encode_text(enhanced, out);
         };

@@ -1,14 +1,14 @@
-//! Fuzz harness logic (feature `fuzzing`, hidden from the docs): plain functions that take
-//! arbitrary bytes and panic when an oracle fails. The cargo-fuzz targets in `fuzz/` wrap
+//! Fuzz harness logic: plain functions that take arbitrary bytes and panic when an oracle
+//! fails. They use the public API of `smtp_proto` only. The cargo-fuzz targets in `fuzz/` wrap
 //! them for libFuzzer (nightly); `tests/tests/fuzz_corpus.rs` replays the committed corpus
 //! and every crash artifact through them on the stable toolchain, so a bug once found
 //! stays fixed in `cargo test`.
 //!
 //! | function | what it drives | oracles beyond "no panic" |
 //! |---|---|---|
-//! | [`server_bytes`] | [`Server`](crate::Server) under a configuration, read sizes and decisions chosen by the first bytes | bounded buffer, one `MessageComplete`/`MessageAborted` per accepted `DataStart`, content ≤ `max_message_size` and equal to `MessageInfo::size`, well-formed replies in whole batches, silence after `Closed` and after a TLS failure; in its line mode, exactly one reply per command line |
+//! | [`server_bytes`] | [`Server`](smtp_proto::Server) under a configuration, read sizes and decisions chosen by the first bytes | bounded buffer, one `MessageComplete`/`MessageAborted` per accepted `DataStart`, content ≤ `max_message_size` and equal to `MessageInfo::size`, well-formed replies in whole batches, silence after `Closed` and after a TLS failure; in its line mode, exactly one reply per command line |
 //! | [`split_invariance`] | the same input fed whole and split at fuzzer-chosen points | identical events and identical reply bytes |
-//! | [`tls_session`] | a TLS [`Connection`](crate::Connection) against a real rustls client, in memory | only TLS records after the handshake starts (never a plaintext reply), nothing read after close_notify or a TLS error |
+//! | [`tls_session`] | a TLS [`Connection`](smtp_proto::Connection) against a real rustls client, in memory | only TLS records after the handshake starts (never a plaintext reply), nothing read after close_notify or a TLS error |
 //! | [`parsers`] | each codec function on its own | parse → encode → parse round trips where an encoder exists |
 //!
 //! Input layouts are documented on each function; corpus seeds follow them.
@@ -29,9 +29,8 @@ pub use tls_session::tls_session;
 
 /// The instant every harness run starts from. The core never reads the clock; the harness
 /// needs one `Instant` to start from and moves it forward by itself.
-#[allow(clippy::disallowed_methods)]
 fn epoch() -> Instant {
-    Instant::now()
+    crate::now()
 }
 
 /// Takes bytes off the front of a fuzz input: a header byte at a time, then the rest.

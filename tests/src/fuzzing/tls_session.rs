@@ -10,10 +10,9 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use super::config::{HOSTNAME, variant};
 use super::wire::{Replies, tls_records};
 use super::{Input, Rng};
-use crate::Server;
-use crate::connection::{Connection, Next};
-use crate::tls::{Endpoint, TlsMode};
-use crate::{Event, Protocol, ServerConfig};
+use smtp_proto::connection::{Connection, Next};
+use smtp_proto::tls::{Endpoint, TlsMode};
+use smtp_proto::{Event, Protocol, Server, ServerConfig};
 
 /// A self-signed certificate for `mx.example` (ECDSA P-256, valid 1975 to 4096), made once
 /// with rcgen for this harness. Test material only: the key is public.

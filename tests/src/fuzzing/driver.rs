@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::Rng;
 use super::config::{Variant, largest_line};
 use super::wire::Replies;
-use crate::{ApiMisuse, AuthData, EnhancedCode, Event, Pending, PendingKind, Reply, Server};
-use crate::{Protocol, ServerConfig, TlsInfo};
+use smtp_proto::{ApiMisuse, AuthData, EnhancedCode, Event, Pending, PendingKind, Reply, Server};
+use smtp_proto::{Protocol, ServerConfig, TlsInfo};
 
 /// How a run ends once the input is used up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -489,6 +489,7 @@ fn summarize(event: &Event) -> String {
                 "Auth {mechanism} {:?}",
                 r.as_ref().map(|r| r.expose().escape_ascii().to_string())
             ),
+            other => format!("Auth {mechanism} {other:?}"),
         },
         other => format!("{other:?}"),
     }

@@ -3,9 +3,9 @@
 use super::config::{line_mode, variant};
 use super::driver::{Driver, Ending};
 use super::{Input, Rng, cut, lines};
-use crate::codec::command::{CommandLine, Verb, classify};
+use smtp_proto::codec::command::{CommandLine, Verb, classify};
 
-/// Raw bytes into one [`Server`](crate::Server) session.
+/// Raw bytes into one [`Server`](smtp_proto::Server) session.
 ///
 /// Layout: `[config a, config b, decisions, reads, ending, payload…]`.
 /// * `config a`, `config b`: the configuration (normalise, LMTP, small limits with a 1 KiB

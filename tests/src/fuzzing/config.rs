@@ -1,6 +1,6 @@
 //! Server configurations picked by fuzz bytes.
 
-use crate::{InjectionPolicy, LineEndingPolicy, Protocol, ServerConfig};
+use smtp_proto::{InjectionPolicy, LineEndingPolicy, Protocol, ServerConfig};
 
 /// The host name every fuzzed server uses.
 pub(super) const HOSTNAME: &str = "mx.example";

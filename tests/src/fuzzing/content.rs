@@ -4,9 +4,9 @@ use memchr::memmem;
 
 use super::wire::Replies;
 use super::{Rng, cut};
-use crate::codec::data::{ContentFlags, ContentScanner, DotDecoder, LineEndingPolicy, Piece};
-use crate::codec::reply::sanitize_text;
-use crate::{EnhancedCode, Reply};
+use smtp_proto::codec::data::{ContentFlags, ContentScanner, DotDecoder, LineEndingPolicy, Piece};
+use smtp_proto::codec::reply::sanitize_text;
+use smtp_proto::{EnhancedCode, Reply};
 
 /// Line limits the content targets pick from.
 const LINE_LIMITS: [usize; 8] = [usize::MAX, 1000, 80, 10, 3, 1, 2, 5];

@@ -3,18 +3,18 @@
 use std::str::FromStr;
 
 use super::content;
-use crate::codec::address::{
+use smtp_proto::codec::address::{
     self, ForwardPath, Mailbox, ReversePath, parse_forward_path, parse_hello_domain,
     parse_reverse_path,
 };
-use crate::codec::command::{
+use smtp_proto::codec::command::{
     self, CommandLine, auth_argument, bdat_argument, classify, path_argument, peek_verb,
 };
-use crate::codec::params::{
+use smtp_proto::codec::params::{
     MailParams, ParamSupport, RcptParams, decode_xtext, encode_xtext, parse_mail_params,
     parse_rcpt_params,
 };
-use crate::codec::sasl;
+use smtp_proto::codec::sasl;
 
 /// One parser, chosen by the first byte (modulo 15), on the rest of the input:
 ///
