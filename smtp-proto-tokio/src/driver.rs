@@ -26,8 +26,12 @@ use tokio::time::Sleep;
 /// let mut driver = Driver::new(socket, endpoint.accept(std::time::Instant::now()));
 /// while let Some(event) = driver.next_event().await? {
 ///     match event {
-///         Event::Rcpt { pending, to, .. } if to.mailbox().domain().to_string() != "example.org" => {
-///             driver.answer(pending, Err(Reply::new(550, "Relaying denied").expect("a valid reply")));
+///         Event::Rcpt { pending, to, .. } if to.mailbox().is_none() => {
+///             // RCPT TO:<Postmaster>, which every server must take (RFC 5321 §4.5.1).
+///             driver.answer(pending, Ok(()));
+///         }
+///         Event::Rcpt { pending, .. } => {
+///             driver.answer(pending, Err(Reply::new(550, "No such user here").expect("a valid reply")));
 ///         }
 ///         Event::DataChunk(bytes) => println!("{} octets", bytes.len()),
 ///         other => match other.into_pending() {
