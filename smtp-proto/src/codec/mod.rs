@@ -6,5 +6,7 @@ pub mod command;
 mod content_blocks;
 pub mod data;
 pub mod params;
+#[cfg(test)]
+mod reference;
 pub mod reply;
 pub mod sasl;
