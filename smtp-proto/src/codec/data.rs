@@ -19,6 +19,15 @@
 //! forward stray CR or LF octets verbatim: either reject when [`ContentFlags`] reports them or
 //! sanitise them (Postfix `cleanup_replace_stray_cr_lf`), otherwise the next hop may be
 //! smuggled a second message (CVE-2023-51764/51765/51766).
+//!
+//! # Why hand-written
+//!
+//! The content decoders are hand-written rather than built from nom combinators because they
+//! are the measured hot path: every content octet goes through them. The `session_throughput`
+//! bench measures them in a whole session, `data_scanning` alone (`command_parsing` measures
+//! the command side; all in `tests/benches`); in a pipelined session (callgrind, 4 KiB reads)
+//! content decoding is about 51% of the instructions and MAIL and RCPT parsing about 21%. nom
+//! is for the cold paths, where combinators read better and speed does not matter.
 
 use memchr::{memchr, memchr_iter, memrchr};
 
