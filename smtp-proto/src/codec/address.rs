@@ -58,35 +58,65 @@ const POSTMASTER: &[u8] = b"postmaster";
 /// Built by [`parse_reverse_path`], [`parse_forward_path`] or [`str::parse`]. Every `Mailbox`
 /// satisfies the RFC 5321 §4.5.3.1 limits and fits in a path, so it can always be sent back
 /// to a client or relayed as `<mailbox>`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// A mailbox with a domain name is one allocation, `local@domain` as sent; the parts are
+/// borrowed views into it. An address literal is kept apart, parsed (a second allocation, for
+/// a form that is rare on the wire).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox {
-    local_part: String,
-    domain: Domain,
+    /// The local part, then `@` and the domain name if the domain is a name.
+    text: String,
+    /// Length of the local part: where `@` is in `text` for a name.
+    at: usize,
+    /// The domain if it is an address literal; `text` then holds only the local part.
+    literal: Option<Box<AddressLiteral>>,
 }
 
 impl Mailbox {
     /// The local part exactly as sent: a dot-string, or a quoted string *with* its quotes and
     /// backslashes; case preserved (RFC 5321 §2.4). Do not expand or unquote it blindly.
     pub fn local_part(&self) -> &str {
-        &self.local_part
+        self.text.get(..self.at).unwrap_or_default()
     }
 
-    /// The domain part: a name or an address literal.
-    pub fn domain(&self) -> &Domain {
-        &self.domain
+    /// The domain part: a name or an address literal, borrowed from the mailbox. It compares
+    /// equal to the [`Domain`] of the same text, and [`DomainRef::into_owned`] makes one.
+    pub fn domain(&self) -> DomainRef<'_> {
+        match &self.literal {
+            Some(literal) => DomainRef::Literal(literal),
+            None => DomainRef::Name(
+                self.text
+                    .get(self.at.saturating_add(1)..)
+                    .unwrap_or_default(),
+            ),
+        }
     }
 
     /// `false` if the local part or domain contains UTF-8 beyond ASCII. Such an address needs
     /// the `SMTPUTF8` MAIL parameter; without it, reply `553 5.6.7` (RFC 6531 §3.6.2).
     pub fn is_ascii(&self) -> bool {
-        self.local_part.is_ascii() && self.domain.is_ascii()
+        // An address literal is ASCII by grammar (`dcontent`, RFC 5321 §4.1.3).
+        self.text.is_ascii()
+    }
+}
+
+impl fmt::Debug for Mailbox {
+    /// The parts, as if they were two fields.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("local_part", &self.local_part())
+            .field("domain", &self.domain())
+            .finish()
     }
 }
 
 impl fmt::Display for Mailbox {
     /// Writes `local@domain`, which parses back to an equal `Mailbox`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local_part, self.domain)
+        match &self.literal {
+            None => f.write_str(&self.text),
+            Some(literal) => write!(f, "{}@{literal}", self.local_part()),
+        }
     }
 }
 
@@ -135,10 +165,74 @@ impl Domain {
 impl fmt::Display for Domain {
     /// Writes the name, or the literal in brackets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        DomainRef::from(self).fmt(f)
+    }
+}
+
+impl PartialEq<DomainRef<'_>> for Domain {
+    fn eq(&self, other: &DomainRef<'_>) -> bool {
+        DomainRef::from(self) == *other
+    }
+}
+
+/// A borrowed [`Domain`]: the domain of a [`Mailbox`], which keeps its parts in one string.
+///
+/// Compares equal to the [`Domain`] with the same name or literal (names byte-exact, as
+/// [`Domain`]'s own equality); [`DomainRef::into_owned`] makes that [`Domain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DomainRef<'a> {
+    /// A domain name, as sent (see [`Domain::Name`]).
+    Name(&'a str),
+    /// An address literal (see [`Domain::Literal`]).
+    Literal(&'a AddressLiteral),
+}
+
+impl DomainRef<'_> {
+    /// `false` if this is a name containing UTF-8 beyond ASCII (an RFC 6531 U-label).
+    pub fn is_ascii(self) -> bool {
+        match self {
+            Self::Name(name) => name.is_ascii(),
+            Self::Literal(_) => true,
+        }
+    }
+
+    /// The owned [`Domain`] (one allocation for a name, a copy of the literal otherwise).
+    pub fn into_owned(self) -> Domain {
+        match self {
+            Self::Name(name) => Domain::Name(name.to_owned()),
+            Self::Literal(literal) => Domain::Literal(literal.clone()),
+        }
+    }
+}
+
+impl<'a> From<&'a Domain> for DomainRef<'a> {
+    fn from(domain: &'a Domain) -> Self {
+        match domain {
+            Domain::Name(name) => Self::Name(name),
+            Domain::Literal(literal) => Self::Literal(literal),
+        }
+    }
+}
+
+impl fmt::Display for DomainRef<'_> {
+    /// Writes the name, or the literal in brackets, as [`Domain`] does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Name(name) => f.write_str(name),
             Self::Literal(literal) => literal.fmt(f),
         }
+    }
+}
+
+impl PartialEq<Domain> for DomainRef<'_> {
+    fn eq(&self, other: &Domain) -> bool {
+        *self == DomainRef::from(other)
+    }
+}
+
+impl PartialEq<&Domain> for DomainRef<'_> {
+    fn eq(&self, other: &&Domain) -> bool {
+        *self == DomainRef::from(*other)
     }
 }
 
@@ -363,46 +457,63 @@ pub fn parse_hello_domain(input: &[u8]) -> Result<Domain, AddressError> {
 // Borrowed intermediate values: nothing is allocated until the whole path is accepted.
 // ---------------------------------------------------------------------------------------------
 
-pub(super) struct MailboxRef<'a> {
+pub(super) struct ParsedMailbox<'a> {
     pub(super) local_part: &'a str,
-    pub(super) domain: DomainRef<'a>,
+    pub(super) domain: ParsedDomain<'a>,
 }
 
-impl MailboxRef<'_> {
+impl ParsedMailbox<'_> {
+    /// The owned mailbox: one allocation for `local@name`, a second for an address literal.
     pub(super) fn into_owned(self) -> Mailbox {
-        Mailbox {
-            local_part: self.local_part.to_owned(),
-            domain: self.domain.into_owned(),
+        let at = self.local_part.len();
+        match self.domain {
+            ParsedDomain::Name(name) => {
+                let mut text =
+                    String::with_capacity(at.saturating_add(1).saturating_add(name.len()));
+                text.push_str(self.local_part);
+                text.push('@');
+                text.push_str(name);
+                Mailbox {
+                    text,
+                    at,
+                    literal: None,
+                }
+            }
+            ParsedDomain::Literal(literal) => Mailbox {
+                text: self.local_part.to_owned(),
+                at,
+                literal: Some(Box::new(literal.into_owned())),
+            },
         }
     }
 }
 
-pub(super) enum DomainRef<'a> {
+pub(super) enum ParsedDomain<'a> {
     Name(&'a str),
-    Literal(LiteralRef<'a>),
+    Literal(ParsedLiteral<'a>),
 }
 
-impl DomainRef<'_> {
+impl ParsedDomain<'_> {
     pub(super) fn into_owned(self) -> Domain {
         match self {
-            DomainRef::Name(name) => Domain::Name(name.to_owned()),
-            DomainRef::Literal(literal) => Domain::Literal(literal.into_owned()),
+            ParsedDomain::Name(name) => Domain::Name(name.to_owned()),
+            ParsedDomain::Literal(literal) => Domain::Literal(literal.into_owned()),
         }
     }
 }
 
-pub(super) enum LiteralRef<'a> {
+pub(super) enum ParsedLiteral<'a> {
     Ipv4(Ipv4Addr),
     Ipv6(Ipv6Addr),
     General { tag: &'a str, content: &'a str },
 }
 
-impl LiteralRef<'_> {
+impl ParsedLiteral<'_> {
     fn into_owned(self) -> AddressLiteral {
         match self {
-            LiteralRef::Ipv4(addr) => AddressLiteral::Ipv4(addr),
-            LiteralRef::Ipv6(addr) => AddressLiteral::Ipv6(addr),
-            LiteralRef::General { tag, content } => AddressLiteral::General {
+            ParsedLiteral::Ipv4(addr) => AddressLiteral::Ipv4(addr),
+            ParsedLiteral::Ipv6(addr) => AddressLiteral::Ipv6(addr),
+            ParsedLiteral::General { tag, content } => AddressLiteral::General {
                 tag: tag.to_owned(),
                 content: content.to_owned(),
             },
@@ -566,7 +677,7 @@ pub(super) fn utf8(bytes: &[u8]) -> Result<&str, AddressError> {
 // ---------------------------------------------------------------------------------------------
 
 #[inline(always)]
-fn parse_path(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
+fn parse_path(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
     let Some(after_open) = input.strip_prefix(b"<") else {
         return Err(AddressError::MissingAngleBrackets);
     };
@@ -631,7 +742,7 @@ fn skip_source_route(input: &[u8]) -> Result<&[u8], AddressError> {
 /// 0x7F (so the first error is the same as checking every part); then `local@domain` is
 /// converted to `&str` at once, one conversion instead of two for the usual ASCII mailbox.
 #[inline(always)]
-fn parse_mailbox(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
+fn parse_mailbox(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
     let local_len = local_part_len(input)?;
     let (local_part, after_local) = input
         .split_at_checked(local_len)
@@ -644,8 +755,8 @@ fn parse_mailbox(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> 
     if after_at.first() == Some(&b'[') {
         let local_part = utf8(local_part)?;
         let (literal, rest) = parse_address_literal(after_at)?;
-        let domain = DomainRef::Literal(literal);
-        return Ok((MailboxRef { local_part, domain }, rest));
+        let domain = ParsedDomain::Literal(literal);
+        return Ok((ParsedMailbox { local_part, domain }, rest));
     }
     let domain_len = domain_name_len(after_at, Labels::Strict)?;
     let mailbox_len = local_len
@@ -660,8 +771,8 @@ fn parse_mailbox(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> 
         .split_at_checked(local_len)
         .ok_or(AddressError::Syntax)?;
     let name = at_domain.get(1..).ok_or(AddressError::Syntax)?;
-    let domain = DomainRef::Name(name);
-    Ok((MailboxRef { local_part, domain }, rest))
+    let domain = ParsedDomain::Name(name);
+    Ok((ParsedMailbox { local_part, domain }, rest))
 }
 
 /// Length of the `Local-part = Dot-string / Quoted-string` (RFC 5321 §4.1.2) at the start
@@ -756,13 +867,13 @@ pub(super) fn quoted_string_len(input: &[u8]) -> Result<(usize, bool), AddressEr
 // ---------------------------------------------------------------------------------------------
 
 /// Parses a domain name or an address literal at the start of `input`.
-fn parse_domain(input: &[u8], labels: Labels) -> Result<(DomainRef<'_>, &[u8]), AddressError> {
+fn parse_domain(input: &[u8], labels: Labels) -> Result<(ParsedDomain<'_>, &[u8]), AddressError> {
     if input.first() == Some(&b'[') {
         let (literal, rest) = parse_address_literal(input)?;
-        Ok((DomainRef::Literal(literal), rest))
+        Ok((ParsedDomain::Literal(literal), rest))
     } else {
         let (name, rest) = parse_domain_name(input, labels)?;
-        Ok((DomainRef::Name(name), rest))
+        Ok((ParsedDomain::Name(name), rest))
     }
 }
 
@@ -835,7 +946,9 @@ fn domain_name_scan(input: &[u8], classes: u8) -> Result<(usize, bool), AddressE
 
 /// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
 /// General-address-literal ) "]"` (RFC 5321 §4.1.3). `input` starts with `[`.
-pub(super) fn parse_address_literal(input: &[u8]) -> Result<(LiteralRef<'_>, &[u8]), AddressError> {
+pub(super) fn parse_address_literal(
+    input: &[u8],
+) -> Result<(ParsedLiteral<'_>, &[u8]), AddressError> {
     let inner = input.get(1..).unwrap_or_default();
     // The brackets count towards the 255-octet domain limit.
     let max_content = MAX_DOMAIN_LEN.saturating_sub(2);
@@ -858,16 +971,16 @@ pub(super) fn parse_address_literal(input: &[u8]) -> Result<(LiteralRef<'_>, &[u
 
 /// Dispatches on the tag: none means IPv4, `IPv6` (any case) means IPv6, anything else is a
 /// General-address-literal `Standardized-tag ":" 1*dcontent`.
-fn parse_literal_content(content: &[u8]) -> Result<LiteralRef<'_>, AddressError> {
+fn parse_literal_content(content: &[u8]) -> Result<ParsedLiteral<'_>, AddressError> {
     let Some(colon) = content.iter().position(|&byte| byte == b':') else {
-        return parse_ipv4(content).map(LiteralRef::Ipv4);
+        return parse_ipv4(content).map(ParsedLiteral::Ipv4);
     };
     let (tag, colon_and_value) = content
         .split_at_checked(colon)
         .ok_or(AddressError::Syntax)?;
     let value = colon_and_value.get(1..).unwrap_or_default();
     if tag.eq_ignore_ascii_case(b"IPv6") {
-        return parse_ipv6(value).map(LiteralRef::Ipv6);
+        return parse_ipv6(value).map(ParsedLiteral::Ipv6);
     }
     // Standardized-tag = Ldh-str = *( ALPHA / DIGIT / "-" ) Let-dig; content = 1*dcontent.
     let tag_ok = tag.last().is_some_and(u8::is_ascii_alphanumeric)
@@ -877,7 +990,7 @@ fn parse_literal_content(content: &[u8]) -> Result<LiteralRef<'_>, AddressError>
     if !tag_ok || value.is_empty() {
         return Err(AddressError::BadAddressLiteral);
     }
-    Ok(LiteralRef::General {
+    Ok(ParsedLiteral::General {
         tag: utf8(tag)?,
         content: utf8(value)?,
     })

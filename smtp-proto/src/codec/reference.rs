@@ -203,7 +203,7 @@ pub(crate) mod address {
         Ok(domain.into_owned())
     }
 
-    fn path(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
+    fn path(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
         let Some(after_open) = input.strip_prefix(b"<") else {
             return Err(AddressError::MissingAngleBrackets);
         };
@@ -241,7 +241,7 @@ pub(crate) mod address {
         Ok(rest)
     }
 
-    fn mailbox(input: &[u8]) -> Result<(MailboxRef<'_>, &[u8]), AddressError> {
+    fn mailbox(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
         let (local_part, after_local) = local_part(input)?;
         let after_at = match after_local.split_first() {
             Some((b'@', after_at)) => after_at,
@@ -249,7 +249,7 @@ pub(crate) mod address {
             Some((&byte, _)) => return Err(error_at(Some(byte), AddressError::BadLocalPart)),
         };
         let (domain, rest) = domain(after_at, Labels::Strict)?;
-        Ok((MailboxRef { local_part, domain }, rest))
+        Ok((ParsedMailbox { local_part, domain }, rest))
     }
 
     fn local_part(input: &[u8]) -> Result<(&str, &[u8]), AddressError> {
@@ -287,13 +287,13 @@ pub(crate) mod address {
         Ok(len)
     }
 
-    fn domain(input: &[u8], labels: Labels) -> Result<(DomainRef<'_>, &[u8]), AddressError> {
+    fn domain(input: &[u8], labels: Labels) -> Result<(ParsedDomain<'_>, &[u8]), AddressError> {
         if input.first() == Some(&b'[') {
             let (literal, rest) = parse_address_literal(input)?;
-            Ok((DomainRef::Literal(literal), rest))
+            Ok((ParsedDomain::Literal(literal), rest))
         } else {
             let (name, rest) = domain_name(input, labels)?;
-            Ok((DomainRef::Name(name), rest))
+            Ok((ParsedDomain::Name(name), rest))
         }
     }
 
