@@ -5,8 +5,10 @@ pub mod address;
 pub mod command;
 mod content_blocks;
 pub mod data;
+mod datetime;
 pub mod params;
 #[cfg(test)]
 mod reference;
 pub mod reply;
 pub mod sasl;
+mod xtext;

@@ -1,4 +1,5 @@
-//! ESMTP parameters of `MAIL FROM` and `RCPT TO`, and the xtext encoding.
+//! ESMTP parameters of `MAIL FROM` and `RCPT TO`, and the xtext encoding (its helpers in
+//! `codec::xtext`; the `HOLDUNTIL` date-time check in `codec::datetime`).
 //!
 //! Input is the bytes that follow the closing `>` of the path, without the
 //! CRLF, e.g. `b" SIZE=100 BODY=8BITMIME"` or `b""`. Grammar (RFC 5321 §4.1.2):
@@ -41,6 +42,9 @@ use std::fmt::{self, Write as _};
 
 use memchr::memchr;
 
+use super::datetime::is_rfc3339_date_time;
+use super::xtext::{decode_xtext_value, push_xtext};
+
 /// Maximum number of parameters on one MAIL or RCPT command (choice; more is
 /// [`ParamErrorKind::TooLong`], never a crash: Exim CVE-2020-28022).
 pub const MAX_PARAMS: usize = 16;
@@ -60,8 +64,6 @@ const MAX_SIZE_DIGITS: usize = 20;
 const MAX_BY_TIME_DIGITS: usize = 9;
 /// RFC 4865: `future-release-integer = 1*9DIGIT`.
 const MAX_HOLDFOR_DIGITS: usize = 9;
-/// RFC 3339 `time-secfrac` has no limit; nanoseconds is plenty (choice).
-const MAX_SECFRAC_DIGITS: usize = 9;
 /// Longest keyword kept in a [`ParamError`] for its description.
 const MAX_ERROR_KEYWORD: usize = 32;
 
@@ -835,7 +837,7 @@ pub(super) fn apply_rcpt_param(
 // ---------------------------------------------------------------------------
 
 /// `1*max_digits DIGIT` with `max_digits <= 19`, so it cannot overflow.
-fn parse_bounded_digits(value: &[u8], max_digits: usize) -> Option<u64> {
+pub(super) fn parse_bounded_digits(value: &[u8], max_digits: usize) -> Option<u64> {
     if value.is_empty() || value.len() > max_digits || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -1036,90 +1038,6 @@ fn is_atom_byte(b: u8) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// xtext (RFC 3461 §4)
-// ---------------------------------------------------------------------------
-
-fn is_xchar(b: u8) -> bool {
-    matches!(b, b'!'..=b'~') && b != b'+' && b != b'='
-}
-
-fn upper_hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn decode_xtext_value(input: &[u8]) -> Result<String, ParamErrorKind> {
-    if memchr(b'+', input).is_none() {
-        // Fast path: only xchars are possible, which are printable ASCII.
-        if !input.iter().all(|&b| is_xchar(b)) {
-            return Err(ParamErrorKind::Syntax);
-        }
-        return std::str::from_utf8(input)
-            .map(str::to_owned)
-            .map_err(|_| ParamErrorKind::Syntax);
-    }
-    let decoded = decode_xtext_octets(input)?;
-    if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
-        return Err(ParamErrorKind::Forbidden);
-    }
-    let decoded = String::from_utf8(decoded).map_err(|_| ParamErrorKind::Syntax)?;
-    // C1 controls (U+0080..U+009F) are controls too.
-    if decoded.chars().any(char::is_control) {
-        return Err(ParamErrorKind::Forbidden);
-    }
-    Ok(decoded)
-}
-
-fn decode_xtext_octets(input: &[u8]) -> Result<Vec<u8>, ParamErrorKind> {
-    let mut decoded = Vec::with_capacity(input.len());
-    let mut rest = input;
-    while let Some((&b, tail)) = rest.split_first() {
-        rest = tail;
-        if b == b'+' {
-            let (hi, lo, tail) = match rest {
-                [hi, lo, tail @ ..] => (*hi, *lo, tail),
-                _ => return Err(ParamErrorKind::Syntax),
-            };
-            let (Some(hi), Some(lo)) = (upper_hex_value(hi), upper_hex_value(lo)) else {
-                return Err(ParamErrorKind::Syntax);
-            };
-            decoded.push(hi << 4 | lo);
-            rest = tail;
-        } else if is_xchar(b) {
-            decoded.push(b);
-        } else {
-            return Err(ParamErrorKind::Syntax);
-        }
-    }
-    Ok(decoded)
-}
-
-fn push_xtext(out: &mut String, input: &str) {
-    for &b in input.as_bytes() {
-        if is_xchar(b) {
-            out.push(char::from(b));
-        } else {
-            out.push('+');
-            out.push(upper_hex_digit(b >> 4));
-            out.push(upper_hex_digit(b & 0x0f));
-        }
-    }
-}
-
-/// The uppercase hex digit of the low nibble of `nibble`.
-fn upper_hex_digit(nibble: u8) -> char {
-    let nibble = nibble & 0x0f;
-    char::from(if nibble < 10 {
-        b'0' + nibble
-    } else {
-        b'A' + (nibble - 10)
-    })
-}
-
-// ---------------------------------------------------------------------------
 // Encoding helpers
 // ---------------------------------------------------------------------------
 
@@ -1150,109 +1068,6 @@ fn encode_notify(out: &mut String, notify: &Notify) {
         }
         out.push_str(name);
         first = false;
-    }
-}
-
-// ---------------------------------------------------------------------------
-// RFC 3339 §5.6 date-time
-// ---------------------------------------------------------------------------
-
-/// A forward-only reader over ASCII bytes.
-struct Cursor<'a> {
-    rest: &'a [u8],
-}
-
-impl Cursor<'_> {
-    fn next(&mut self) -> Option<u8> {
-        let (&b, rest) = self.rest.split_first()?;
-        self.rest = rest;
-        Some(b)
-    }
-
-    fn expect(&mut self, expected: u8) -> Option<()> {
-        (self.next()?.eq_ignore_ascii_case(&expected)).then_some(())
-    }
-
-    /// Exactly `digits` decimal digits (at most 4 here, so no overflow).
-    fn number(&mut self, digits: usize) -> Option<u32> {
-        let (number, rest) = self.rest.split_at_checked(digits)?;
-        self.rest = rest;
-        let value = parse_bounded_digits(number, digits)?;
-        u32::try_from(value).ok()
-    }
-
-    /// A run of digits, returning how many.
-    fn digit_run(&mut self) -> usize {
-        let count = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        self.rest = self.rest.get(count..).unwrap_or(&[]);
-        count
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.rest.first().copied()
-    }
-}
-
-/// RFC 3339 §5.6 `date-time = full-date "T" full-time`, with the §5.7 range
-/// restrictions (day within the month, leap years per Appendix C, second 60
-/// for a leap second). "T" and "Z" may be lowercase (§5.6 NOTE).
-fn is_rfc3339_date_time(value: &[u8]) -> bool {
-    let mut cursor = Cursor { rest: value };
-    full_date(&mut cursor).is_some()
-        && cursor.expect(b'T').is_some()
-        && full_time(&mut cursor).is_some()
-        && cursor.rest.is_empty()
-}
-
-fn full_date(cursor: &mut Cursor<'_>) -> Option<()> {
-    let year = cursor.number(4)?;
-    cursor.expect(b'-')?;
-    let month = cursor.number(2)?;
-    cursor.expect(b'-')?;
-    let day = cursor.number(2)?;
-    (day >= 1 && day <= days_in_month(year, month)?).then_some(())
-}
-
-fn days_in_month(year: u32, month: u32) -> Option<u32> {
-    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
-        4 | 6 | 9 | 11 => Some(30),
-        2 if leap => Some(29),
-        2 => Some(28),
-        _ => None,
-    }
-}
-
-fn full_time(cursor: &mut Cursor<'_>) -> Option<()> {
-    let hour = cursor.number(2)?;
-    cursor.expect(b':')?;
-    let minute = cursor.number(2)?;
-    cursor.expect(b':')?;
-    let second = cursor.number(2)?;
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    if cursor.peek() == Some(b'.') {
-        cursor.next()?;
-        let digits = cursor.digit_run();
-        if digits == 0 || digits > MAX_SECFRAC_DIGITS {
-            return None;
-        }
-    }
-    time_offset(cursor)
-}
-
-fn time_offset(cursor: &mut Cursor<'_>) -> Option<()> {
-    match cursor.next()? {
-        b'Z' | b'z' => Some(()),
-        b'+' | b'-' => {
-            let hour = cursor.number(2)?;
-            cursor.expect(b':')?;
-            let minute = cursor.number(2)?;
-            (hour <= 23 && minute <= 59).then_some(())
-        }
-        _ => None,
     }
 }
 
