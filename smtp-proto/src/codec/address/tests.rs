@@ -769,6 +769,35 @@ fn display_forms() {
 }
 
 #[test]
+fn mailbox_parts_are_views_of_one_string() {
+    // A name: the parts borrow from `local@domain`; the view equals and becomes the Domain.
+    let named = mailbox("Üser.x@Bücher.example");
+    assert_eq!(named.local_part(), "Üser.x");
+    assert_eq!(named.domain(), DomainRef::Name("Bücher.example"));
+    assert_eq!(named.domain(), name("Bücher.example"));
+    assert_eq!(name("Bücher.example"), named.domain());
+    assert_eq!(named.domain().into_owned(), name("Bücher.example"));
+    assert_eq!(named.domain().to_string(), "Bücher.example");
+    assert!(!named.domain().is_ascii() && !named.is_ascii());
+    assert_ne!(named.domain(), name("bücher.example"));
+    // A literal: kept parsed; Display writes it as Domain does.
+    let literal = mailbox("a@[IPv6:2001:DB8::1]");
+    let owned = Domain::Literal(AddressLiteral::Ipv6("2001:db8::1".parse().unwrap()));
+    assert_eq!(literal.local_part(), "a");
+    assert_eq!(literal.domain(), DomainRef::from(&owned));
+    assert_eq!(literal.domain().into_owned(), owned);
+    assert_eq!(literal.domain().to_string(), owned.to_string());
+    assert!(literal.domain().is_ascii() && literal.is_ascii());
+    assert_ne!(literal.domain(), name("a"));
+    // Equality and Debug read the parts, not the representation.
+    assert_ne!(mailbox("a@b.c"), mailbox("a.b@c"));
+    assert_eq!(
+        format!("{named:?}"),
+        "Mailbox { local_part: \"Üser.x\", domain: Name(\"Bücher.example\") }"
+    );
+}
+
+#[test]
 fn error_descriptions() {
     let all = [
         (AddressError::MissingAngleBrackets, "Missing angle brackets"),
