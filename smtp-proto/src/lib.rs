@@ -35,7 +35,7 @@ pub mod manual;
 mod secret;
 mod server;
 
-pub use codec::address::{AddressLiteral, Domain, ForwardPath, Mailbox, ReversePath};
+pub use codec::address::{AddressLiteral, Domain, DomainRef, ForwardPath, Mailbox, ReversePath};
 pub use codec::command::Verb;
 pub use codec::data::{ContentFlags, LineEndingPolicy};
 pub use codec::params::{MailParams, RcptParams};

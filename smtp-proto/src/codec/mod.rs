@@ -5,10 +5,14 @@ pub mod address;
 pub mod command;
 mod content_blocks;
 pub mod data;
+mod datetime;
 pub mod ehlo;
 pub mod params;
+#[cfg(test)]
+mod reference;
 pub mod reply;
 pub mod sasl;
+mod xtext;
 
 pub use ehlo::{AuthMechanism, Capabilities, EhloError, Extension, FutureRelease, ServerLimits};
 pub use reply::{FromWireError, ParsedReply, ReplyLimits, ReplyLine, ReplyParseError, ReplyParser};

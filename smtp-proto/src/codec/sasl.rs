@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use crate::Secret;
+use crate::secret::Secret;
 
 /// RFC 4648 §4 base64 as RFC 4954 §4 requires it: standard alphabet, canonical padding,
 /// no trailing bits, nothing else (Exim CVE-2018-6789 came from a lax decoder).
