@@ -168,7 +168,7 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Timeouts.
     pub timeouts: Timeouts,
-    /// Bare CR, bare LF and NUL handling in commands and content (smtp-rules.md §1).
+    /// Bare CR, bare LF and NUL handling in commands and content ([`manual::smuggling`](crate::manual::smuggling)).
     pub line_endings: LineEndingPolicy,
     /// RFC 2920 synchronisation check: input that arrives before the reply to a command that
     /// must end a pipelined group (or any command, before EHLO or without PIPELINING) gets

@@ -1,4 +1,4 @@
-//! Classic SMTP server bugs (smtp-rules.md §3): one transcript per row whose effect the
+//! Classic SMTP server bugs (manual::classic_bugs): one transcript per row whose effect the
 //! protocol core can show — address and parameter parsing, limits, error-path states,
 //! BDAT, AUTH, long lines — plus Postfix's forbidden-command and error-limit policy.
 //!

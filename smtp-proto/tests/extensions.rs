@@ -1,4 +1,4 @@
-//! Service extensions: one transcript (or a few) per row of smtp-rules.md §4.2, plus the
+//! Service extensions: one transcript (or a few) per row of manual::conformance, plus the
 //! MT-PRIORITY (RFC 6710), DELIVERBY (RFC 2852) and FUTURERELEASE (RFC 4865) parameters.
 //!
 //! `(choice)` notes state what this server picked where the rule table leaves it open.

@@ -1,4 +1,4 @@
-//! RFC 5321 core conformance: one transcript per row of smtp-rules.md §4.1 (R-*).
+//! RFC 5321 core conformance: one transcript per row of manual::conformance (R-*).
 //!
 //! Every test names its row ID; `(choice)` notes state what this server picked where the
 //! rule table leaves the reply open.

@@ -1,4 +1,4 @@
-//! The sequencing state table of smtp-rules.md §4.3: every state (row) × command (column)
+//! The sequencing state table of manual::conformance: every state (row) × command (column)
 //! cell, each from a fresh session, followed where it matters by a probe command that
 //! shows which state the cell left the session in (RFC 5321 §4.1.4, §3.3; RFC 3030 §2;
 //! RFC 3207 §4.2; RFC 4954 §4).

@@ -1,4 +1,4 @@
-//! SMTP smuggling (smtp-rules.md §1): the end-of-data attack sequences SMG-01..SMG-17 in
+//! SMTP smuggling (manual::smuggling): the end-of-data attack sequences SMG-01..SMG-17 in
 //! strict and normalize modes, BDAT (SMG-B1/B2), the pipelining synchronisation rows
 //! (SMG-P1..P5), the command-line rows (SMG-C1..C3) and the SMUG-1..10 rules.
 //!
@@ -31,7 +31,7 @@ fn no_sync_check(mut c: ServerConfig) -> ServerConfig {
     c
 }
 
-// ---- The smuggling scenario of smtp-rules.md §1.2 --------------------------------------
+// ---- The smuggling scenario of manual::smuggling ---------------------------------------
 
 /// Content before the attack sequence.
 const PRE: &str = r"Subject: t\r\n\r\nbody";

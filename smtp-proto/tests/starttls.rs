@@ -1,4 +1,4 @@
-//! STARTTLS (smtp-rules.md §2.3, TLS-01..TLS-09, TLS-13, TLS-14): plaintext command
+//! STARTTLS (manual::starttls, TLS-01..TLS-09, TLS-13, TLS-14): plaintext command
 //! injection (CVE-2011-0411, CVE-2021-33515, CVE-2024-34083), the reset RFC 3207 §4.2
 //! requires, and the TLS-dependent EHLO keywords and AUTH (RFC 4954 §4, §6).
 //!

@@ -1,4 +1,4 @@
-//! Timeouts (RFC 5321 §4.5.3.2, smtp-rules.md R-TIMEOUT-1) and the application's
+//! Timeouts (RFC 5321 §4.5.3.2, manual::conformance R-TIMEOUT-1) and the application's
 //! `shutdown()` (RFC 5321 §3.8, R-421-1).
 //!
 //! The server waits 300 s for each command line, counted from the moment it is ready for

@@ -633,7 +633,7 @@ impl WireServer {
 
 /// One row of a wire table: a scripted session and what it must leave behind.
 pub struct Row {
-    /// The rule's ID (smtp-rules.md) and a few words.
+    /// The rule's ID (smtp_proto::manual) and a few words.
     pub id: &'static str,
     /// Changes to the shared profile. `None`: the row runs on all three targets; `Some`:
     /// on the adapters only (blackhole has no flag for it), each on a fresh server.

@@ -126,7 +126,7 @@ impl Script {
         self.reply(220, "")
     }
 
-    /// smtp-rules.md [G]: greeted, `EHLO c.example` answered 250.
+    /// smtp_proto::manual [G]: greeted, `EHLO c.example` answered 250.
     pub fn greeted(self) -> Self {
         self.greeting().ehlo()
     }

@@ -1,4 +1,4 @@
-//! Classic SMTP server bugs (smtp-rules.md §3) over real sockets, against blackhole
+//! Classic SMTP server bugs (manual::classic_bugs) over real sockets, against blackhole
 //! (`--maildir`) and in-process servers of both adapters: address and parameter parsing,
 //! recipient and size caps, error-path states, BDAT sizes and states, AUTH lines and
 //! base64, over-long lines, NUL and controls, HTTP verbs, the error limit. The in-memory

@@ -1,5 +1,5 @@
-//! SMTP smuggling (smtp-rules.md §1) and STARTTLS injection (§2, TLS-02..04) over real
-//! sockets, against blackhole (`--maildir`: what was stored, byte for byte) and in-process
+//! SMTP smuggling (manual::smuggling) and STARTTLS injection (manual::starttls, TLS-02..04) over
+//! real sockets, against blackhole (`--maildir`: what was stored, byte for byte) and in-process
 //! servers of both adapters (a recording handler: what was accepted, and which MAIL
 //! commands opened a transaction).
 //!
@@ -13,7 +13,7 @@ use smtp_proto::{InjectionPolicy, LineEndingPolicy};
 use smtp_proto_tests::servers::{Row, Setup, Target, run_rows};
 use smtp_proto_tests::{Script, on_targets};
 
-/// Content before the attack sequence (smtp-rules.md §1.2).
+/// Content before the attack sequence (manual::smuggling).
 const PRE: &[u8] = b"Subject: t\r\n\r\nbody";
 /// The smuggled transaction after the attack sequence, ending in the real terminator.
 const POST: &[u8] = b"MAIL FROM:<evil@a.example>\r\nRCPT TO:<victim@b.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n";

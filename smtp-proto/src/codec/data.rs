@@ -327,7 +327,7 @@ impl DotDecoder {
 
     /// A line consisting of "." CR LF was consumed (`consumed` octets of this input).
     /// It is the terminator (RFC 5321 §4.1.1.4), except in Normalize mode right after a line
-    /// that ended in bare LF, where Postfix discards it (smtp-rules.md SMUG-4, SMG-03).
+    /// that ended in bare LF, where Postfix discards it ([`manual::smuggling`](crate::manual::smuggling) SMUG-4, SMG-03).
     fn dot_line_with_crlf(&mut self, consumed: usize) -> Step {
         if self.policy == LineEndingPolicy::Normalize && self.previous_line_bare_lf {
             return self.discard_dot_line(consumed, false);
@@ -340,7 +340,7 @@ impl DotDecoder {
         }
     }
 
-    /// Normalize mode: drops a "." line (never end-of-data, smtp-rules.md SMUG-4).
+    /// Normalize mode: drops a "." line (never end-of-data, [`manual::smuggling`](crate::manual::smuggling) SMUG-4).
     fn discard_dot_line(&mut self, consumed: usize, ended_in_bare_lf: bool) -> Step {
         self.state = State::LineStart;
         self.previous_line_bare_lf = ended_in_bare_lf;
@@ -599,7 +599,7 @@ fn scan_piece_flags(bytes: &[u8], paired_crs: usize, flags: &mut ContentFlags) {
 }
 
 /// Flag detection for counted BDAT content (RFC 3030 §2), which has no dot logic at all
-/// (smtp-rules.md SMUG-7, SMG-B1/B2): the octets of every chunk are message content as they
+/// ([`manual::smuggling`](crate::manual::smuggling) SMUG-7, SMG-B1/B2): the octets of every chunk are message content as they
 /// are. Tracks a CR that ends one chunk and is followed by LF at the start of the next.
 ///
 /// Lines end only at CR LF (RFC 3030 §3 requires canonical CR LF line endings for text; RFC

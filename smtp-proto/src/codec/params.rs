@@ -22,7 +22,7 @@
 //! Choices where the RFCs leave room (each pinned by a test):
 //! * exactly one SP before each parameter, as the grammar says; SP runs,
 //!   trailing SP, TAB, controls, `=` with an empty value and `==` are syntax
-//!   errors (smtp-rules.md §3, CVE-2020-28022 class inputs never crash);
+//!   errors ([`manual::classic_bugs`](crate::manual::classic_bugs), CVE-2020-28022 class inputs never crash);
 //! * at most [`MAX_PARAMS`] parameters per command, more is
 //!   [`ParamErrorKind::TooLong`];
 //! * decoded xtext must be valid UTF-8 and must not contain any control

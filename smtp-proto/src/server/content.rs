@@ -1,7 +1,7 @@
 //! Message content: DATA (dot-stuffed, RFC 5321 §4.1.1.4) and BDAT chunks (counted,
 //! RFC 3030). Both stream `DataChunk`s straight out of the input buffer and give their
 //! verdict only after the end of the content (DATA) or of the chunk (BDAT), never in the
-//! middle (smtp-rules.md SMUG-3, SMUG-5).
+//! middle ([`manual::smuggling`](crate::manual::smuggling) SMUG-3, SMUG-5).
 //!
 //! Split invariance: what is emitted must not depend on how the input was cut into reads.
 //! So content is cut at a fixed octet position (exactly `max_message_size` octets pass),

@@ -136,7 +136,7 @@ pub enum AuthData {
 pub struct MessageInfo {
     /// Octets of content after dot-unstuffing: the sum of the `DataChunk` lengths.
     pub size: u64,
-    /// Bare CR, bare LF, NUL and over-long lines seen (smtp-rules.md SMUG-6). A relay must
+    /// Bare CR, bare LF, NUL and over-long lines seen ([`manual::smuggling`](crate::manual::smuggling) SMUG-6). A relay must
     /// never forward stray CR or LF (Postfix `cleanup_replace_stray_cr_lf`).
     pub flags: ContentFlags,
     /// True if the message came by BDAT.

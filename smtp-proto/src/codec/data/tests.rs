@@ -334,7 +334,7 @@ fn nul_anywhere_is_flagged() {
     assert_eq!(decoded.flags, NUL);
 }
 
-// ---- Normalize mode (smtp-rules.md SMUG-4) ----------------------------------------
+// ---- Normalize mode (manual::smuggling SMUG-4) ------------------------------------
 
 #[test]
 fn normalize_rewrites_bare_lf_as_static_crlf() {
@@ -472,7 +472,7 @@ fn line_length_counter_spans_calls() {
     assert_eq!(decoded.flags, NO_FLAGS);
 }
 
-// ---- smtp-rules.md §1.2: SMG-01..SMG-17 -------------------------------------------
+// ---- manual::smuggling: SMG-01..SMG-17 --------------------------------------------
 
 const PRE: &[u8] = b"Subject: t\r\n\r\nbody";
 const POST: &[u8] = b"MAIL FROM:<evil@a.example>\r\nRCPT TO:<victim@b.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n";
