@@ -1,4 +1,4 @@
-//! Bench 2 (issue 5): command parsing per line, on a mix of EHLO, MAIL with SIZE and
+//! Bench 2: command parsing per line, on a mix of EHLO, MAIL with SIZE and
 //! BODY, RCPT, NOOP and RSET. Each iteration handles the 5 lines once (criterion reports
 //! elements/s; time per line = time / 5).
 //!

@@ -1,4 +1,4 @@
-//! Bench 3 (issue 5): DATA scanning alone. `codec::data::DotDecoder` over a 16 MiB body
+//! Bench 3: DATA scanning alone. `codec::data::DotDecoder` over a 16 MiB body
 //! of ~80-octet lines, (a) with a dot-stuffed line every 1,000 lines ("few dots") and
 //! (b) every 10 lines, against a plain `memchr_iter(b'\n', …)` count over the same bytes
 //! (the physical limit). Stalwart's `DataReceiver` (which copies the content into a `Vec`)

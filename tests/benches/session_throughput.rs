@@ -1,7 +1,6 @@
-//! Bench 1 (issue 5): session throughput on the pipelined transcript of
-//! `shared/reference/anchors.md` (EHLO, 20,000 × [MAIL FROM BODY=8BITMIME, 2 × RCPT, DATA,
-//! a 4.2 KB dot-stuffed body], QUIT), fed in 4 KiB and 64 KiB reads, through ours (the
-//! `Server`, and the `tls::Session` wrapper with TLS off) and the anchors (Stalwart's
+//! Bench 1: session throughput on a pipelined transcript (EHLO, 20,000 × [MAIL FROM
+//! BODY=8BITMIME, 2 × RCPT, DATA, a 4.2 KB dot-stuffed body], QUIT), fed in 4 KiB and
+//! 64 KiB reads, through ours (the `Server`, and the `Connection` driver with TLS off) and the anchors (Stalwart's
 //! smtp-proto 0.2 receivers, mailrs-smtp-proto, mailin). Every run checks that all
 //! 20,000 messages and every content octet were seen.
 //!

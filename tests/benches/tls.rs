@@ -1,4 +1,4 @@
-//! Bench 4 (issue 5): the transcript (2,000 messages) through a TLS `Connection` in STARTTLS
+//! Bench 4: the transcript (2,000 messages) through a TLS `Connection` in STARTTLS
 //! mode after the handshake, from a rustls client in memory, against rustls alone moving
 //! the same plaintext (a `ClientConnection` encrypting, a `ServerConnection` decrypting, no
 //! SMTP). Both sides of both cases run in the timed part: the client encrypts the

@@ -1,4 +1,4 @@
-//! Fault injection against both adapters and blackhole (issue 4): 1-byte reads and writes
+//! Fault injection against both adapters and blackhole: 1-byte reads and writes
 //! on either side, end of stream mid-command, mid-DATA and mid-BDAT-chunk, write errors,
 //! broken TLS handshakes, `close_notify` in the middle of a BDAT chunk followed by
 //! cleartext (TLS-11), slowloris, and a client that never reads its replies.

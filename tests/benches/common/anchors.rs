@@ -1,4 +1,4 @@
-//! The anchors of `shared/reference/anchors.md` driven over the same transcript and the
+//! The anchor libraries we measure against, driven over the same transcript and the
 //! same reads as ours, each the way its own API asks:
 //!
 //! * Stalwart's smtp-proto 0.2: its `RequestReceiver` for command lines and its

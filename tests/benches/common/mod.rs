@@ -1,4 +1,4 @@
-//! Shared pieces of the micro-benchmarks: the transcript of `shared/reference/anchors.md`,
+//! Shared pieces of the micro-benchmarks: the pipelined transcript,
 //! one driver per implementation (ours and the anchors), and a line framer for the anchors
 //! that take whole lines. Each bench uses a subset, hence `dead_code` is allowed here.
 #![allow(dead_code)]

@@ -1,8 +1,8 @@
-//! The pipelined transcript of `shared/reference/anchors.md`: EHLO, then N × [MAIL FROM
+//! The pipelined transcript all session benches share: EHLO, then N × [MAIL FROM
 //! with BODY=8BITMIME, 2 × RCPT, DATA, a 4.2 KB dot-stuffed body, `.`], QUIT. Generated
 //! once per benchmark run; every implementation gets the same bytes.
 
-/// Messages in the full transcript (anchors.md).
+/// Messages in the full transcript.
 pub(crate) const MESSAGES: usize = 20_000;
 
 /// A generated transcript and what a correct receiver must find in it.
@@ -40,10 +40,10 @@ const WORDS: [&str; 16] = [
 /// One message body as it goes on the wire, dot-stuffed, ending with CR LF but without the
 /// terminating `.` line, and its size after unstuffing.
 ///
-/// 4,177 octets (4.2 KB; the 20,000-message transcript is 85.95 MB, as in anchors.md): a
+/// 4,177 octets (4.2 KB; the 20,000-message transcript is 85.95 MB): a
 /// header section, then ~74-octet text lines; every 8th text line starts with a `.` and is
 /// therefore sent stuffed as `..`. The first line never starts with `.` (Stalwart's
-/// receiver misses a stuffing dot there, anchors.md defect 1).
+/// receiver misses a stuffing dot there).
 pub(crate) fn body() -> (Vec<u8>, u64) {
     let mut wire = Vec::with_capacity(4400);
     let headers = "From: Sender Name <sender@example.org>\r\n\
