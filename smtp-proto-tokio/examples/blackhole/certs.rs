@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::crypto::ring;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use smtp_proto::tls::TlsServerConfig;
 
 /// A certificate chain and its private key.
 type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
@@ -20,7 +20,7 @@ type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 pub(crate) fn server_config(
     cert: Option<(&Path, &Path)>,
     hostname: &str,
-) -> Result<Arc<ServerConfig>, String> {
+) -> Result<Arc<TlsServerConfig>, String> {
     match cert {
         None => build(self_signed(hostname)?).map_err(|e| format!("self-signed certificate: {e}")),
         Some((chain_path, key_path)) => {
@@ -42,8 +42,8 @@ pub(crate) fn server_config(
 }
 
 /// Builds the configuration around one identity.
-fn build((chain, key): Identity) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+fn build((chain, key): Identity) -> Result<Arc<TlsServerConfig>, rustls::Error> {
+    let config = TlsServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
@@ -132,7 +132,7 @@ mod tests {
 
     /// Runs a whole handshake in memory for `name`, then sends one line through it.
     fn handshake(
-        server: Arc<ServerConfig>,
+        server: Arc<TlsServerConfig>,
         client: Arc<ClientConfig>,
         name: &str,
     ) -> Result<(), rustls::Error> {

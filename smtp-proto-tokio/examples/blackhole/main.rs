@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use smtp_proto::tls::{Endpoint, TlsMode};
+use smtp_proto::tls::{Endpoint, TlsMode, TlsServerConfig};
 use smtp_proto::{AbortReason, AuthData, CloseReason, MessageInfo, Protocol, Reply, ServerConfig};
 use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
 use tokio::net::TcpListener;
@@ -187,7 +187,7 @@ fn smtp_config(settings: &Settings, protocol: Protocol) -> Arc<ServerConfig> {
 /// The listening sockets, each with what it speaks, bound in flag order.
 async fn bind_all(
     settings: &Settings,
-    tls: &Arc<rustls::ServerConfig>,
+    tls: &Arc<TlsServerConfig>,
 ) -> Result<Vec<(TcpListener, Endpoint, &'static str)>, String> {
     let smtp = smtp_config(settings, Protocol::Smtp);
     let lmtp = smtp_config(settings, Protocol::Lmtp);
