@@ -41,11 +41,11 @@ fn session_throughput(c: &mut Criterion) {
                 tally
             });
         });
-        group.bench_function(BenchmarkId::new("ours_tls_session_off", label), |b| {
+        group.bench_function(BenchmarkId::new("ours_connection_off", label), |b| {
             b.iter(|| {
                 let tally =
                     ours::run_session_plain(&config, now, black_box(input), chunk, &mut out);
-                tally.check(&transcript, "ours_tls_session_off");
+                tally.check(&transcript, "ours_connection_off");
                 tally
             });
         });

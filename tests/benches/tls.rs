@@ -160,7 +160,7 @@ fn tls(c: &mut Criterion) {
     let mut out = Vec::with_capacity(64 * 1024);
     let mut plain = vec![0u8; 16 * 1024];
     for (chunk, label) in [(4 * 1024, "4KiB"), (16 * 1024, "16KiB")] {
-        group.bench_function(BenchmarkId::new("ours_tls_session", label), |b| {
+        group.bench_function(BenchmarkId::new("ours_connection_tls", label), |b| {
             b.iter_batched(
                 || starttls_session(&smtp, &tls, &client_config, now),
                 |(mut session, mut client)| {
@@ -172,7 +172,7 @@ fn tls(c: &mut Criterion) {
                         out.clear();
                         tally.replies += ours::drain(&mut session, now, &mut tally, &mut out);
                     }
-                    tally.check(&transcript, "ours_tls_session");
+                    tally.check(&transcript, "ours_connection_tls");
                     assert!(session.machine().is_closed(), "QUIT closes the session");
                     tally
                 },
