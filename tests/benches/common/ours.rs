@@ -124,7 +124,9 @@ pub(crate) fn feed(
     tally
 }
 
-/// The whole transcript through a fresh [`Server`].
+/// The whole transcript through a fresh [`Server`]. Never inlined: callgrind counts from
+/// this symbol (`--toggle-collect`, tests/benches/README.md).
+#[inline(never)]
 pub(crate) fn run_server(
     config: &Arc<ServerConfig>,
     now: Instant,
@@ -142,7 +144,8 @@ pub(crate) fn run_server(
 }
 
 /// The whole transcript through a fresh [`Connection`] with TLS off: the driver's
-/// overhead.
+/// overhead. Never inlined, as `run_server`.
+#[inline(never)]
 pub(crate) fn run_session_plain(
     config: &Arc<ServerConfig>,
     now: Instant,
