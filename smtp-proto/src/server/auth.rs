@@ -105,9 +105,12 @@ impl Server {
                 return true;
             }
         };
-        let Phase::Sasl(exchange) = self.enter(Phase::Command) else {
+        let Phase::Sasl(exchange) = &mut self.phase else {
             return true;
         };
+        // Taken out (the placeholder is dropped at once): the line ends the exchange step.
+        let exchange = std::mem::replace(exchange, Exchange::Plain);
+        self.enter(Phase::Command);
         if &line[..] == b"*" {
             // RFC 4954 §4: the client cancels; the server MUST answer 501.
             self.reject(Verb::Auth, &r::AUTH_ABORTED);

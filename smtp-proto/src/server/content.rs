@@ -56,8 +56,8 @@ impl Server {
         };
         if data.ended {
             let (size, flags) = (data.size, data.decoder.flags());
-            // The verdict is a reply (re-arming the command timer) or a decision (no
-            // timer runs while it is owed).
+            // The verdict's reply arms the command timer (no timer runs while the
+            // application decides).
             self.enter(Phase::Command);
             self.end_of_data(size, flags);
             return true;

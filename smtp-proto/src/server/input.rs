@@ -104,16 +104,19 @@ impl LineReader {
     }
 
     /// Appends received octets.
+    #[inline]
     pub(super) fn extend(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
     }
 
     /// Octets received and not yet consumed.
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.buffer.len()
     }
 
     /// Whether no octet is waiting.
+    #[inline]
     pub(super) fn is_empty(&self) -> bool {
         self.buffer.is_empty()
     }
@@ -128,6 +131,7 @@ impl LineReader {
     }
 
     /// The next command line; the limit depends on its verb.
+    #[inline]
     pub(super) fn next_command(&mut self) -> Line {
         let limits = self.limits;
         self.next_line(|l| limits.for_line(l))
@@ -135,6 +139,7 @@ impl LineReader {
 
     /// The next line of a SASL exchange: any of them may be as long as an AUTH line
     /// (RFC 4954 §4).
+    #[inline]
     pub(super) fn next_sasl(&mut self) -> Line {
         let limit = self.limits.auth;
         self.next_line(|_| limit)
@@ -143,6 +148,7 @@ impl LineReader {
     /// Takes the next CR LF-terminated line (RFC 5321 §2.3.8) of at most `limit` octets
     /// including CR LF. An over-long line is reported as soon as it passes the limit and
     /// discarded up to its end by the following calls.
+    #[inline]
     fn next_line(&mut self, limit: impl Fn(&[u8]) -> usize) -> Line {
         if let Some(prev_cr) = self.discarding
             && !self.discard_line(prev_cr)
@@ -208,6 +214,7 @@ impl LineReader {
     /// each content piece is moved down to the end of the content before it, so one step
     /// carries what many stuffed lines would otherwise split into many (a move is cheaper
     /// than an event). Stops after the end-of-data sequence or a rewrite.
+    #[inline]
     pub(super) fn decode_content(&mut self, decoder: &mut DotDecoder) -> Content {
         let input = &mut self.buffer;
         let mut read = 0;
@@ -246,6 +253,7 @@ impl LineReader {
     }
 
     /// Takes up to `max` octets as they are (BDAT chunk content).
+    #[inline]
     pub(super) fn take(&mut self, max: u64) -> Bytes {
         let n = usize::try_from(max).map_or(self.buffer.len(), |m| m.min(self.buffer.len()));
         self.scanned = 0;

@@ -234,14 +234,13 @@ impl Server {
         match self.phase {
             Phase::TlsHandshake => return Err(ApiMisuse::InputDuringTlsHandshake),
             Phase::Closed => return Ok(()),
-            Phase::Data(_) | Phase::Chunk(_) if !bytes.is_empty() => {
-                // Content progress extends the data timeout; trickled command bytes do not.
-                self.now = now;
-                self.arm(Timer::Data);
-            }
             _ => {}
         }
         self.now = now;
+        if !bytes.is_empty() && matches!(self.phase, Phase::Data(_) | Phase::Chunk(_)) {
+            // Content progress extends the data timeout; trickled command bytes do not.
+            self.arm(Timer::Data);
+        }
         self.session.received_input |= !bytes.is_empty();
         self.reader.extend(bytes);
         Ok(())

@@ -44,6 +44,7 @@ impl SyncState {
 impl Server {
     /// Whether the client broke RFC 2920's synchronisation rule for the command `verb`
     /// just read: more input is already here, though it had to wait for our reply.
+    #[inline]
     fn sync_violated(&self, verb: Verb) -> bool {
         let pipelining = self.config.extensions.pipelining
             && matches!(self.session.hello, Some(Verb::Ehlo | Verb::Lhlo));
@@ -56,6 +57,7 @@ impl Server {
     /// The synchronisation check for command `verb`, before its event and again before
     /// its reply: on a violation queues `554 5.5.0` and closes. Returns whether the
     /// session goes on.
+    #[inline]
     pub(super) fn check_sync(&mut self, verb: Verb) -> bool {
         if self.sync_violated(verb) {
             self.send(&r::SYNC_VIOLATION);

@@ -24,6 +24,7 @@ pub(super) enum Timer {
 
 impl Timer {
     /// The timer a phase runs on; none once the session is closed.
+    #[inline]
     fn of(phase: &Phase) -> Option<Self> {
         match phase {
             Phase::Command | Phase::Sasl(_) | Phase::TlsHandshake => Some(Self::Command),
@@ -33,6 +34,7 @@ impl Timer {
     }
 
     /// How long it runs under `config`.
+    #[inline]
     fn duration(self, config: &ServerConfig) -> Duration {
         match self {
             Self::Command => config.timeouts.command,
@@ -42,20 +44,25 @@ impl Timer {
 }
 
 impl Server {
-    /// Moves the session to `phase` and arms that phase's timer from `now`; returns the
-    /// phase left. One exception: leaving an AUTH exchange for the command phase keeps the
-    /// running command timer (the exchange is part of one command, and whatever ends it
-    /// re-arms the timer when it replies, as `finish_command` does; a too-long line's reply
-    /// does not, in either phase).
-    pub(super) fn enter(&mut self, phase: Phase) -> Phase {
-        let keep = matches!((&self.phase, &phase), (Phase::Sasl(_), Phase::Command));
+    /// Moves the session to `phase` and arms that phase's timer from `now`.
+    ///
+    /// One exception: entering the command phase from the middle of a command (an AUTH
+    /// exchange, or DATA content whose verdict comes next) keeps the running timer. What
+    /// finishes that command arms it when it replies (`finish_command`,
+    /// `end_transaction`); while the application decides, no timer runs; and the reply to
+    /// an over-long line arms nothing, in either phase.
+    #[inline]
+    pub(super) fn enter(&mut self, phase: Phase) {
+        let keep = matches!(phase, Phase::Command)
+            && matches!(self.phase, Phase::Sasl(_) | Phase::Data(_));
         if !keep {
             self.deadline = Timer::of(&phase).map(|timer| self.now + timer.duration(&self.config));
         }
-        std::mem::replace(&mut self.phase, phase)
+        self.phase = phase;
     }
 
     /// Restarts `timer` from `now`, within the current phase.
+    #[inline]
     pub(super) fn arm(&mut self, timer: Timer) {
         self.deadline = Some(self.now + timer.duration(&self.config));
     }
