@@ -253,7 +253,7 @@ S: 250 2.0.0 Ok
 #[test]
 fn tls_08_starttls_not_configured() {
     let mut c = config();
-    c.starttls = false;
+    c.offers_starttls = false;
     let ehlo = EHLO_REPLY.replace("S: 250-STARTTLS\n", "");
     let script =
         format!("S: 220 mx.example ESMTP\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example{ehlo}")

@@ -198,7 +198,7 @@ impl Server {
             config,
         };
         server.arm(Timer::Command);
-        // RFC 5321 §4.3.1 greeting (§3.1: 554 when refusing service); RFC 2034 §3: no
+        // RFC 5321 §4.3.1 greeting (§3.1: 554 when there is no service); RFC 2034 §3: no
         // enhanced code on it.
         let greeting = format!("{} {}", server.config.hostname, server.config.greeting);
         let code = if server.config.no_service { 554 } else { 220 };

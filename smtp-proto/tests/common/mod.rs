@@ -38,14 +38,14 @@ use smtp_proto::{AuthData, Event, MessageInfo, Reply, Server, ServerConfig, TlsI
 #[derive(Clone, Debug)]
 pub struct TestConfig {
     pub smtp: ServerConfig,
-    pub starttls: bool,
+    pub offers_starttls: bool,
 }
 
 impl TestConfig {
     /// A new session with this configuration.
     pub fn server(&self, now: Instant) -> Server {
         let smtp = Arc::new(self.smtp.clone());
-        if self.starttls {
+        if self.offers_starttls {
             Server::offering_starttls(smtp, now)
         } else {
             Server::new(smtp, now)
@@ -57,7 +57,7 @@ impl From<ServerConfig> for TestConfig {
     fn from(smtp: ServerConfig) -> Self {
         Self {
             smtp,
-            starttls: false,
+            offers_starttls: false,
         }
     }
 }
@@ -80,7 +80,7 @@ impl DerefMut for TestConfig {
 pub fn config() -> TestConfig {
     let mut c = TestConfig {
         smtp: ServerConfig::new("mx.example"),
-        starttls: true,
+        offers_starttls: true,
     };
     c.extensions.requiretls = true;
     c.extensions.mt_priority = true;
