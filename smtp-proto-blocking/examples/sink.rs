@@ -35,8 +35,7 @@ fn main() -> std::io::Result<()> {
     let socket = TcpListener::bind(&addr)?;
     println!("sink listening on {}", socket.local_addr()?);
     let config = Arc::new(ServerConfig::new("sink.localhost"));
-    let endpoint = Endpoint::new(config, TlsMode::Off)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let endpoint = Endpoint::new(config, TlsMode::Off);
     Listener::new(|_| Sink::default())
         .listen(socket, endpoint)
         .run()

@@ -15,8 +15,7 @@
 //! struct AcceptAll;
 //! impl Handler for AcceptAll {}
 //!
-//! let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off)
-//!     .expect("no STARTTLS without TLS");
+//! let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off);
 //! let socket = std::net::TcpListener::bind("127.0.0.1:2525")?;
 //! let listener = Listener::new(|_info| AcceptAll).listen(socket, endpoint);
 //! let stop = listener.shutdown_handle();

@@ -41,8 +41,7 @@ const HARD_STOP: Duration = Duration::from_secs(5);
 /// struct AcceptAll;
 /// impl Handler for AcceptAll {}
 ///
-/// let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off)
-///     .expect("no STARTTLS without TLS");
+/// let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off);
 /// let socket = tokio::net::TcpListener::bind("127.0.0.1:2525").await?;
 /// Listener::new(|_info| AcceptAll)
 ///     .listen(socket, endpoint)

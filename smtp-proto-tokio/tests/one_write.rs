@@ -63,8 +63,7 @@ async fn pipelined_replies_leave_in_one_write() {
         inner: server_side,
         writes: writes.clone(),
     };
-    let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off)
-        .expect("plain endpoint");
+    let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off);
     let info = ConnectionInfo::new(
         "127.0.0.1:1".parse().expect("address"),
         "127.0.0.1:25".parse().expect("address"),

@@ -47,8 +47,6 @@ pub struct Extensions {
     pub enhanced_status_codes: bool,
     /// DSN (RFC 3461): RET, ENVID, NOTIFY, ORCPT.
     pub dsn: bool,
-    /// STARTTLS (RFC 3207): the application can run a TLS handshake on this connection.
-    pub starttls: bool,
     /// REQUIRETLS (RFC 8689); only advertised and accepted once TLS is active.
     pub requiretls: bool,
     /// MT-PRIORITY (RFC 6710).
@@ -69,8 +67,10 @@ pub struct Extensions {
 
 impl Default for Extensions {
     /// PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME and
-    /// DSN on; STARTTLS, REQUIRETLS, AUTH, MT-PRIORITY, DELIVERBY, FUTURERELEASE off (they
-    /// need the application's cooperation).
+    /// DSN on; REQUIRETLS, AUTH, MT-PRIORITY, DELIVERBY, FUTURERELEASE off (they need the
+    /// application's cooperation). STARTTLS is not an extension setting: it is offered by a
+    /// server built with [`Server::offering_starttls`](crate::Server::offering_starttls),
+    /// which the `tls` module's `Endpoint` does for its STARTTLS mode.
     fn default() -> Self {
         Self {
             pipelining: true,
@@ -81,7 +81,6 @@ impl Default for Extensions {
             smtputf8: true,
             enhanced_status_codes: true,
             dsn: true,
-            starttls: false,
             requiretls: false,
             mt_priority: false,
             deliver_by: None,
@@ -187,9 +186,9 @@ pub struct ServerConfig {
     /// Close the session on HTTP verbs and `Header:` lines (`221 2.7.0`, Postfix
     /// `smtpd_forbidden_commands`); on by default.
     pub close_on_forbidden_commands: bool,
-    /// Refuse service (RFC 5321 §3.1): greet with `554`, answer every command but QUIT
-    /// with `503 5.5.1`, QUIT with `221`. Off by default.
-    pub refuse_service: bool,
+    /// "No SMTP service here" (RFC 5321 §3.1): greet with `554`, answer every command but
+    /// QUIT with `503 5.5.1`, QUIT with `221`. Off by default.
+    pub no_service: bool,
 }
 
 impl ServerConfig {
@@ -209,7 +208,7 @@ impl ServerConfig {
             require_auth: false,
             auth_requires_tls: true,
             close_on_forbidden_commands: true,
-            refuse_service: false,
+            no_service: false,
         }
     }
 

@@ -37,8 +37,4 @@ pub enum ApiMisuse {
         /// Replies given.
         given: usize,
     },
-    /// A TLS session was set up with STARTTLS advertised (`extensions.starttls`) but no
-    /// TLS configuration to run it, or with a STARTTLS configuration that is never offered.
-    #[error("extensions.starttls must be on exactly when a STARTTLS configuration is given")]
-    StartTlsMismatch,
 }

@@ -23,14 +23,13 @@
 //! ```
 //! # use std::{sync::Arc, time::Instant};
 //! # use smtp_proto::{ServerConfig, connection::Next, tls::{Endpoint, TlsMode}};
-//! let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off)?;
+//! let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off);
 //! let now = Instant::now();
 //! let mut connection = endpoint.accept(now);
 //! assert!(matches!(connection.next(now), Next::Read { .. })); // anything sent early?
 //! connection.handle_timeout(now); // no
 //! let Next::Transmit { bytes, .. } = connection.next(now) else { panic!() };
 //! assert!(bytes.starts_with(b"220 mx.example"));
-//! # Ok::<(), smtp_proto::ApiMisuse>(())
 //! ```
 
 use std::io::{self, BufRead, Write};
@@ -47,7 +46,7 @@ pub use rustls;
 pub use rustls::ServerConfig as TlsServerConfig;
 
 use crate::connection::{Connection, Machine};
-use crate::{ApiMisuse, Reply, Server, ServerConfig, TlsInfo};
+use crate::{Reply, Server, ServerConfig, TlsInfo};
 
 /// How a connection uses TLS.
 #[derive(Clone, Debug)]
@@ -84,8 +83,8 @@ impl TlsRole {
     }
 }
 
-/// What one listening socket speaks: the SMTP configuration and the TLS mode, checked
-/// to fit together once, then used for every connection it accepts.
+/// What one listening socket speaks: the SMTP configuration and the TLS mode, used for
+/// every connection it accepts.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     config: Arc<ServerConfig>,
@@ -93,19 +92,11 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Checks that `config` and `tls` agree: `extensions.starttls` is on exactly when
-    /// `tls` is [`TlsMode::StartTls`] (for implicit TLS it does not matter: STARTTLS is
-    /// never offered under TLS).
-    ///
-    /// # Errors
-    ///
-    /// [`ApiMisuse::StartTlsMismatch`] when they disagree.
-    pub fn new(config: Arc<ServerConfig>, tls: TlsMode) -> Result<Self, ApiMisuse> {
-        let starttls = matches!(tls, TlsMode::StartTls(_));
-        if !matches!(tls, TlsMode::Implicit(_)) && config.extensions.starttls != starttls {
-            return Err(ApiMisuse::StartTlsMismatch);
-        }
-        Ok(Self { config, tls })
+    /// The endpoint for `config` and `tls`. Its servers offer STARTTLS exactly when `tls`
+    /// is [`TlsMode::StartTls`] (see [`Server::offering_starttls`]); under implicit TLS it
+    /// is never offered, since TLS is already active.
+    pub fn new(config: Arc<ServerConfig>, tls: TlsMode) -> Self {
+        Self { config, tls }
     }
 
     /// The SMTP configuration.
@@ -121,11 +112,17 @@ impl Endpoint {
     /// The connection for a client just accepted; its greeting is queued (for implicit
     /// TLS, it leaves after the handshake).
     pub fn accept(&self, now: Instant) -> Connection<Server> {
-        let server = Server::new(self.config.clone(), now);
-        let layer = match &self.tls {
-            TlsMode::Off => Layer::plain(),
-            TlsMode::StartTls(tls) => Layer::starttls(TlsRole::Server(tls.clone())),
-            TlsMode::Implicit(tls) => Layer::implicit(&TlsRole::Server(tls.clone())),
+        let config = self.config.clone();
+        let (server, layer) = match &self.tls {
+            TlsMode::Off => (Server::new(config, now), Layer::plain()),
+            TlsMode::StartTls(tls) => (
+                Server::offering_starttls(config, now),
+                Layer::starttls(TlsRole::Server(tls.clone())),
+            ),
+            TlsMode::Implicit(tls) => (
+                Server::new(config, now),
+                Layer::implicit(&TlsRole::Server(tls.clone())),
+            ),
         };
         Connection::with_transport(server, layer)
     }

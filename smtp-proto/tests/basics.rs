@@ -43,12 +43,9 @@ fn full_session_with_events() {
 }
 
 /// A session fed `input`, with its greeting drained, returning the next event.
-fn session_at(
-    config: smtp_proto::ServerConfig,
-    input: &[u8],
-) -> (smtp_proto::Server, smtp_proto::Event) {
+fn session_at(config: common::TestConfig, input: &[u8]) -> (smtp_proto::Server, smtp_proto::Event) {
     let now = common::t0();
-    let mut server = smtp_proto::Server::new(std::sync::Arc::new(config), now);
+    let mut server = config.server(now);
     let _ = server.poll_transmit(&mut Vec::new());
     server.handle_input(now, input).expect("input");
     let event = server.poll_event().expect("an event");
@@ -169,9 +166,9 @@ fn respond_each_misuse_answers_every_recipient() {
 /// the client, with `451 4.3.0`, and reports the misuse.
 #[test]
 fn answer_replaces_a_reply_that_does_not_fit() {
-    use smtp_proto::{ApiMisuse, Event, Reply, Server};
+    use smtp_proto::{ApiMisuse, Event, Reply};
     let now = common::t0();
-    let mut server = Server::new(std::sync::Arc::new(common::config()), now);
+    let mut server = common::config().server(now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     server

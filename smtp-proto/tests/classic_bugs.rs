@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{
     EHLO_REPLY_TLS, QUIT, QUIT_IN_TRANSACTION, config, escape, greeted, in_transaction, t0,
     transcript,
@@ -519,7 +517,7 @@ S: 503 5.5.1 Error: need MAIL command
 #[test]
 fn cve_2005_1513_qmail_huge_data_is_bounded() {
     let now = t0();
-    let mut server = Server::new(Arc::new(config()), now);
+    let mut server = config().server(now);
     let mut out = Vec::new();
     let mut streamed = 0usize;
     let mut aborted = None;

@@ -58,9 +58,7 @@ fn run(connection: &mut Connection<Server>, now: Instant, unhandled: bool) -> Ve
 }
 
 fn plain() -> Connection<Server> {
-    Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off)
-        .unwrap()
-        .accept(t0())
+    Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off).accept(t0())
 }
 
 /// A connection past its greeting.
@@ -349,9 +347,8 @@ fn tls_04_starttls_with_injected_bytes_is_logged_once() {
     .with_no_client_auth()
     .with_single_cert(vec![cert], private)
     .unwrap();
-    let mut config = ServerConfig::new("mx.example");
-    config.extensions.starttls = true;
-    let endpoint = Endpoint::new(Arc::new(config), TlsMode::StartTls(Arc::new(tls))).unwrap();
+    let config = ServerConfig::new("mx.example");
+    let endpoint = Endpoint::new(Arc::new(config), TlsMode::StartTls(Arc::new(tls)));
     let now = t0();
     let asked = tracing::subscriber::with_default(subscriber, || {
         let mut connection = endpoint.accept(now);

@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine as _;
-use common::{EHLO, EHLO_E, GREETING, TX_E, config, exact, script, t0, transcript};
+use common::{EHLO, EHLO_E, GREETING, TX_E, TestConfig, config, exact, script, t0, transcript};
 use smtp_proto::codec::params::{ByMode, DeliverBy, Hold};
-use smtp_proto::{EnhancedCode, Event, MailParams, Protocol, Reply, Server, ServerConfig, TlsInfo};
+use smtp_proto::{EnhancedCode, Event, MailParams, Protocol, Reply, Server, TlsInfo};
 
 /// STARTTLS, the handshake, and `EHLO c.example` again: the list now has REQUIRETLS and
 /// AUTH and no STARTTLS (RFC 3207 §4.2, RFC 8689 §4, RFC 4954 §4). With events.
@@ -40,9 +38,9 @@ S: 250 FUTURERELEASE 604800 2026-12-01T00:00:00Z
 /// Drives a server directly: greeting, optional STARTTLS + handshake, EHLO, then `mail`;
 /// returns the parameters of the `Mail` event, or the reply bytes if the server answered
 /// by itself.
-fn mail_params(config: ServerConfig, tls: bool, mail: &str) -> Result<MailParams, String> {
+fn mail_params(config: impl Into<TestConfig>, tls: bool, mail: &str) -> Result<MailParams, String> {
     let now = t0();
-    let mut server = Server::new(Arc::new(config), now);
+    let mut server = config.into().server(now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     let feed = |server: &mut Server, bytes: &[u8]| -> Option<Event> {
@@ -1005,7 +1003,7 @@ fn ext_enhancedstatuscodes_off() {
 #[test]
 fn ext_enhancedstatuscodes_multiline_and_default() {
     let now = t0();
-    let mut server = Server::new(Arc::new(config()), now);
+    let mut server = config().server(now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     out.clear();
@@ -1089,7 +1087,7 @@ fn ext_requiretls_only_under_tls() {
 
 // ---- LMTP (RFC 2033) ---------------------------------------------------------------------
 
-fn lmtp() -> ServerConfig {
+fn lmtp() -> TestConfig {
     let mut c = config();
     c.protocol = Protocol::Lmtp;
     c

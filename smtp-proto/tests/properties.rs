@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{Harness, Input, check_enhanced_codes, config};
+use common::{Harness, Input, TestConfig, check_enhanced_codes, config};
 use proptest::prelude::*;
-use smtp_proto::{LineEndingPolicy, ServerConfig};
+use smtp_proto::LineEndingPolicy;
 
 /// One client line of a generated session (valid, invalid and hostile commands).
 fn command() -> impl Strategy<Value = Vec<u8>> {
@@ -83,7 +83,7 @@ fn session() -> impl Strategy<Value = Vec<u8>> {
 
 /// Sessions are fed as one pipelined stream, so the RFC 2920 sync check (which depends on
 /// how the client waits) is off here; `transcript()` covers it with fixed reads.
-fn lenient(policy: LineEndingPolicy) -> ServerConfig {
+fn lenient(policy: LineEndingPolicy) -> TestConfig {
     let mut c = config();
     c.pipelining_sync_check = false;
     c.limits.max_errors = 10_000;
@@ -91,7 +91,7 @@ fn lenient(policy: LineEndingPolicy) -> ServerConfig {
     c
 }
 
-fn feed(config: ServerConfig, input: &[u8], sizes: &[usize]) -> Harness {
+fn feed(config: TestConfig, input: &[u8], sizes: &[usize]) -> Harness {
     let mut h = Harness::new(config);
     let mut rest = input;
     let mut reads = Vec::new();

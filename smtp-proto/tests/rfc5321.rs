@@ -1162,7 +1162,7 @@ fn r_data_2_content_after_354() {
 #[test]
 fn r_greet_1_refusing_service() {
     let mut c = config();
-    c.refuse_service = true;
+    c.no_service = true;
     transcript(
         c,
         r"

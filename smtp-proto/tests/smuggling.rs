@@ -8,13 +8,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{
-    EHLO_REPLY, QUIT, config, decode_bytes, exact, greeted, in_transaction, normalize, run_script,
-    run_split, t0, transcript,
+    EHLO_REPLY, QUIT, TestConfig, config, decode_bytes, exact, greeted, in_transaction, normalize,
+    run_script, run_split, t0, transcript,
 };
-use smtp_proto::{CloseReason, Event, Server, ServerConfig};
+use smtp_proto::{CloseReason, Event};
 
 /// [D]: [T] plus DATA answered 354.
 fn in_data() -> String {
@@ -26,7 +24,7 @@ S: 354 End data with <CR><LF>.<CR><LF>
 "
 }
 
-fn no_sync_check(mut c: ServerConfig) -> ServerConfig {
+fn no_sync_check(mut c: TestConfig) -> TestConfig {
     c.pipelining_sync_check = false;
     c
 }
@@ -50,7 +48,7 @@ const BARE_REJECT: &str =
 /// of their own (the invariant of every row but SMG-01/SMG-16). Returns the number of
 /// messages the application was asked to accept.
 #[track_caller]
-fn smuggle(config: ServerConfig, seq: &str, outcome: &str) -> usize {
+fn smuggle(config: TestConfig, seq: &str, outcome: &str) -> usize {
     let script = format!("{}C: {PRE}{seq}{POST}\n{outcome}{QUIT}", in_data());
     transcript(config, &script).messages.len()
 }
@@ -76,7 +74,7 @@ fn strict_rejects(seq: &str, decoded: &str) {
 /// One message, ending at the real terminator, whose content is PRE + `decoded` + the
 /// smuggled commands as plain text; `flags` are the `MessageComplete` flags.
 #[track_caller]
-fn accepted_as_one_message(config: ServerConfig, seq: &str, decoded: &str, flags: &str) {
+fn accepted_as_one_message(config: TestConfig, seq: &str, decoded: &str, flags: &str) {
     let content = format!("{PRE}{decoded}{SMUGGLED}");
     let size = decode_bytes(&content).len();
     let outcome = format!(
@@ -471,7 +469,7 @@ S: 250 2.1.0 Ok
 #[test]
 fn smg_p5_client_speaks_before_greeting() {
     let now = t0();
-    let mut server = Server::new(Arc::new(config()), now);
+    let mut server = config().server(now);
     server
         .handle_input(now, b"EHLO c\r\n")
         .expect("plain input accepted");

@@ -8,10 +8,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{EHLO_REPLY, EHLO_REPLY_TLS, QUIT, config, exact, greeted, t0, transcript};
-use smtp_proto::{ApiMisuse, Event, InjectionPolicy, Server, TlsInfo};
+use smtp_proto::{ApiMisuse, Event, InjectionPolicy, TlsInfo};
 
 /// [G], then STARTTLS and a finished handshake (no EHLO yet).
 fn after_starttls() -> String {
@@ -42,7 +40,7 @@ fn tls_01_starttls_is_answered_220() {
 #[test]
 fn tls_01_nothing_happens_during_the_handshake() {
     let now = t0();
-    let mut server = Server::new(Arc::new(config()), now);
+    let mut server = config().server(now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     server
@@ -255,7 +253,7 @@ S: 250 2.0.0 Ok
 #[test]
 fn tls_08_starttls_not_configured() {
     let mut c = config();
-    c.extensions.starttls = false;
+    c.offers_starttls = false;
     let ehlo = EHLO_REPLY.replace("S: 250-STARTTLS\n", "");
     let script =
         format!("S: 220 mx.example ESMTP\nC: EHLO c.example\\r\\n\nE: Hello EHLO c.example{ehlo}")
@@ -344,7 +342,7 @@ S: 235 2.7.0 Authentication successful
 #[test]
 fn tls_13_implicit_tls_only_before_input() {
     let now = t0();
-    let mut server = Server::new(Arc::new(config()), now);
+    let mut server = config().server(now);
     server.handle_input(now, b"NO").expect("input");
     assert_eq!(
         server.handle_tls_established(now, TlsInfo::default()),
@@ -352,7 +350,7 @@ fn tls_13_implicit_tls_only_before_input() {
     );
     assert!(!server.is_tls());
 
-    let mut server = Server::new(Arc::new(config()), now);
+    let mut server = config().server(now);
     server
         .handle_tls_established(now, TlsInfo::default())
         .expect("implicit TLS");

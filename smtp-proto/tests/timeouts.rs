@@ -9,11 +9,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{EHLO_E, GREETING, TX_E, config, script, t0, transcript};
-use smtp_proto::{ApiMisuse, Event, Server};
+use smtp_proto::{ApiMisuse, Event};
 
 const TIMEOUT: &str = "S: 421 4.4.2 mx.example Error: timeout exceeded\n";
 
@@ -261,7 +260,7 @@ fn timeout_back_to_command_timer_after_message() {
 #[test]
 fn timeout_not_while_decision_pending() {
     let start = t0();
-    let mut server = Server::new(Arc::new(config()), start);
+    let mut server = config().server(start);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     assert_eq!(
@@ -410,7 +409,7 @@ fn graceful_shutdown_lets_the_message_in_flight_finish() {
 /// Graceful shutdown with the final decision still owed: the 421 waits for it.
 #[test]
 fn graceful_shutdown_waits_for_the_owed_decision() {
-    let mut server = Server::new(Arc::new(config()), t0());
+    let mut server = config().server(t0());
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     server
@@ -456,7 +455,7 @@ fn shutdown_during_tls_handshake() {
 #[test]
 fn shutdown_cancels_pending_decision() {
     let now = t0();
-    let mut server = Server::new(Arc::new(config()), now);
+    let mut server = config().server(now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     server

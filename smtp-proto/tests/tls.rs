@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use smtp_proto::connection::{Connection, Next};
 use smtp_proto::tls::{Endpoint, TlsMode};
-use smtp_proto::{ApiMisuse, CloseReason, Event, Server, ServerConfig};
+use smtp_proto::{CloseReason, Event, Server, ServerConfig};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -42,10 +42,8 @@ fn tls_configs() -> (Arc<rustls::ServerConfig>, Arc<ClientConfig>) {
     (Arc::new(server), Arc::new(client))
 }
 
-fn smtp_config(starttls: bool) -> Arc<ServerConfig> {
-    let mut config = ServerConfig::new("mx.example");
-    config.extensions.starttls = starttls;
-    Arc::new(config)
+fn smtp_config() -> Arc<ServerConfig> {
+    Arc::new(ServerConfig::new("mx.example"))
 }
 
 /// What a connection asks for once it has nothing more to hand out.
@@ -87,7 +85,7 @@ fn run(
 }
 
 fn connection(config: Arc<ServerConfig>, mode: TlsMode, now: Instant) -> Connection<Server> {
-    Endpoint::new(config, mode).unwrap().accept(now)
+    Endpoint::new(config, mode).accept(now)
 }
 
 /// One client and one session over an in-memory "socket".
@@ -108,11 +106,11 @@ impl Pair {
         let now = common::t0();
         let (session, client) = match mode {
             Mode::StartTls => (
-                connection(smtp_config(true), TlsMode::StartTls(server_tls), now),
+                connection(smtp_config(), TlsMode::StartTls(server_tls), now),
                 None,
             ),
             Mode::Implicit => (
-                connection(smtp_config(false), TlsMode::Implicit(server_tls), now),
+                connection(smtp_config(), TlsMode::Implicit(server_tls), now),
                 Some(new_client(&client_config)),
             ),
         };
@@ -457,20 +455,41 @@ fn tls_11_nothing_is_read_after_close_notify() {
     );
 }
 
+/// The endpoint's TLS mode alone decides whether STARTTLS is offered: in the EHLO reply
+/// of a STARTTLS endpoint, not on a plaintext one (where the command is not implemented)
+/// nor under implicit TLS (where TLS is already active).
 #[test]
-fn starttls_needs_a_matching_configuration() {
-    let (server_tls, _) = tls_configs();
+fn starttls_offer_follows_the_mode() {
+    let mut pair = Pair::new(Mode::StartTls);
+    pair.send_raw(&[b"EHLO client.example\r\n"]);
+    let ehlo = pair.take_received();
+    assert!(ehlo.contains("STARTTLS\r\n"), "{ehlo}");
+
     let now = common::t0();
-    assert_eq!(
-        Endpoint::new(smtp_config(true), TlsMode::Off).err(),
-        Some(ApiMisuse::StartTlsMismatch)
+    let mut plain = connection(smtp_config(), TlsMode::Off, now);
+    let (mut events, mut wire) = (Vec::new(), Vec::new());
+    assert_eq!(run(&mut plain, now, &mut events, &mut wire), Then::Read);
+    wire.clear();
+    plain.handle_input(now, b"EHLO client.example\r\n");
+    let _ = run(&mut plain, now, &mut events, &mut wire);
+    let ehlo = String::from_utf8(std::mem::take(&mut wire)).unwrap();
+    assert!(ehlo.starts_with("250-mx.example\r\n"), "{ehlo}");
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+    plain.handle_input(now, b"STARTTLS\r\n");
+    let _ = run(&mut plain, now, &mut events, &mut wire);
+    assert_eq!(wire, b"502 5.5.1 Error: command not implemented\r\n");
+    assert!(
+        !events.iter().any(|e| e.starts_with("StartTls")),
+        "{events:?}"
     );
-    assert_eq!(
-        Endpoint::new(smtp_config(false), TlsMode::StartTls(server_tls.clone())).err(),
-        Some(ApiMisuse::StartTlsMismatch)
-    );
-    assert!(Endpoint::new(smtp_config(true), TlsMode::Implicit(server_tls)).is_ok());
-    let _ = now;
+
+    let mut implicit = Pair::new(Mode::Implicit);
+    implicit.pump(&whole);
+    assert_eq!(implicit.take_received(), "220 mx.example ESMTP\r\n");
+    implicit.send_tls(b"EHLO client.example\r\n", &whole);
+    let ehlo = implicit.take_received();
+    assert!(ehlo.starts_with("250-mx.example\r\n"), "{ehlo}");
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
 }
 
 #[test]
@@ -492,7 +511,7 @@ fn handshake_timeout_closes_silently() {
 
 #[test]
 fn refused_connection_gets_421_and_closes() {
-    let endpoint = Endpoint::new(smtp_config(false), TlsMode::Off).unwrap();
+    let endpoint = Endpoint::new(smtp_config(), TlsMode::Off);
     let mut session = endpoint.refuse(common::t0(), None);
     let mut events = Vec::new();
     let mut wire = Vec::new();

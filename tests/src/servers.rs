@@ -84,7 +84,6 @@ impl Setup {
     /// synchronisation check, STARTTLS injection discarded).
     pub fn new() -> Self {
         let mut config = ServerConfig::new(HOSTNAME);
-        config.extensions.starttls = true;
         config.extensions.auth_mechanisms = vec!["PLAIN".to_owned(), "LOGIN".to_owned()];
         config.limits.max_message_size = MAX_MESSAGE;
         Self {
@@ -98,21 +97,15 @@ impl Setup {
         }
     }
 
-    /// The endpoint of a listener with this setup.
-    ///
-    /// # Panics
-    /// If the configuration and the TLS mode disagree.
+    /// The endpoint of a listener with this setup; it offers STARTTLS exactly when
+    /// [`tls`](Self::tls) is [`Tls::Starttls`].
     pub fn endpoint(&self) -> Endpoint {
-        let mut config = self.config.clone();
         let mode = match self.tls {
-            Tls::Off => {
-                config.extensions.starttls = false;
-                TlsMode::Off
-            }
+            Tls::Off => TlsMode::Off,
             Tls::Starttls => TlsMode::StartTls(server_tls()),
             Tls::Implicit => TlsMode::Implicit(server_tls()),
         };
-        Endpoint::new(Arc::new(config), mode).expect("configuration fits the TLS mode")
+        Endpoint::new(Arc::new(self.config.clone()), mode)
     }
 }
 

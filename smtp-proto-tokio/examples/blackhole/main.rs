@@ -175,7 +175,6 @@ fn smtp_config(settings: &Settings, protocol: Protocol) -> Arc<ServerConfig> {
     config.protocol = protocol;
     config.limits.max_message_size = settings.max_message_size;
     config.limits.max_recipients = settings.max_recipients;
-    config.extensions.starttls = true;
     if !settings.auth.is_empty() {
         config.extensions.auth_mechanisms = vec!["PLAIN".to_owned(), "LOGIN".to_owned()];
     }
@@ -217,8 +216,7 @@ async fn bind_all(
             let socket = TcpListener::bind(addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let endpoint = Endpoint::new(config.clone(), mode.clone())
-                .map_err(|e| format!("{kind} listener on {addr}: {e}"))?;
+            let endpoint = Endpoint::new(config.clone(), mode.clone());
             bound.push((socket, endpoint, kind));
         }
     }

@@ -19,7 +19,7 @@
 //! | [`require_auth`](crate::ServerConfig::require_auth) | off | an MX must take mail from strangers; a submission listener turns it on (`530 5.7.0`, RFC 4954 §6) |
 //! | [`auth_requires_tls`](crate::ServerConfig::auth_requires_tls) | on | PLAIN and LOGIN send the password in the clear; RFC 4954 §4 lets a server hide mechanisms until TLS is up and answer `538 5.7.11` (`manual::starttls` TLS-14), as Postfix does with `smtpd_tls_auth_only` |
 //! | [`close_on_forbidden_commands`](crate::ServerConfig::close_on_forbidden_commands) | on | an HTTP verb or a `Header:` line means a browser or a proxy was tricked into talking to the SMTP port (cross-protocol attacks); Postfix's `smtpd_forbidden_commands` answers `221 2.7.0` and hangs up |
-//! | [`refuse_service`](crate::ServerConfig::refuse_service) | off | the RFC 5321 §3.1 "no service" mode (`554` greeting, `503` to all but QUIT) is a deliberate operator decision (`manual::conformance` R-GREET-1) |
+//! | [`no_service`](crate::ServerConfig::no_service) | off | the RFC 5321 §3.1 "no service" mode (`554` greeting, `503` to all but QUIT) is a deliberate operator decision (`manual::conformance` R-GREET-1) |
 //!
 //! # Extensions
 //!
@@ -35,7 +35,7 @@
 //! | [`smtputf8`](crate::Extensions::smtputf8) | on | RFC 6531; without it a UTF-8 address can only be refused (`553 5.6.7`). It also raises the MAIL and RCPT line limits by 10 (RFC 6531 §3.4) |
 //! | [`enhanced_status_codes`](crate::Extensions::enhanced_status_codes) | on | RFC 2034/3463 codes make replies machine-readable; the core adds the right class to every 2xx/4xx/5xx reply |
 //! | [`dsn`](crate::Extensions::dsn) | on | RFC 3461 parameters are parsed and validated by the core (xtext with no controls, ENVID ≤ 100, ORCPT ≤ 500 — the Exim CVE-2020-28021/28026 checks) and handed over typed; honouring them is the application's job |
-//! | [`starttls`](crate::Extensions::starttls) | off | needs a certificate and the TLS layer; it must be on exactly when TLS runs in STARTTLS mode (the `tls` module's `Endpoint` checks that the two agree) |
+//! | STARTTLS | off | not an [`Extensions`](crate::Extensions) setting, so it cannot disagree with the TLS layer: it needs a certificate and someone to run the handshake, so [`Server::new`](crate::Server::new) does not offer it and [`Server::offering_starttls`](crate::Server::offering_starttls) does. The `tls` module's `Endpoint` builds its servers with the latter exactly when its mode is `TlsMode::StartTls` |
 //! | [`requiretls`](crate::Extensions::requiretls) | off | RFC 8689 promises onward TLS, which only the application can keep; even when on, it is advertised only under TLS |
 //! | [`mt_priority`](crate::Extensions::mt_priority), [`deliver_by`](crate::Extensions::deliver_by), [`future_release`](crate::Extensions::future_release) | off | RFC 6710, 2852 and 4865 ask for queue behaviour (priorities, deadlines, holding mail) and, for the last two, bounds checked against the wall clock, which the core never reads |
 //! | [`auth_mechanisms`](crate::Extensions::auth_mechanisms) | empty | AUTH needs a credential store. PLAIN and LOGIN are decoded by the core; other names are passed through as raw exchanges |

@@ -41,8 +41,8 @@ impl Server {
     }
 
     fn command(&mut self, line: &[u8]) {
-        if self.config.refuse_service {
-            return self.refused_service(line);
+        if self.config.no_service {
+            return self.no_service(line);
         }
         let (verb, args) = match command::classify(line) {
             CommandLine::Known(verb, args) => (verb, args),
@@ -97,7 +97,7 @@ impl Server {
     }
 
     /// RFC 5321 §3.1: after a 554 greeting, wait for QUIT and answer anything else 503.
-    fn refused_service(&mut self, line: &[u8]) {
+    fn no_service(&mut self, line: &[u8]) {
         if command::classify(line) == CommandLine::Known(Verb::Quit, b"") {
             self.send(&r::BYE);
             self.close(CloseReason::Quit, None);
@@ -203,7 +203,7 @@ impl Server {
         add(x.smtputf8, format_args!("SMTPUTF8"));
         add(x.enhanced_status_codes, format_args!("ENHANCEDSTATUSCODES"));
         add(x.dsn, format_args!("DSN"));
-        add(x.starttls && !tls, format_args!("STARTTLS"));
+        add(self.session.starttls && !tls, format_args!("STARTTLS"));
         add(x.requiretls && tls, format_args!("REQUIRETLS"));
         if self.auth_offered() {
             let mechanisms = x.auth_mechanisms.join(" ");
@@ -514,7 +514,7 @@ impl Server {
         if self.session.tls.is_some() {
             return self.reject(Verb::StartTls, &r::TLS_ACTIVE);
         }
-        if !self.config.extensions.starttls {
+        if !self.session.starttls {
             return self.reject(Verb::StartTls, &r::NOT_IMPLEMENTED);
         }
         if !self.reader.is_empty() && self.config.starttls_injection == InjectionPolicy::Close {

@@ -145,6 +145,9 @@ struct ChunkPhase {
 struct SessionState {
     /// The accepted HELO/EHLO/LHLO, if any.
     hello: Option<Verb>,
+    /// STARTTLS is offered in the EHLO reply and accepted as a command (until TLS is
+    /// active): the server was built with `Server::offering_starttls`.
+    starttls: bool,
     tls: Option<TlsInfo>,
     authenticated: bool,
     errors: u32,
@@ -177,6 +180,8 @@ struct ChunkedMessage {
 
 impl Server {
     /// A session that has just accepted a connection; the 220 greeting is queued.
+    /// STARTTLS is neither offered nor accepted (`502 5.5.1`); see
+    /// [`offering_starttls`](Self::offering_starttls).
     pub fn new(config: Arc<ServerConfig>, now: Instant) -> Self {
         let mut server = Self {
             now,
@@ -193,20 +198,31 @@ impl Server {
             config,
         };
         server.arm(Timer::Command);
-        // RFC 5321 §4.3.1 greeting (§3.1: 554 when refusing service); RFC 2034 §3: no
+        // RFC 5321 §4.3.1 greeting (§3.1: 554 when there is no service); RFC 2034 §3: no
         // enhanced code on it.
         let greeting = format!("{} {}", server.config.hostname, server.config.greeting);
-        let code = if server.config.refuse_service {
-            554
-        } else {
-            220
-        };
+        let code = if server.config.no_service { 554 } else { 220 };
         crate::codec::reply::encode_lines(
             code,
             None,
             std::iter::once(greeting.as_str()),
             &mut server.output,
         );
+        server
+    }
+
+    /// Like [`new`](Self::new), but the session offers STARTTLS (RFC 3207) in its EHLO
+    /// reply until TLS is active, and accepts the `STARTTLS` command.
+    ///
+    /// The caller must then run the TLS handshake itself: after [`Event::StartTls`], every
+    /// byte is TLS, and the server waits for
+    /// [`handle_tls_established`](Self::handle_tls_established) (or
+    /// [`handle_tls_failure`](Self::handle_tls_failure)) before reading the next command.
+    /// `Connection`'s TLS transport does exactly that; the `tls` module's `Endpoint` builds
+    /// its servers with this constructor when its mode is STARTTLS.
+    pub fn offering_starttls(config: Arc<ServerConfig>, now: Instant) -> Self {
+        let mut server = Self::new(config, now);
+        server.session.starttls = true;
         server
     }
 

@@ -26,16 +26,62 @@
 )]
 
 use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smtp_proto::{AuthData, Event, MessageInfo, Reply, Server, ServerConfig, TlsInfo};
 
-/// The configuration most transcripts use: every extension on, STARTTLS available, AUTH
+/// What a test server is built from: the SMTP configuration, which it derefs to (so
+/// `c.limits.x = …` works), and whether the server offers STARTTLS
+/// (`Server::offering_starttls`). From a bare `ServerConfig`: no STARTTLS.
+#[derive(Clone, Debug)]
+pub struct TestConfig {
+    pub smtp: ServerConfig,
+    pub offers_starttls: bool,
+}
+
+impl TestConfig {
+    /// A new session with this configuration.
+    pub fn server(&self, now: Instant) -> Server {
+        let smtp = Arc::new(self.smtp.clone());
+        if self.offers_starttls {
+            Server::offering_starttls(smtp, now)
+        } else {
+            Server::new(smtp, now)
+        }
+    }
+}
+
+impl From<ServerConfig> for TestConfig {
+    fn from(smtp: ServerConfig) -> Self {
+        Self {
+            smtp,
+            offers_starttls: false,
+        }
+    }
+}
+
+impl Deref for TestConfig {
+    type Target = ServerConfig;
+    fn deref(&self) -> &ServerConfig {
+        &self.smtp
+    }
+}
+
+impl DerefMut for TestConfig {
+    fn deref_mut(&mut self) -> &mut ServerConfig {
+        &mut self.smtp
+    }
+}
+
+/// The configuration most transcripts use: every extension on, STARTTLS offered, AUTH
 /// PLAIN/LOGIN (after TLS), DELIVERBY, FUTURERELEASE, MT-PRIORITY, REQUIRETLS.
-pub fn config() -> ServerConfig {
-    let mut c = ServerConfig::new("mx.example");
-    c.extensions.starttls = true;
+pub fn config() -> TestConfig {
+    let mut c = TestConfig {
+        smtp: ServerConfig::new("mx.example"),
+        offers_starttls: true,
+    };
     c.extensions.requiretls = true;
     c.extensions.mt_priority = true;
     c.extensions.deliver_by = Some(3600);
@@ -90,9 +136,9 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(config: ServerConfig) -> Self {
+    pub fn new(config: impl Into<TestConfig>) -> Self {
         let now = Instant::now();
-        let server = Server::new(Arc::new(config), now);
+        let server = config.into().server(now);
         let mut h = Self {
             server,
             now,
@@ -412,7 +458,7 @@ fn parse_answer(text: &str) -> Answer {
 }
 
 /// Runs `script` against a server built from `config`, feeding each `C:` line as given.
-pub fn run_script(config: ServerConfig, script: &str) -> (Run, Vec<String>) {
+pub fn run_script(config: impl Into<TestConfig>, script: &str) -> (Run, Vec<String>) {
     let (steps, expected) = parse(script);
     let mut h = Harness::new(config);
     for (echo, input) in &steps {
@@ -429,7 +475,7 @@ pub fn run_script(config: ServerConfig, script: &str) -> (Run, Vec<String>) {
 /// Runs `script` with every read re-split by `split` (a function from a read to the sizes
 /// of its pieces); returns the log without the echoed inputs, for split-invariance checks.
 pub fn run_split(
-    config: ServerConfig,
+    config: impl Into<TestConfig>,
     script: &str,
     mut split: impl FnMut(&[u8]) -> Vec<usize>,
 ) -> Run {
@@ -466,7 +512,8 @@ pub fn run_split(
 /// bytes) when every read is split into single bytes and at random points (seeded by the
 /// script, so a failure reproduces).
 #[track_caller]
-pub fn transcript(config: ServerConfig, script: &str) -> Run {
+pub fn transcript(config: impl Into<TestConfig>, script: &str) -> Run {
+    let config = config.into();
     let (run, expected) = run_script(config.clone(), script);
     assert_eq!(
         run.log.join("\n"),
@@ -656,7 +703,7 @@ pub fn script(parts: &[&str]) -> String {
 }
 
 /// `config()` with Postfix-style line-ending normalisation.
-pub fn normalize() -> ServerConfig {
+pub fn normalize() -> TestConfig {
     let mut c = config();
     c.line_endings = smtp_proto::LineEndingPolicy::Normalize;
     c
@@ -672,7 +719,8 @@ pub fn t0() -> Instant {
 /// what one read holds (RFC 2920 synchronisation, STARTTLS injection): re-fed byte by
 /// byte, nothing would be buffered.
 #[track_caller]
-pub fn exact(config: ServerConfig, script: &str) -> Run {
+pub fn exact(config: impl Into<TestConfig>, script: &str) -> Run {
+    let config = config.into();
     let (run, expected) = run_script(config.clone(), script);
     assert_eq!(
         run.log.join("\n"),

@@ -9,6 +9,8 @@ pub(super) const HOSTNAME: &str = "mx.example";
 #[derive(Clone, Debug)]
 pub(super) struct Variant {
     pub(super) config: ServerConfig,
+    /// The server offers STARTTLS (`Server::offering_starttls`).
+    pub(super) starttls: bool,
     /// Implicit TLS: `handle_tls_established` right after the server is created.
     pub(super) implicit_tls: bool,
 }
@@ -21,7 +23,7 @@ pub(super) struct Variant {
 ///
 /// `b`: bit 0 AUTH PLAIN LOGIN XTEST, bit 1 AUTH allowed without TLS, bit 2 STARTTLS
 /// injection closes, bit 3 forbidden commands answered instead of closing, bit 4 implicit
-/// TLS, bit 5 refuse service (with bit 6), bit 6 error limit 3, bit 7 bare extensions
+/// TLS, bit 5 no service (RFC 5321 §3.1 `554` greeting, with bit 6), bit 6 error limit 3, bit 7 bare extensions
 /// (no PIPELINING, CHUNKING, SIZE, ENHANCEDSTATUSCODES, DSN, 8BITMIME, SMTPUTF8).
 pub(super) fn variant(a: u8, b: u8) -> Variant {
     let bit = |byte: u8, n: u8| byte & (1 << n) != 0;
@@ -35,7 +37,6 @@ pub(super) fn variant(a: u8, b: u8) -> Variant {
     if bit(a, 2) {
         small_limits(&mut c);
     }
-    c.extensions.starttls = bit(a, 3);
     c.pipelining_sync_check = bit(a, 4);
     c.require_tls = bit(a, 5);
     c.require_auth = bit(a, 5) && bit(b, 0);
@@ -53,7 +54,7 @@ pub(super) fn variant(a: u8, b: u8) -> Variant {
         c.starttls_injection = InjectionPolicy::Close;
     }
     c.close_on_forbidden_commands = !bit(b, 3);
-    c.refuse_service = bit(b, 5) && bit(b, 6);
+    c.no_service = bit(b, 5) && bit(b, 6);
     if bit(b, 6) {
         c.limits.max_errors = 3;
     }
@@ -70,6 +71,7 @@ pub(super) fn variant(a: u8, b: u8) -> Variant {
     }
     Variant {
         config: c,
+        starttls: bit(a, 3),
         implicit_tls: bit(b, 4),
     }
 }

@@ -81,8 +81,13 @@ impl Driver {
     pub(super) fn new(variant: Variant, decisions: u8, record: bool) -> Self {
         let config = Arc::new(variant.config);
         let now = super::epoch();
+        let server = if variant.starttls {
+            Server::offering_starttls(config.clone(), now)
+        } else {
+            Server::new(config.clone(), now)
+        };
         let mut driver = Self {
-            server: Server::new(config.clone(), now),
+            server,
             largest_line: largest_line(&config),
             config,
             now,

@@ -88,6 +88,7 @@ fn one_reply_per_line(a: u8, decisions: u8, payload: &[u8]) {
     let mut driver = Driver::new(
         super::config::Variant {
             config: line_mode(a),
+            starttls: false,
             implicit_tls: false,
         },
         decisions,

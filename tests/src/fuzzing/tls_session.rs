@@ -94,8 +94,7 @@ pub fn tls_session(data: &[u8]) {
     let (main, tail) = payload.split_at(payload.len().saturating_sub(usize::from(tail)));
     let bit = |n: u8| mode & (1 << n) != 0;
     let implicit = bit(0);
-    let mut smtp = variant(a, b).config;
-    smtp.extensions.starttls = !implicit;
+    let smtp = variant(a, b).config;
     let mut pair = Pair::new(smtp, implicit, bit(4), splits);
     let mut main = main;
     if !implicit {
@@ -152,9 +151,7 @@ impl Pair {
         } else {
             TlsMode::StartTls(configs.server.clone())
         };
-        let session = Endpoint::new(Arc::new(smtp), tls)
-            .expect("STARTTLS matches the mode")
-            .accept(now);
+        let session = Endpoint::new(Arc::new(smtp), tls).accept(now);
         let client_config = if tls12 {
             configs.tls12.clone()
         } else {
