@@ -269,6 +269,7 @@ impl<M: Machine> Connection<M> {
     }
 
     /// What the caller must do next.
+    #[inline]
     pub fn next(&mut self, now: Instant) -> Next<'_, M::Event> {
         if let Some(event) = self.transport.poll_event(&mut self.machine, now) {
             if let Some(discarded) = M::starts_tls(&event)
@@ -325,6 +326,7 @@ impl<M: Machine> Connection<M> {
     }
 
     /// The bytes of the last [`Next::Transmit`] were written.
+    #[inline]
     pub fn transmitted(&mut self, now: Instant) {
         let _ = now;
         self.out.clear();
@@ -339,6 +341,7 @@ impl<M: Machine> Connection<M> {
     }
 
     /// Bytes read from the socket.
+    #[inline]
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
         self.end_peek();
         self.adapt_read_size(bytes.len());
@@ -372,6 +375,7 @@ impl<M: Machine> Connection<M> {
     /// # Errors
     ///
     /// The misuse, as the machine reported it.
+    #[inline]
     pub fn answer(
         &mut self,
         now: Instant,
@@ -393,6 +397,7 @@ impl<M: Machine> Connection<M> {
         }
     }
 
+    #[inline]
     fn end_peek(&mut self) {
         if self.peek == Peek::Asked {
             self.peek = Peek::Done;
@@ -402,6 +407,7 @@ impl<M: Machine> Connection<M> {
     /// A read that filled the buffer doubles the next one, up to 64 KiB (bulk content);
     /// after a run of short reads the size drops back to 2 KiB, so idle sessions hold
     /// little and one short read in bulk content does not shrink the next ones.
+    #[inline]
     fn adapt_read_size(&mut self, last_read: usize) {
         if last_read == self.read_size && self.read_size < READ_LARGE {
             self.read_size *= 2;

@@ -191,6 +191,7 @@ impl Layer {
         layer
     }
 
+    #[inline]
     pub(crate) fn handle_input<M: Machine>(&mut self, machine: &mut M, now: Instant, bytes: &[u8]) {
         if self.input_closed || machine.is_closed() {
             return;
@@ -210,11 +211,13 @@ impl Layer {
         }
     }
 
+    #[inline]
     pub(crate) fn handle_eof<M: Machine>(&mut self, machine: &mut M, now: Instant) {
         self.input_closed = true;
         machine.handle_eof(now);
     }
 
+    #[inline]
     pub(crate) fn poll_event<M: Machine>(
         &mut self,
         machine: &mut M,
@@ -237,6 +240,7 @@ impl Layer {
     }
 
     /// Appends the raw bytes to write (plaintext, or TLS records).
+    #[inline]
     pub(crate) fn poll_transmit<M: Machine>(
         &mut self,
         machine: &mut M,
@@ -269,6 +273,7 @@ impl Layer {
         out.len() - start
     }
 
+    #[inline]
     pub(crate) fn wants_read<M: Machine>(&self, machine: &M) -> bool {
         if self.input_closed || machine.is_closed() {
             false

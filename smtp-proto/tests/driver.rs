@@ -504,3 +504,43 @@ fn a_machine_that_is_not_smtp_runs_through_the_same_driver() {
     assert_eq!(drive(&mut connection, &mut wire), "Close");
     assert_eq!(String::from_utf8(wire).unwrap(), "HELLO\nWORLD\nno\nBYE\n");
 }
+
+/// Runs `f` with a subscriber that keeps every log line; returns them.
+fn logged(f: impl FnOnce()) -> String {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = log.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn a_pending_dropped_unanswered_is_logged_in_debug_builds() {
+    let now = t0();
+    let dropped = logged(|| {
+        let mut server = Server::new(Arc::new(ServerConfig::new("mx.example")), now);
+        let _ = server.poll_transmit(&mut Vec::new()); // the greeting
+        server.handle_input(now, b"HELO c.example\r\n").unwrap();
+        let pending = server.poll_event().and_then(Event::into_pending);
+        assert!(pending.is_some());
+    });
+    assert_eq!(dropped.lines().count(), 1, "{dropped}");
+    assert!(dropped.contains("dropped without an answer"), "{dropped}");
+    let answered = logged(|| {
+        let mut server = Server::new(Arc::new(ServerConfig::new("mx.example")), now);
+        let _ = server.poll_transmit(&mut Vec::new()); // the greeting
+        server.handle_input(now, b"HELO c.example\r\n").unwrap();
+        let pending = server.poll_event().and_then(Event::into_pending).unwrap();
+        server.accept(now, pending).unwrap();
+        server.handle_input(now, b"HELO again.example\r\n").unwrap();
+        let pending = server.poll_event().and_then(Event::into_pending).unwrap();
+        let misfit = smtp_proto::Reply::new(354, "Go ahead").unwrap();
+        assert!(server.respond(now, pending, misfit).is_err());
+    });
+    assert_eq!(answered, "", "answered tokens, even wrongly, are spent");
+}

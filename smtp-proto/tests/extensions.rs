@@ -66,7 +66,7 @@ fn mail_params(config: impl Into<TestConfig>, tls: bool, mail: &str) -> Result<M
     let _ = server.poll_transmit(&mut out);
     out.clear();
     match feed(&mut server, format!("{mail}\r\n").as_bytes()) {
-        Some(Event::Mail { params, .. }) => Ok(params),
+        Some(Event::Mail { params, .. }) => Ok(*params),
         other => {
             assert!(other.is_none(), "unexpected event {other:?}");
             let _ = server.poll_transmit(&mut out);

@@ -287,7 +287,7 @@ impl Server {
         self.await_decision(awaited, PendingKind::Mail, |pending| Event::Mail {
             pending,
             from,
-            params,
+            params: Box::new(params),
         });
     }
 

@@ -35,8 +35,9 @@ pub enum Event {
         pending: Pending,
         /// The reverse-path (`Null` for bounces).
         from: ReversePath,
-        /// Validated ESMTP parameters; the declared SIZE was already checked.
-        params: MailParams,
+        /// Validated ESMTP parameters; the declared SIZE was already checked. Boxed, so
+        /// that every event stays small to move (most carry no parameters).
+        params: Box<MailParams>,
     },
     /// RCPT TO, valid, in sequence and under the recipient limit. Accepting (`250 2.1.5`)
     /// adds the recipient.
@@ -251,6 +252,20 @@ impl Event {
             | Self::StartTls { .. }
             | Self::TlsEstablished { .. }
             | Self::Closed { .. } => None,
+        }
+    }
+}
+
+/// In debug builds a token dropped without an answer is logged: its client would wait
+/// until its own timeout. Release builds do not check.
+#[cfg(debug_assertions)]
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            tracing::warn!(
+                kind = ?self.kind,
+                "a Pending token was dropped without an answer; the client waits until it times out"
+            );
         }
     }
 }

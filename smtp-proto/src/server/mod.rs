@@ -12,6 +12,7 @@ pub(crate) mod replies;
 mod timer;
 
 use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +31,12 @@ use decision::{Awaited, Awaiting, fits};
 use input::{Line, LineReader};
 use pipelining::SyncState;
 use timer::Timer;
+
+/// The token is spent by the call that takes it, answered or refused: it is not dropped,
+/// so the debug-build warning about unanswered tokens stays quiet.
+fn spend(pending: Pending) -> ManuallyDrop<Pending> {
+    ManuallyDrop::new(pending)
+}
 
 /// Protocol state for one SMTP server session (one client connection).
 ///
@@ -331,6 +338,7 @@ impl Server {
     ///
     /// [`ApiMisuse::NotPending`] if `pending` is not the decision this session waits for.
     pub fn accept(&mut self, now: Instant, pending: Pending) -> Result<(), ApiMisuse> {
+        let pending = spend(pending);
         let awaited = self.take_awaited(now, &pending)?;
         self.decide(awaited, None);
         Ok(())
@@ -369,6 +377,7 @@ impl Server {
         pending: Pending,
         reply: Reply,
     ) -> Result<(), ApiMisuse> {
+        let pending = spend(pending);
         self.check_pending(&pending)?;
         if !fits(&reply, self.awaited()) {
             return self.fail_decision(
@@ -396,6 +405,7 @@ impl Server {
         pending: Pending,
         replies: Vec<Reply>,
     ) -> Result<(), ApiMisuse> {
+        let pending = spend(pending);
         self.check_pending(&pending)?;
         let expected = self.transaction.as_ref().map_or(0, |t| t.recipients);
         if pending.kind != PendingKind::Message || replies.len() != expected {
@@ -435,6 +445,7 @@ impl Server {
         pending: Pending,
         data: &[u8],
     ) -> Result<(), ApiMisuse> {
+        let pending = spend(pending);
         self.check_pending(&pending)?;
         match &self.awaiting {
             Some(Awaiting {
