@@ -3,12 +3,20 @@
 
 use smtp_proto::codec::reply::{ParsedReply, ReplyLimits, ReplyParser};
 
+use super::config::HOSTNAME;
+use super::driver::HELLO_WORD;
+
 /// Checks reply batches as `poll_transmit` hands them out, read by the codec's
 /// [`ReplyParser`] (which holds a reply to a code 200..=599, `-` on every line but the last,
 /// and one code on every line), plus what a server owes beyond what a client must accept:
 /// whole lines `ddd[ -]text CR LF` (no bare LF, no separator left out), text of HT and
 /// printable ASCII only, every batch ending with a complete reply, and (for server
-/// replies) an enhanced status code (RFC 3463) of the reply's own class.
+/// replies) an enhanced status code (RFC 3463) of the reply's own class. For a server
+/// whose configuration is known ([`Replies::server`]), also RFC 2034 §3: with
+/// ENHANCEDSTATUSCODES on, every 2xx/4xx/5xx line carries one (except the greeting and the
+/// HELO/EHLO/LHLO reply, which start with the host name, or with [`HELLO_WORD`] when the
+/// harness wrote the reply) and no 3xx line does; with it off,
+/// no line does.
 #[derive(Debug, Default)]
 pub(super) struct Replies {
     /// Complete replies seen.
@@ -16,6 +24,8 @@ pub(super) struct Replies {
     /// The text is arbitrary (an application's): what looks like an enhanced code at its
     /// start may be plain text.
     free_text: bool,
+    /// The server's ENHANCEDSTATUSCODES setting, when known.
+    enhanced: Option<bool>,
 }
 
 impl Replies {
@@ -23,6 +33,15 @@ impl Replies {
     pub(super) fn free_text() -> Self {
         Self {
             free_text: true,
+            ..Self::default()
+        }
+    }
+
+    /// A checker for the replies of a server built with `ServerConfig::new(HOSTNAME)` and
+    /// `enhanced_status_codes` set to `enhanced`.
+    pub(super) fn server(enhanced: bool) -> Self {
+        Self {
+            enhanced: Some(enhanced),
             ..Self::default()
         }
     }
@@ -78,7 +97,20 @@ impl Replies {
         // (which a client must accept) is one octet short.
         let written: usize = reply.lines().iter().map(|l| l.raw_text().len() + 6).sum();
         assert_eq!(octets, written, "reply line too short: {:?}", shown());
-        for line in reply.lines() {
+        let code = reply.code();
+        // A HELO/EHLO/LHLO reply: 250 from the line that starts with the host name (or the
+        // harness's own text) on.
+        let hello = (code == 250)
+            .then(|| {
+                let mut lines = reply.lines().iter();
+                lines.position(|l| {
+                    let text = l.raw_text();
+                    text.starts_with(HOSTNAME.as_bytes()) || text.starts_with(HELLO_WORD.as_bytes())
+                })
+            })
+            .flatten();
+        let last = reply.lines().len() - 1;
+        for (i, line) in reply.lines().iter().enumerate() {
             let text = line.raw_text();
             assert!(
                 text.iter()
@@ -91,6 +123,24 @@ impl Replies {
                 assert!(
                     line.enhanced().is_some(),
                     "enhanced code of another class: {:?}",
+                    shown()
+                );
+            }
+            let Some(on) = self.enhanced else {
+                continue;
+            };
+            let greeting =
+                i == last && matches!(code, 220 | 554) && text.starts_with(HOSTNAME.as_bytes());
+            if !on || code / 100 == 3 {
+                assert!(
+                    !enhanced_shaped(text),
+                    "enhanced code where none belongs: {:?}",
+                    shown()
+                );
+            } else {
+                assert!(
+                    line.enhanced().is_some() || greeting || hello.is_some_and(|h| i >= h),
+                    "reply line without enhanced code: {:?}",
                     shown()
                 );
             }
@@ -169,6 +219,23 @@ mod tests {
         replies.batch(b"354 End data\r\n250 2.0.0 Ok\r\n550 5.1.1 No\r\n");
         assert_eq!(replies.count, 5);
         assert!(!refused(b"250 5.0.0 text\r\n", true));
+        let mut on = Replies::server(true);
+        on.batch(b"220 mx.example ESMTP\r\n250-mx.example\r\n250 DSN\r\n250 mx.example\r\n");
+        on.batch(b"554 mx.example no\r\n354 go\r\n250-2.1.0 a\r\n250 2.1.0 b\r\n");
+        let mut off = Replies::server(false);
+        off.batch(b"220 mx.example ESMTP\r\n250 Ok\r\n550 No\r\n354 go\r\n");
+        for (bad, enhanced) in [
+            (&b"250 Ok\r\n"[..], true),
+            (b"250-2.1.0 a\r\n250 b\r\n", true),
+            (b"550 No\r\n", true),
+            (b"221 mx.example Bye\r\n", true),
+            (b"354 2.0.0 go\r\n", true),
+            (b"250 2.0.0 Ok\r\n", false),
+            (b"550 5.1.1 No\r\n", false),
+        ] {
+            let caught = std::panic::catch_unwind(|| Replies::server(enhanced).batch(bad));
+            assert!(caught.is_err(), "{:?}", bad.escape_ascii().to_string());
+        }
         for bad in [
             &b"250 ok\n"[..],
             b"250 ok\r\r\n",
