@@ -7,24 +7,7 @@ mod common;
 
 use common::{EHLO, EHLO_E, GREETING, TX, TX_E, config, exact, normalize, script, transcript};
 use smtp_proto::ServerConfig;
-
-/// Every reply in `wire` (greeting included), one string per reply (multiline replies
-/// joined), for counting.
-fn replies(wire: &[u8]) -> Vec<String> {
-    let text = String::from_utf8(wire.to_vec()).expect("replies are ASCII");
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for line in text.split_terminator("\r\n") {
-        current.push_str(line);
-        if line.as_bytes().get(3) != Some(&b'-') {
-            out.push(std::mem::take(&mut current));
-        } else {
-            current.push('\n');
-        }
-    }
-    assert!(current.is_empty(), "unterminated multiline reply");
-    out
-}
+use smtp_proto::codec::reply::ReplyParser;
 
 // ---- R-LINE-1 ----------------------------------------------------------------------------
 
@@ -448,19 +431,22 @@ fn r_reply_1_one_reply_per_command_in_order() {
             ",
         ]),
     );
-    // Greeting + EHLO + 9 pipelined commands + end of data + QUIT.
-    let all = replies(&run.wire);
-    assert_eq!(all.len(), 13, "{all:#?}");
-    for reply in &all {
-        let lines: Vec<&str> = reply.split('\n').collect();
-        let (last, rest) = lines.split_last().expect("non-empty");
-        assert!(rest.iter().all(|l| l.as_bytes()[3] == b'-'));
-        assert!(last.len() == 3 || last.as_bytes()[3] == b' ', "{last}");
+    // Greeting + EHLO + 9 pipelined commands + end of data + QUIT. The parser holds every
+    // line to `ddd-text` but the last (`ddd text` or `ddd`), and one code per reply.
+    assert!(run.wire.is_ascii(), "replies are ASCII");
+    let mut parser = ReplyParser::new();
+    parser.feed(&run.wire);
+    let mut all = Vec::new();
+    while let Some(reply) = parser.next_reply().expect("well-formed replies") {
         assert!(
-            lines.iter().all(|l| l[..3] == last[..3]),
-            "same code on every line"
+            !reply.bare_lf_seen(),
+            "reply line ending in a bare LF: {reply}"
         );
+        assert!(!reply.is_truncated(), "reply line too long: {reply}");
+        all.push(reply.to_string());
     }
+    assert_eq!(parser.buffered(), 0, "unterminated reply");
+    assert_eq!(all.len(), 13, "{all:#?}");
 }
 
 // ---- R-REPLY-2 ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use rustls::{ClientConnection, ProtocolVersion, StreamOwned};
+use smtp_proto::codec::reply::{ParsedReply, ReplyParser};
 
 /// One SMTP reply: its code and the text of each line (after `NNN-` / `NNN `).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,35 +51,63 @@ impl fmt::Display for Reply {
     }
 }
 
-/// Parses one complete reply at the start of `buf`: `Some((reply, bytes used))`, or
-/// `None` if more bytes are needed. A line that is not `NNN`, `NNN-…` or `NNN …` is an
-/// error.
-pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
-    let mut pos = 0;
-    let mut lines = Vec::new();
-    loop {
-        let Some(end) = buf[pos..].windows(2).position(|w| w == b"\r\n") else {
-            return Ok(None);
-        };
-        let line = &buf[pos..pos + end];
-        pos += end + 2;
-        let bad = || format!("malformed reply line {:?}", String::from_utf8_lossy(line));
-        if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
-            return Err(bad());
+impl TryFrom<&ParsedReply> for Reply {
+    type Error = String;
+
+    /// The client's view of a reply the codec's [`ReplyParser`] read, held to what a
+    /// server must send: every line ends in CR LF and none was cut short.
+    fn try_from(reply: &ParsedReply) -> Result<Self, String> {
+        if reply.bare_lf_seen() {
+            return Err(format!("reply line ending in a bare LF: {reply}"));
         }
-        let code = line[..3]
+        if reply.is_truncated() {
+            return Err(format!(
+                "reply line longer than the parser's limit: {reply}"
+            ));
+        }
+        let lines = reply
+            .lines()
             .iter()
-            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-        let (last, text) = match line.get(3) {
-            None => (true, &[][..]),
-            Some(b' ') => (true, &line[4..]),
-            Some(b'-') => (false, &line[4..]),
-            Some(_) => return Err(bad()),
-        };
-        lines.push(String::from_utf8_lossy(text).into_owned());
-        if last {
-            return Ok(Some((Reply { code, lines }, pos)));
+            .map(|line| String::from_utf8_lossy(line.raw_text()).into_owned())
+            .collect();
+        Ok(Self {
+            code: reply.code(),
+            lines,
+        })
+    }
+}
+
+/// Replies read from a byte stream in pieces of any size, by the codec's [`ReplyParser`]
+/// (default limits) and [`Reply::try_from`]: a line that is not `NNN`, `NNN-…` or
+/// `NNN …` with CR LF, or a code that changes inside a multiline reply, is an error.
+#[derive(Debug, Default)]
+pub struct ReplyReader {
+    parser: ReplyParser,
+}
+
+impl ReplyReader {
+    /// A reader with nothing buffered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes read from the server.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.parser.feed(bytes);
+    }
+
+    /// The next complete reply, or `None` if more bytes are needed.
+    pub fn next_reply(&mut self) -> Result<Option<Reply>, String> {
+        match self.parser.next_reply() {
+            Ok(Some(reply)) => Reply::try_from(&reply).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Octets fed but not yet returned in a reply.
+    pub fn buffered(&self) -> usize {
+        self.parser.buffered()
     }
 }
 
@@ -151,7 +180,9 @@ fn is_closed(e: &io::Error) -> bool {
 /// not answer as expected; the `try_` methods return errors instead.
 pub struct SmtpClient {
     stream: Stream,
+    /// Bytes received and not yet returned in a reply; `replies` has been fed exactly these.
     buf: Vec<u8>,
+    replies: ReplyReader,
     timeout: Duration,
 }
 
@@ -173,6 +204,7 @@ impl SmtpClient {
         Ok(Self {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
+            replies: ReplyReader::new(),
             timeout: crate::READ_TIMEOUT,
         })
     }
@@ -251,6 +283,7 @@ impl SmtpClient {
             Err(e) => return Err(e),
         };
         self.buf.extend_from_slice(&chunk[..n]);
+        self.replies.feed(&chunk[..n]);
         Ok(n)
     }
 
@@ -259,8 +292,9 @@ impl SmtpClient {
     pub fn try_read_reply(&mut self) -> io::Result<Reply> {
         let deadline = crate::now() + self.timeout;
         loop {
-            match parse_reply(&self.buf) {
-                Ok(Some((reply, used))) => {
+            match self.replies.next_reply() {
+                Ok(Some(reply)) => {
+                    let used = self.buf.len().saturating_sub(self.replies.buffered());
                     self.buf.drain(..used);
                     return Ok(reply);
                 }
@@ -423,7 +457,7 @@ impl SmtpClient {
                 Err(e) => panic!("read error: {e}"),
             }
         }
-        std::mem::take(&mut self.buf)
+        self.take_received()
     }
 
     /// Waits up to `timeout` for the server to close the connection; returns what arrived
@@ -442,16 +476,22 @@ impl SmtpClient {
                 String::from_utf8_lossy(&self.buf)
             );
             match self.fill(deadline - now) {
-                Ok(0) => return std::mem::take(&mut self.buf),
+                Ok(0) => return self.take_received(),
                 Ok(_) => {}
                 Err(e) if is_timeout(&e) => {}
                 // InvalidData: a TLS alert or a broken record: the session is over.
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    return std::mem::take(&mut self.buf);
+                    return self.take_received();
                 }
                 Err(e) => panic!("read error while waiting for the close: {e}"),
             }
         }
+    }
+
+    /// Everything received and not yet read as a reply; the reply reader starts afresh.
+    fn take_received(&mut self) -> Vec<u8> {
+        self.replies = ReplyReader::new();
+        std::mem::take(&mut self.buf)
     }
 
     /// Closes the socket in both directions at once (a client that vanishes).
@@ -478,12 +518,33 @@ pub fn deliver_once(addr: SocketAddr, message: &[u8]) -> Reply {
 mod tests {
     use super::*;
 
+    /// Reads every reply in `wire` at once, then byte by byte; both ways must agree.
+    /// Returns the replies and the octets left over.
+    fn read_all(wire: &[u8]) -> Result<(Vec<Reply>, usize), String> {
+        let mut whole = ReplyReader::new();
+        whole.feed(wire);
+        let mut replies = Vec::new();
+        while let Some(reply) = whole.next_reply()? {
+            replies.push(reply);
+        }
+        let mut bytewise = ReplyReader::new();
+        let mut again = Vec::new();
+        for b in wire {
+            bytewise.feed(std::slice::from_ref(b));
+            while let Some(reply) = bytewise.next_reply()? {
+                again.push(reply);
+            }
+        }
+        assert_eq!(again, replies);
+        assert_eq!(bytewise.buffered(), whole.buffered());
+        Ok((replies, whole.buffered()))
+    }
+
     #[test]
     fn replies() {
-        let (r, n) = parse_reply(b"250-a.example\r\n250-SIZE 1000\r\n250 STARTTLS\r\nX")
-            .unwrap()
-            .unwrap();
-        assert_eq!(n, 44);
+        let (r, left) = read_all(b"250-a.example\r\n250-SIZE 1000\r\n250 STARTTLS\r\n2").unwrap();
+        assert_eq!(left, 1);
+        let [r] = &r[..] else { panic!("{r:?}") };
         assert_eq!(r.code, 250);
         assert_eq!(r.extension("size"), Some("SIZE 1000"));
         assert!(r.has_extension("STARTTLS"));
@@ -492,9 +553,17 @@ mod tests {
             r.to_string(),
             "250-a.example\r\n250-SIZE 1000\r\n250 STARTTLS\n".replace("\r\n", "\n")
         );
-        assert_eq!(parse_reply(b"250-a\r\n250 b").unwrap(), None);
-        assert_eq!(parse_reply(b"354\r\n").unwrap().unwrap().0.code, 354);
-        assert!(parse_reply(b"hello\r\n").is_err());
-        assert!(parse_reply(b"250x\r\n").is_err());
+        assert_eq!(read_all(b"250-a\r\n250 b").unwrap(), (Vec::new(), 12));
+        assert_eq!(read_all(b"354\r\n").unwrap().0[0].code, 354);
+        assert_eq!(
+            read_all(b"250 2.0.0 ok\r\n").unwrap().0[0].lines,
+            ["2.0.0 ok"]
+        );
+        assert!(read_all(b"hello\r\n").is_err());
+        assert!(read_all(b"250x\r\n").is_err());
+        // Stricter than a client must be: the server under test writes CR LF only, and
+        // one code per reply.
+        assert!(read_all(b"250 a\n").is_err());
+        assert!(read_all(b"250-a\r\n251 b\r\n").is_err());
     }
 }

@@ -15,7 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use smtp_proto::{CloseReason, ConnectionInfo};
-use smtp_proto_tests::client::parse_reply;
+use smtp_proto_tests::client::ReplyReader;
 use smtp_proto_tests::faulty::{Faulty, Probe};
 use smtp_proto_tests::servers::{
     Record, Recorder, Row, Setup, Target, Tls, WireServer, closes, run_rows, vm_rss_kib,
@@ -151,7 +151,7 @@ struct Outcome {
 /// stream (`completed` false).
 async fn converse(mut io: DuplexStream, steps: &[(Vec<u8>, usize)]) -> (Vec<u8>, bool) {
     let mut received = Vec::new();
-    let mut parsed = 0;
+    let mut reader = ReplyReader::new();
     let mut chunk = vec![0u8; 4096];
     for (bytes, replies) in steps {
         if !bytes.is_empty() && io.write_all(bytes).await.is_err() {
@@ -159,9 +159,8 @@ async fn converse(mut io: DuplexStream, steps: &[(Vec<u8>, usize)]) -> (Vec<u8>,
         }
         let mut got = 0;
         while got < *replies {
-            match parse_reply(&received[parsed..]) {
-                Ok(Some((_, used))) => {
-                    parsed += used;
+            match reader.next_reply() {
+                Ok(Some(_)) => {
                     got += 1;
                     continue;
                 }
@@ -170,7 +169,10 @@ async fn converse(mut io: DuplexStream, steps: &[(Vec<u8>, usize)]) -> (Vec<u8>,
             }
             match io.read(&mut chunk).await {
                 Ok(0) | Err(_) => return (received, false),
-                Ok(n) => received.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    received.extend_from_slice(&chunk[..n]);
+                    reader.feed(&chunk[..n]);
+                }
             }
         }
     }

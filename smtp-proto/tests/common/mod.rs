@@ -425,24 +425,10 @@ pub fn parse(script: &str) -> (Vec<(String, Input)>, Vec<String>) {
     (steps, expected)
 }
 
-fn parse_reply(text: &str) -> Reply {
-    let (code, rest) = text.split_once(' ').unwrap_or((text, ""));
-    let code: u16 = code.parse().expect("reply code");
-    let mut parts = rest.splitn(2, ' ');
-    let first = parts.next().unwrap_or("");
-    let enhanced = first
-        .split('.')
-        .map(str::parse::<u16>)
-        .collect::<Result<Vec<_>, _>>()
-        .ok()
-        .filter(|v| v.len() == 3);
-    match enhanced {
-        Some(v) => Reply::new(code, parts.next().unwrap_or("").to_owned())
-            .unwrap()
-            .with_enhanced(smtp_proto::EnhancedCode::new(v[0] as u8, v[1], v[2]).unwrap())
-            .unwrap(),
-        None => Reply::new(code, rest.to_owned()).unwrap(),
-    }
+/// A scripted answer `<code> [<enhanced code>] <text>`, read as its wire form.
+fn answer_reply(text: &str) -> Reply {
+    Reply::from_wire(format!("{text}\r\n").as_bytes())
+        .unwrap_or_else(|e| panic!("bad scripted reply {text:?}: {e}"))
 }
 
 fn parse_answer(text: &str) -> Answer {
@@ -451,9 +437,9 @@ fn parse_answer(text: &str) -> Answer {
     } else if let Some(rest) = text.strip_prefix("challenge ") {
         Answer::Challenge(decode_bytes(rest))
     } else if let Some(rest) = text.strip_prefix("each ") {
-        Answer::Each(rest.split(" | ").map(parse_reply).collect())
+        Answer::Each(rest.split(" | ").map(answer_reply).collect())
     } else {
-        Answer::Respond(parse_reply(text))
+        Answer::Respond(answer_reply(text))
     }
 }
 
@@ -573,41 +559,72 @@ impl Rng {
 
 /// RFC 2034 §3 and RFC 3463 §2 on every reply line: 4xx/5xx lines carry an enhanced code of
 /// the same class; 2xx lines do too, except the greeting (220, or 554 when refusing
-/// service) and the 250 HELO/EHLO/LHLO reply; 3xx lines never do. With the extension off, no line carries one.
+/// service) and the 250 HELO/EHLO/LHLO reply; 3xx lines never do. With the extension off, no
+/// line carries one. The wire must be whole replies, CR LF only (read by the codec's
+/// [`ReplyParser`](smtp_proto::codec::reply::ReplyParser)).
 #[track_caller]
 pub fn check_enhanced_codes(wire: &[u8], enabled: bool) {
-    // Inside a HELO/EHLO/LHLO reply: it starts `250[- ]mx.example` and goes on while `250-`.
-    let mut continues_hello = false;
-    for line in wire.split(|&b| b == b'\n').filter(|l| l.len() >= 4) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = String::from_utf8_lossy(line);
-        let in_hello =
-            line.starts_with(b"250") && (continues_hello || line[4..].starts_with(b"mx.example"));
-        continues_hello = in_hello && line[3] == b'-';
-        let first = text[4..].split(' ').next().unwrap_or("");
-        let parts: Vec<&str> = first.split('.').collect();
-        let has_code = parts.len() == 3
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        let class = line[0];
-        if !enabled || class == b'3' {
-            assert!(!has_code, "enhanced code where none belongs: {text}");
-        } else if has_code {
-            assert_eq!(
-                parts[0].as_bytes()[0],
-                class,
-                "enhanced class differs from code: {text}"
-            );
-        } else {
-            assert!(
-                line.starts_with(b"220 mx.example")
-                    || line.starts_with(b"554 mx.example")
-                    || in_hello,
-                "reply line without enhanced code: {text}"
-            );
+    let shown = || wire.escape_ascii().to_string();
+    let mut parser = smtp_proto::codec::reply::ReplyParser::new();
+    parser.feed(wire);
+    while let Some(reply) = parser
+        .next_reply()
+        .unwrap_or_else(|e| panic!("malformed replies ({e}): {}", shown()))
+    {
+        assert!(!reply.bare_lf_seen(), "bare LF in a reply: {reply}");
+        assert!(!reply.is_truncated(), "reply line too long: {reply}");
+        let code = reply.code();
+        let class = code / 100;
+        // A HELO/EHLO/LHLO reply: 250 from the line `mx.example` on.
+        let hello = (code == 250)
+            .then(|| {
+                let lines = reply.lines();
+                lines
+                    .iter()
+                    .position(|l| l.raw_text().starts_with(b"mx.example"))
+            })
+            .flatten();
+        let last = reply.lines().len() - 1;
+        for (i, line) in reply.lines().iter().enumerate() {
+            let text = format!("{code:03} {}", line.raw_text().escape_ascii());
+            let greeting = i == last
+                && matches!(code, 220 | 554)
+                && line.raw_text().starts_with(b"mx.example");
+            let shaped = looks_enhanced(line.raw_text());
+            if !enabled || class == 3 {
+                assert!(!shaped, "enhanced code where none belongs: {text}");
+            } else if shaped {
+                // The parser takes an enhanced code only of the reply's own class.
+                assert!(
+                    line.enhanced().is_some(),
+                    "enhanced class differs from code: {text}"
+                );
+            } else {
+                assert!(
+                    greeting || hello.is_some_and(|h| i >= h),
+                    "reply line without enhanced code: {text}"
+                );
+            }
         }
     }
+    assert_eq!(
+        parser.buffered(),
+        0,
+        "the wire ends inside a reply: {}",
+        shown()
+    );
+}
+
+/// Whether `text` starts with something shaped like an enhanced status code of any class
+/// (`d.d.d`, digits only, up to the first SP), for [`check_enhanced_codes`] to tell a
+/// misplaced or wrong-class code from plain text.
+fn looks_enhanced(text: &[u8]) -> bool {
+    let word = text.split(|&b| b == b' ').next().unwrap_or_default();
+    let parts: Vec<&[u8]> = word.split(|&b| b == b'.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
 }
 
 // ---- Script fragments shared by the transcript files (for `common::config()`). ----

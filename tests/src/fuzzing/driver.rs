@@ -89,11 +89,11 @@ impl Driver {
         let mut driver = Self {
             server,
             largest_line: largest_line(&config),
+            replies: Replies::server(config.extensions.enhanced_status_codes),
             config,
             now,
             rng: (decisions != 0).then(|| Rng::new(decisions)),
             deferred: None,
-            replies: Replies::default(),
             wire: Vec::new(),
             log: Vec::new(),
             record,
@@ -444,10 +444,17 @@ impl Context {
     }
 }
 
+/// The text of the harness's own HELO/EHLO/LHLO reply (choice 11); it starts with
+/// [`HELLO_WORD`], which [`Replies`] knows (such a reply carries no enhanced code).
+const HELLO_TEXT: &str = "welcome\nto the fuzzer";
+
+/// The first word of [`HELLO_TEXT`].
+pub(super) const HELLO_WORD: &str = "welcome";
+
 /// A positive reply of the right class, multiline for greetings.
 fn positive(context: Context) -> Reply {
     let (code, text) = match context.kind {
-        PendingKind::Hello => (250, "welcome\nto the fuzzer"),
+        PendingKind::Hello => (250, HELLO_TEXT),
         PendingKind::DataStart if !context.chunked => (354, "Go ahead"),
         PendingKind::Auth => (235, "Welcome"),
         PendingKind::Verify => (250, "<user@mx.example>"),

@@ -146,6 +146,7 @@ impl Pair {
         let configs = configs();
         let now = super::epoch();
         let lmtp = smtp.protocol == Protocol::Lmtp;
+        let enhanced = smtp.extensions.enhanced_status_codes;
         let tls = if implicit {
             TlsMode::Implicit(configs.server.clone())
         } else {
@@ -164,8 +165,8 @@ impl Pair {
             now,
             rng: (splits != 0).then(|| Rng::new(splits)),
             tls: implicit,
-            plain: Replies::default(),
-            client_plain: Replies::default(),
+            plain: Replies::server(enhanced),
+            client_plain: Replies::server(enhanced),
             closing_only: false,
             closed: false,
             lmtp,
