@@ -12,10 +12,15 @@
 //! ```
 //!
 //! * [`Server`]: one session; its documentation states the drain order.
+//! * [`Connection`]: what adapters drive: a machine (the server today, the client next)
+//!   with its TLS layer (module `tls`, feature `rustls`) and the I/O policy, behind one method,
+//!   [`Connection::next`], that names the caller's next action.
 //! * [`ServerConfig`]: host name, extensions, limits, timeouts, policies; every default
 //!   cites its RFC.
-//! * [`codec`]: the grammar as pure functions (addresses, parameters, DATA decoding, replies,
-//!   SASL), usable on their own.
+//! * [`codec`]: the grammar as pure functions (addresses, parameters, DATA decoding, replies
+//!   in both directions, EHLO capabilities, SASL), usable on their own.
+//! * [`manual`]: the rule book: every rule ID the code and tests cite, and why each default
+//!   is what it is.
 //!
 //! Client misbehaviour is answered on the wire with the reply the RFCs require and never
 //! surfaces as a Rust error; [`ApiMisuse`] is only for a caller that breaks the API contract.
