@@ -10,7 +10,7 @@
 //! server's name and greeting, never a keyword; every further line is
 //! `ehlo-line = ehlo-keyword *( SP ehlo-param )`. A line that does not parse is ignored, and
 //! a parameter that does not parse leaves its extension with no value: a peculiar server
-//! never fails the session (client-rules.md §3, CAP-15). Keywords are case-insensitive.
+//! never fails the session (manual::replies CAP-15). Keywords are case-insensitive.
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag_no_case, take_while, take_while_m_n, take_while1};
@@ -25,7 +25,7 @@ use super::reply::ParsedReply;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EhloError {
-    /// The reply is not `250`: EHLO was refused (fall back to HELO, EHLO-02) or failed.
+    /// The reply is not `250`: EHLO was refused (a client falls back to HELO on 500, 501, 502, 504 or 550, RFC 5321 §3.2) or failed.
     #[error("EHLO was answered with {0}, not 250")]
     NotAccepted(u16),
 }
@@ -115,7 +115,7 @@ pub struct Extension {
     pub params: Vec<String>,
 }
 
-/// What a server offers in its EHLO reply, typed (client-rules.md §3).
+/// What a server offers in its EHLO reply, typed ([`manual::replies`](crate::manual::replies)).
 ///
 /// Built fresh from each EHLO reply, so capabilities are replaced, never merged, by a new
 /// EHLO after STARTTLS (CAP-16).

@@ -15,6 +15,7 @@
 //! | [`classic_bugs`](crate::manual::classic_bugs) | famous SMTP server bugs (OpenSMTPD, Exim 21Nails, Postfix, qmail) and the rule that prevents each | by CVE |
 //! | [`conformance`](crate::manual::conformance) | RFC 5321 and extension conformance, the sequencing state table | `R-*` |
 //! | [`defaults`](crate::manual::defaults) | every default of [`ServerConfig`](crate::ServerConfig) and the reason for it | — |
+//! | [`replies`](crate::manual::replies) | the client's side of the grammar: reply lines, enhanced status codes, EHLO capabilities | `REP-*`, `ESC-*`, `GRT-03`, `EHLO-01`, `CAP-*` |
 //!
 //! # Notation
 //!
@@ -64,5 +65,6 @@
 pub mod classic_bugs;
 pub mod conformance;
 pub mod defaults;
+pub mod replies;
 pub mod smuggling;
 pub mod starttls;

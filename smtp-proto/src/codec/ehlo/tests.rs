@@ -1,4 +1,4 @@
-//! client-rules.md §3 rows CAP-01..CAP-16 (and EHLO-01), one test per row.
+//! manual::replies rows CAP-01..CAP-16 (and EHLO-01), one test per row.
 
 use super::*;
 use crate::codec::reply::ReplyParser;

@@ -7,7 +7,7 @@
 //! hand-written. The rules use nom's *streaming* combinators: a reply cut short by a read
 //! boundary is `Incomplete` and waits for more bytes; it is never an error.
 //!
-//! The parser is lenient where a client must be (RFC 5321 §4.2.1 and client-rules.md §1):
+//! The parser is lenient where a client must be (RFC 5321 §4.2.1; [`manual::replies`](crate::manual::replies)):
 //! `250\r\n` without SP, second digits 6–9, bare LF, CR or UTF-8 inside the text, lines longer
 //! than 512 octets. It is strict where leniency would desynchronise the session: a code that is
 //! not three digits followed by `-`, SP or the line end, a first digit outside 2–5, and a code
@@ -61,7 +61,7 @@ impl ReplyLimits {
 #[non_exhaustive]
 pub enum ReplyParseError {
     /// A line does not start with three digits followed by `-`, SP or the line end
-    /// (client-rules.md REP-10).
+    /// (manual::replies REP-10).
     #[error("malformed reply line {line:?}")]
     Malformed {
         /// The start of the offending line, sanitised (at most 64 characters).

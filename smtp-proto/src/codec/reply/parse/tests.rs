@@ -1,4 +1,4 @@
-//! client-rules.md §1 rows REP-01..REP-17 and ESC-01..ESC-06, one test per row, plus
+//! manual::replies rows REP-01..REP-17 and ESC-01..ESC-06, one test per row, plus
 //! split invariance and the encode/parse round trip as properties.
 
 use proptest::prelude::*;
