@@ -25,7 +25,8 @@ use super::reply::ParsedReply;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EhloError {
-    /// The reply is not `250`: EHLO was refused (a client falls back to HELO on 500, 501, 502, 504 or 550, RFC 5321 §3.2) or failed.
+    /// The reply is not `250`: EHLO was refused (a client falls back to HELO on 500, 501,
+    /// 502, 504 or 550, RFC 5321 §3.2) or failed.
     #[error("EHLO was answered with {0}, not 250")]
     NotAccepted(u16),
 }
