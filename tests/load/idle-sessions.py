@@ -16,7 +16,7 @@ by a few MB either way); a leak grows with every session ever opened, so the RSS
 last close is compared with the RSS after the middle cycle's close.
 
 Checks (exit 1 if any fails): all N greeted (and TLS-ready) in every cycle; fds back to
-baseline after each close; plain RSS per session, worst cycle, < --goal-kib (issue 4:
+baseline after each close; plain RSS per session, worst cycle, < --goal-kib (default:
 under 10 KiB); RSS growth after close over the second half of the cycles < --leak-bytes
 per session opened in it (256 B: a leaked session or buffer is more; allocator noise of a
 few MB over 50,000 sessions is less).

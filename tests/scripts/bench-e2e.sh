@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end benchmark (issue 5): Postfix's smtp-sink, our tokio blackhole and our blocking
+# End-to-end benchmark: Postfix's smtp-sink, our tokio blackhole and our blocking
 # `sink` example side by side on loopback, loaded in turn by Postfix's smtp-source.
 #
 # Usage: tests/scripts/bench-e2e.sh [--quick] [--rounds N] [--no-idle] [--no-build] [--strict]
