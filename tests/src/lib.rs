@@ -17,6 +17,9 @@
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
 //! - [`wire`]: scripted sessions (writes, expected replies, TLS, silence, close) for tables
 //!   of rows;
+//! - [`transcript`]: the in-memory transcript language (`C:`/`S:`/`E:`/`A:` scripts run
+//!   against a core `Server`, re-fed split at every byte and at random points) that the
+//!   rule suites `tests/{rfc5321,smuggling,starttls,…}.rs` are written in;
 //! - [`servers`] (feature `adapters`): blackhole and the in-process servers of both
 //!   adapters behind one type, tables of scripted rows, and [`on_targets!`] to run a test
 //!   on each target;
@@ -39,6 +42,7 @@ pub mod proxy;
 pub mod servers;
 pub mod tls;
 pub mod tools;
+pub mod transcript;
 pub mod wire;
 
 pub use blackhole::{Blackhole, Listener, ListenerKind};
