@@ -1,6 +1,7 @@
 //! Loopback test harness: real SMTP clients (lettre, Python's smtplib, curl, swaks,
 //! openssl) and hand-written adversarial sessions against the `blackhole` test server,
-//! over real sockets on 127.0.0.1.
+//! over real sockets on 127.0.0.1; and, in memory, the transcript language of the core's
+//! rule suites ([`transcript`]).
 //!
 //! The harness panics with a clear message when something goes wrong (a server that does
 //! not start, a read that times out, a client that hangs): it exists to make tests fail
