@@ -1,6 +1,7 @@
 //! Loopback test harness: real SMTP clients (lettre, Python's smtplib, curl, swaks,
 //! openssl) and hand-written adversarial sessions against the `blackhole` test server,
-//! over real sockets on 127.0.0.1.
+//! over real sockets on 127.0.0.1; and, in memory, the transcript language of the core's
+//! rule suites ([`transcript`]).
 //!
 //! The harness panics with a clear message when something goes wrong (a server that does
 //! not start, a read that times out, a client that hangs): it exists to make tests fail
@@ -17,6 +18,9 @@
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
 //! - [`wire`]: scripted sessions (writes, expected replies, TLS, silence, close) for tables
 //!   of rows;
+//! - [`transcript`]: the in-memory transcript language (`C:`/`S:`/`E:`/`A:` scripts run
+//!   against a core `Server`, re-fed split at every byte and at random points) that the
+//!   rule suites `tests/{rfc5321,smuggling,starttls,…}.rs` are written in;
 //! - [`servers`] (feature `adapters`): blackhole and the in-process servers of both
 //!   adapters behind one type, tables of scripted rows, and [`on_targets!`] to run a test
 //!   on each target;
@@ -39,6 +43,7 @@ pub mod proxy;
 pub mod servers;
 pub mod tls;
 pub mod tools;
+pub mod transcript;
 pub mod wire;
 
 pub use blackhole::{Blackhole, Listener, ListenerKind};

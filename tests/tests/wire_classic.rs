@@ -2,8 +2,8 @@
 //! (`--maildir`) and in-process servers of both adapters: address and parameter parsing,
 //! recipient and size caps, error-path states, BDAT sizes and states, AUTH lines and
 //! base64, over-long lines, NUL and controls, HTTP verbs, the error limit. The in-memory
-//! transcripts of the same rows are in `smtp-proto/tests/classic_bugs.rs`,
-//! `rfc5321.rs` and `extensions.rs`.
+//! transcripts of the same rows are in `classic_bugs.rs`, `rfc5321.rs` and
+//! `extensions.rs`, beside this file.
 //!
 //! Not here: CVE-2020-28018 "OCORK" (write errors: `faults.rs`), CVE-2019-15846 and
 //! CVE-2020-28025 (TLS internals, DKIM).

@@ -6,7 +6,7 @@
 //! Every row of §1.2 (SMG-01..17, strict, and normalize on the adapters: blackhole has no
 //! flag for it), the BDAT rows (SMG-B1/B2, SMUG-7), the synchronisation rows (SMG-P1..P5),
 //! the command-line rows (SMG-C1..C3) and the SMUG rules that show on the wire. The
-//! in-memory transcripts of the same rows are in `smtp-proto/tests/smuggling.rs`.
+//! in-memory transcripts of the same rows are in `smuggling.rs`, beside this file.
 #![allow(clippy::unwrap_used)]
 
 use smtp_proto::{InjectionPolicy, LineEndingPolicy};

@@ -19,7 +19,8 @@
 //!
 //! # Notation
 //!
-//! The tables use the notation of the transcript tests (`smtp-proto/tests/common`):
+//! The tables use the notation of the transcript tests (module `transcript` of the
+//! workspace's test crate, `tests/src/transcript.rs`):
 //!
 //! * `C:` octets the client sends, written with Rust byte-string escapes (`\r` is 0x0D,
 //!   `\n` is 0x0A, `\x00` is NUL). `‖` is a read boundary: the octets on either side arrive

@@ -3,12 +3,12 @@
 //!
 //! `(choice)` notes state what this server picked where the rule table leaves it open.
 
-mod common;
-
 use base64::Engine as _;
-use common::{EHLO, EHLO_E, GREETING, TX_E, TestConfig, config, exact, script, t0, transcript};
 use smtp_proto::codec::params::{ByMode, DeliverBy, Hold};
 use smtp_proto::{EnhancedCode, Event, MailParams, Protocol, Reply, Server, TlsInfo};
+use smtp_proto_tests::transcript::{
+    EHLO, EHLO_E, GREETING, TX_E, TestConfig, config, exact, script, t0, transcript,
+};
 
 /// STARTTLS, the handshake, and `EHLO c.example` again: the list now has REQUIRETLS and
 /// AUTH and no STARTTLS (RFC 3207 §4.2, RFC 8689 §4, RFC 4954 §4). With events.

@@ -7,12 +7,10 @@
 //! owes a decision, no timer runs. Expiry: `421 4.4.2 <host> Error: timeout exceeded`,
 //! then close.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{EHLO_E, GREETING, TX_E, config, script, t0, transcript};
 use smtp_proto::{ApiMisuse, Event};
+use smtp_proto_tests::transcript::{EHLO_E, GREETING, TX_E, config, script, t0, transcript};
 
 const TIMEOUT: &str = "S: 421 4.4.2 mx.example Error: timeout exceeded\n";
 

@@ -1,10 +1,7 @@
 //! The rustls binding, in memory against a rustls client: STARTTLS, injection, implicit
 //! TLS, handshakes split at every byte, TLS failures (rules TLS-01…TLS-14).
-#![cfg(feature = "rustls")]
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -16,6 +13,7 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use smtp_proto::connection::{Connection, Next};
 use smtp_proto::tls::{Endpoint, TlsMode};
 use smtp_proto::{CloseReason, Event, Server, ServerConfig};
+use smtp_proto_tests::transcript::t0;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -103,7 +101,7 @@ struct Pair {
 impl Pair {
     fn new(mode: Mode) -> Self {
         let (server_tls, client_config) = tls_configs();
-        let now = common::t0();
+        let now = t0();
         let (session, client) = match mode {
             Mode::StartTls => (
                 connection(smtp_config(), TlsMode::StartTls(server_tls), now),
@@ -465,7 +463,7 @@ fn starttls_offer_follows_the_mode() {
     let ehlo = pair.take_received();
     assert!(ehlo.contains("STARTTLS\r\n"), "{ehlo}");
 
-    let now = common::t0();
+    let now = t0();
     let mut plain = connection(smtp_config(), TlsMode::Off, now);
     let (mut events, mut wire) = (Vec::new(), Vec::new());
     assert_eq!(run(&mut plain, now, &mut events, &mut wire), Then::Read);
@@ -512,10 +510,10 @@ fn handshake_timeout_closes_silently() {
 #[test]
 fn refused_connection_gets_421_and_closes() {
     let endpoint = Endpoint::new(smtp_config(), TlsMode::Off);
-    let mut session = endpoint.refuse(common::t0(), None);
+    let mut session = endpoint.refuse(t0(), None);
     let mut events = Vec::new();
     let mut wire = Vec::new();
-    let then = run(&mut session, common::t0(), &mut events, &mut wire);
+    let then = run(&mut session, t0(), &mut events, &mut wire);
     assert_eq!(
         wire,
         b"421 4.3.2 mx.example Too many connections, try again later\r\n"

@@ -3,11 +3,11 @@
 //! Every test names its row ID; `(choice)` notes state what this server picked where the
 //! rule table leaves the reply open.
 
-mod common;
-
-use common::{EHLO, EHLO_E, GREETING, TX, TX_E, config, exact, normalize, script, transcript};
 use smtp_proto::ServerConfig;
 use smtp_proto::codec::reply::ReplyParser;
+use smtp_proto_tests::transcript::{
+    EHLO, EHLO_E, GREETING, TX, TX_E, config, exact, normalize, script, transcript,
+};
 
 // ---- R-LINE-1 ----------------------------------------------------------------------------
 
@@ -380,7 +380,7 @@ fn r_rcpt_1_over_limit_gets_452_and_keeps_earlier() {
 // ---- R-MSG-1 -----------------------------------------------------------------------------
 
 /// R-MSG-1 (RFC 5321 §4.5.3.1.7): a 64 KiB message is accepted by the default
-/// configuration (32 MiB limit). `common::config()` lowers the limit to 10000 for tests.
+/// configuration (32 MiB limit). `transcript::config()` lowers the limit to 10000 for tests.
 #[test]
 fn r_msg_1_64k_message_accepted_by_default() {
     let line = format!("{}\\r\\n", "x".repeat(998));

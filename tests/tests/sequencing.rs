@@ -11,9 +11,9 @@
 //! "after BDAT LAST (success or error) the transaction is fully reset" (Postfix 2026 fix)
 //! rather than R-SEQ-5's "stay in the same state" — a refused non-LAST BDAT keeps it.
 
-mod common;
-
-use common::{EHLO_E, GREETING, QUIT, STARTTLS_HANDSHAKE, TLS_EHLO_E, config, transcript};
+use smtp_proto_tests::transcript::{
+    EHLO_E, GREETING, QUIT, STARTTLS_HANDSHAKE, TLS_EHLO_E, config, transcript,
+};
 
 const HELO_E: &str = r"
 C: HELO c.example\r\n

@@ -1,7 +1,6 @@
 //! Smoke transcripts: a full session, and the README-level basics.
 
-mod common;
-use common::{config, transcript};
+use smtp_proto_tests::transcript::{TestConfig, config, t0, transcript};
 
 #[test]
 fn full_session_with_events() {
@@ -43,8 +42,8 @@ fn full_session_with_events() {
 }
 
 /// A session fed `input`, with its greeting drained, returning the next event.
-fn session_at(config: common::TestConfig, input: &[u8]) -> (smtp_proto::Server, smtp_proto::Event) {
-    let now = common::t0();
+fn session_at(config: TestConfig, input: &[u8]) -> (smtp_proto::Server, smtp_proto::Event) {
+    let now = t0();
     let mut server = config.server(now);
     let _ = server.poll_transmit(&mut Vec::new());
     server.handle_input(now, input).expect("input");
@@ -64,7 +63,7 @@ fn sent(server: &mut smtp_proto::Server) -> String {
 #[test]
 fn respond_with_a_reply_that_does_not_fit_answers_451_and_goes_on() {
     use smtp_proto::{ApiMisuse, Event, Reply};
-    let now = common::t0();
+    let now = t0();
     let (mut server, event) = session_at(config(), b"HELO c.example\r\n");
     let Event::Hello { pending, .. } = event else {
         panic!("Hello expected, got {event:?}");
@@ -86,7 +85,7 @@ fn respond_with_a_reply_that_does_not_fit_answers_451_and_goes_on() {
 #[test]
 fn challenge_outside_sasl_answers_451() {
     use smtp_proto::{ApiMisuse, Event};
-    let now = common::t0();
+    let now = t0();
     let (mut server, event) = session_at(config(), b"EHLO c.example\r\n");
     let Event::Hello { pending, .. } = event else {
         panic!("Hello expected, got {event:?}");
@@ -107,7 +106,7 @@ fn challenge_outside_sasl_answers_451() {
 #[test]
 fn respond_each_misuse_answers_every_recipient() {
     use smtp_proto::{ApiMisuse, Event, Protocol, Reply};
-    let now = common::t0();
+    let now = t0();
     let bad_replies = [
         vec![Reply::new(250, "one").expect("valid")],
         vec![
@@ -167,8 +166,8 @@ fn respond_each_misuse_answers_every_recipient() {
 #[test]
 fn answer_replaces_a_reply_that_does_not_fit() {
     use smtp_proto::{ApiMisuse, Event, Reply};
-    let now = common::t0();
-    let mut server = common::config().server(now);
+    let now = t0();
+    let mut server = config().server(now);
     let mut out = Vec::new();
     let _ = server.poll_transmit(&mut out);
     server

@@ -6,10 +6,10 @@
 //! and TLS-12 (the adapter's own read buffer) are adapter rows: the core never sees TLS
 //! records, so they are not tested here.
 
-mod common;
-
-use common::{EHLO_REPLY, EHLO_REPLY_TLS, QUIT, config, exact, greeted, t0, transcript};
 use smtp_proto::{ApiMisuse, Event, InjectionPolicy, TlsInfo};
+use smtp_proto_tests::transcript::{
+    EHLO_REPLY, EHLO_REPLY_TLS, QUIT, config, exact, greeted, t0, transcript,
+};
 
 /// [G], then STARTTLS and a finished handshake (no EHLO yet).
 fn after_starttls() -> String {

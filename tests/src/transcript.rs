@@ -16,14 +16,11 @@
 //!
 //! The run echoes every input line and logs every reply and event in the order they are
 //! produced; the test passes when that log equals the script.
-
-#![allow(
-    dead_code,
-    unreachable_pub,
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::disallowed_methods
-)]
+//!
+//! The suites `tests/tests/{basics,classic_bugs,extensions,properties,rfc5321,sequencing,
+//! smuggling,starttls,timeouts,tls}.rs` are written in this language (one transcript per
+//! rule of `smtp_proto::manual`). It needs only the core, so it is not behind the
+//! `adapters` feature. Like the rest of the harness it panics to report a failure.
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
@@ -37,7 +34,9 @@ use smtp_proto::{AuthData, Event, MessageInfo, Reply, Server, ServerConfig, TlsI
 /// (`Server::offering_starttls`). From a bare `ServerConfig`: no STARTTLS.
 #[derive(Clone, Debug)]
 pub struct TestConfig {
+    /// The SMTP configuration the server is built from.
     pub smtp: ServerConfig,
+    /// Whether the server offers STARTTLS (built with `Server::offering_starttls`).
     pub offers_starttls: bool,
 }
 
@@ -94,21 +93,32 @@ pub fn config() -> TestConfig {
 /// A scripted answer to the next decision.
 #[derive(Clone, Debug)]
 pub enum Answer {
+    /// `A: accept`: `Server::accept`.
     Accept,
+    /// `A: <code> <text>`: `Server::respond` with this reply.
     Respond(Reply),
+    /// `A: challenge <text>`: `Server::challenge` with these bytes.
     Challenge(Vec<u8>),
+    /// `A: each <reply> | <reply>`: `Server::respond_each` with these replies.
     Each(Vec<Reply>),
 }
 
 /// One input step of a script.
 #[derive(Clone, Debug)]
 pub enum Input {
+    /// `C:`: the client sends these reads, one after the other.
     Send(Vec<Vec<u8>>),
+    /// `A:`: how the application answers the next decision.
     Answer(Answer),
+    /// `TLS`: the TLS handshake finishes.
     Tls,
+    /// `EOF`: the client closes.
     Eof,
+    /// `T: +N`: N seconds pass and the timer is serviced.
     Advance(u64),
+    /// `SHUTDOWN`: the application shuts the session down.
     Shutdown,
+    /// `DRAIN`: graceful shutdown (`shutdown_gracefully`).
     Drain,
 }
 
@@ -123,8 +133,11 @@ pub struct Run {
     pub wire: Vec<u8>,
 }
 
+/// A server under test, driven by script inputs; it logs what happens into [`Run`].
 pub struct Harness {
+    /// The session under test.
     pub server: Server,
+    /// The injected time: the harness's start, advanced by `T: +N`.
     pub now: Instant,
     answers: VecDeque<Answer>,
     /// The content shown on the last log line, while it is a content line.
@@ -132,12 +145,14 @@ pub struct Harness {
     /// Content of the message being streamed.
     pending_message: Vec<u8>,
     out: Vec<u8>,
+    /// What the run produced so far.
     pub run: Run,
 }
 
 impl Harness {
+    /// A new session built from `config`, its greeting already drained.
     pub fn new(config: impl Into<TestConfig>) -> Self {
-        let now = Instant::now();
+        let now = crate::now();
         let server = config.into().server(now);
         let mut h = Self {
             server,
@@ -152,6 +167,7 @@ impl Harness {
         h
     }
 
+    /// Feeds one input to the server and drains it, logging `echo` first when given.
     pub fn apply(&mut self, input: &Input, echo: Option<&str>) {
         if let Some(line) = echo {
             self.run.log.push(line.to_owned());
@@ -220,7 +236,7 @@ impl Harness {
                 self.content.extend_from_slice(bytes);
                 let line = format!("E: Content \"{}\"", escape(&self.content));
                 if merge {
-                    *self.run.log.last_mut().unwrap() = line;
+                    *self.run.log.last_mut().expect("merging into a log line") = line;
                 } else {
                     self.run.log.push(line);
                 }
@@ -345,6 +361,7 @@ pub fn decode_send(text: &str) -> Vec<Vec<u8>> {
     text.split('‖').map(decode_bytes).collect()
 }
 
+/// Decodes one read of a `C:` payload: escapes and `{X*N}` repetitions.
 pub fn decode_bytes(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
@@ -357,9 +374,9 @@ pub fn decode_bytes(text: &str) -> Vec<u8> {
                 i += len;
             }
             b'{' if text[i..].contains("*") && text[i..].contains('}') => {
-                let end = i + text[i..].find('}').unwrap();
+                let end = i + text[i..].find('}').expect("checked above");
                 let inner = &text[i + 1..end];
-                let star = inner.rfind('*').unwrap();
+                let star = inner.rfind('*').expect("a repetition `{X*N}`");
                 let unit = decode_bytes(&inner[..star]);
                 let n: usize = inner[star + 1..].parse().expect("repeat count");
                 for _ in 0..n {
@@ -384,7 +401,7 @@ fn decode_escape(s: &[u8]) -> (u8, usize) {
         Some(b'0') => (0, 2),
         Some(b'\\') => (b'\\', 2),
         Some(b'x') => {
-            let hex = std::str::from_utf8(&s[2..4]).unwrap();
+            let hex = std::str::from_utf8(&s[2..4]).expect("hex escape");
             (u8::from_str_radix(hex, 16).expect("hex escape"), 4)
         }
         other => panic!("unknown escape {other:?}"),
@@ -536,7 +553,8 @@ pub fn transcript(config: impl Into<TestConfig>, script: &str) -> Run {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    /// The next pseudo-random number.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -548,8 +566,12 @@ impl Rng {
         let mut sizes = Vec::new();
         let mut left = len;
         while left > 0 {
-            let max = if self.next().is_multiple_of(4) { 64 } else { 8 };
-            let size = (1 + (self.next() % max) as usize).min(left);
+            let max = if self.next_u64().is_multiple_of(4) {
+                64
+            } else {
+                8
+            };
+            let size = (1 + (self.next_u64() % max) as usize).min(left);
             sizes.push(size);
             left -= size;
         }
@@ -627,7 +649,7 @@ fn looks_enhanced(text: &[u8]) -> bool {
             .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
 }
 
-// ---- Script fragments shared by the transcript files (for `common::config()`). ----
+// ---- Script fragments shared by the transcript files (for `config()`). ----
 
 /// The EHLO reply lines before TLS.
 macro_rules! ehlo_reply {
@@ -694,9 +716,9 @@ pub const TLS_EHLO_E: &str = concat!(
 /// STARTTLS outside a transaction and a finished handshake (no EHLO yet).
 pub const STARTTLS_HANDSHAKE: &str =
     "\nC: STARTTLS\\r\\n\nS: 220 2.0.0 Ready to start TLS\nE: StartTls discarded=0\nTLS\n";
-/// [T]: MAIL and one RCPT accepted, without events.
+/// \[T\]: MAIL and one RCPT accepted, without events.
 pub const TX: &str = "\nC: MAIL FROM:<a@x.example>\\r\\nRCPT TO:<b@y.example>\\r\\n\nS: 250 2.1.0 Ok\nS: 250 2.1.5 Ok\n";
-/// [T] with its events.
+/// \[T\] with its events.
 pub const TX_E: &str = "\nC: MAIL FROM:<a@x.example>\\r\\nRCPT TO:<b@y.example>\\r\\n\nE: Mail <a@x.example>\nS: 250 2.1.0 Ok\nE: Rcpt <b@y.example>\nS: 250 2.1.5 Ok\n";
 /// QUIT outside a transaction.
 pub const QUIT: &str = "\nC: QUIT\\r\\n\nS: 221 2.0.0 Bye\nE: Closed Quit\n";
@@ -704,12 +726,12 @@ pub const QUIT: &str = "\nC: QUIT\\r\\n\nS: 221 2.0.0 Bye\nE: Closed Quit\n";
 pub const QUIT_IN_TRANSACTION: &str =
     "\nC: QUIT\\r\\n\nS: 221 2.0.0 Bye\nE: TransactionReset\nE: Closed Quit\n";
 
-/// [G]: greeted with EHLO (with events).
+/// \[G\]: greeted with EHLO (with events).
 pub fn greeted() -> String {
     [GREETING, EHLO_E].concat()
 }
 
-/// [T]: [G] plus an accepted MAIL and RCPT (with events).
+/// \[T\]: \[G\] plus an accepted MAIL and RCPT (with events).
 pub fn in_transaction() -> String {
     greeted() + TX_E
 }
@@ -729,7 +751,7 @@ pub fn normalize() -> TestConfig {
 /// The time origin of a test that drives `Server` directly (tests inject time; only the
 /// core must never read the clock).
 pub fn t0() -> Instant {
-    Instant::now()
+    crate::now()
 }
 
 /// Runs `script` exactly as written, without re-splitting reads. For rows whose point is

@@ -6,15 +6,13 @@
 //! "BHASH" (DKIM, out of scope), CVE-2020-28024 and Exim CVE-2023-42114..42116 beyond their
 //! transcript-visible part (fuzz targets).
 
-mod common;
-
-use common::{
+use smtp_proto::{AbortReason, Event, Server};
+use smtp_proto_tests::transcript::{
     EHLO_REPLY_TLS, QUIT, QUIT_IN_TRANSACTION, config, escape, greeted, in_transaction, t0,
     transcript,
 };
-use smtp_proto::{AbortReason, Event, Server};
 
-/// [G] under TLS (AUTH needs TLS in `common::config()`).
+/// [G] under TLS (AUTH needs TLS in `transcript::config()`).
 fn greeted_tls() -> String {
     greeted()
         + &format!(

@@ -1,11 +1,9 @@
 //! Properties of the whole machine over generated sessions and arbitrary bytes:
 //! split invariance, one reply per command, enhanced-code classes, no panic, bounded memory.
 
-mod common;
-
-use common::{Harness, Input, TestConfig, check_enhanced_codes, config};
 use proptest::prelude::*;
 use smtp_proto::LineEndingPolicy;
+use smtp_proto_tests::transcript::{Harness, Input, TestConfig, check_enhanced_codes, config};
 
 /// One client line of a generated session (valid, invalid and hostile commands).
 fn command() -> impl Strategy<Value = Vec<u8>> {

@@ -6,13 +6,11 @@
 //! CVE-2024-27305 (aiosmtpd), SEC Consult "SMTP Smuggling" (2023-12-18), RFC 5321 §2.3.8,
 //! §4.1.1.4, RFC 2920 §3.1, RFC 3030.
 
-mod common;
-
-use common::{
+use smtp_proto::{CloseReason, Event};
+use smtp_proto_tests::transcript::{
     EHLO_REPLY, QUIT, TestConfig, config, decode_bytes, exact, greeted, in_transaction, normalize,
     run_script, run_split, t0, transcript,
 };
-use smtp_proto::{CloseReason, Event};
 
 /// [D]: [T] plus DATA answered 354.
 fn in_data() -> String {
