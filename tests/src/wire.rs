@@ -126,7 +126,7 @@ impl Script {
         self.reply(220, "")
     }
 
-    /// smtp_proto::manual [G]: greeted, `EHLO c.example` answered 250.
+    /// smtp_proto::manual \[G\]: greeted, `EHLO c.example` answered 250.
     pub fn greeted(self) -> Self {
         self.greeting().ehlo()
     }
@@ -136,7 +136,7 @@ impl Script {
         self.cmd("EHLO c.example", 250, "")
     }
 
-    /// [T]: [G] plus `MAIL FROM:<a@x.example>` and `RCPT TO:<b@y.example>` answered 250.
+    /// \[T\]: \[G\] plus `MAIL FROM:<a@x.example>` and `RCPT TO:<b@y.example>` answered 250.
     pub fn in_transaction(self) -> Self {
         self.greeted().mail_rcpt()
     }
@@ -147,7 +147,7 @@ impl Script {
             .cmd("RCPT TO:<b@y.example>", 250, "2.1.5")
     }
 
-    /// [D]: [T] plus `DATA` answered 354.
+    /// \[D\]: \[T\] plus `DATA` answered 354.
     pub fn in_data(self) -> Self {
         self.in_transaction().cmd("DATA", 354, "")
     }
