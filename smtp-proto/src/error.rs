@@ -37,4 +37,16 @@ pub enum ApiMisuse {
         /// Replies given.
         given: usize,
     },
+    /// The client session is over: nothing more can be queued or sent.
+    #[error("the client session is closed")]
+    ClientClosed,
+    /// A transaction was queued without a recipient.
+    #[error("a transaction needs at least one recipient")]
+    NoRecipients,
+    /// Content was given when the client did not ask for it (`ClientEvent::BodyWanted`).
+    #[error("content given when none was asked for")]
+    BodyNotWanted,
+    /// An AUTH response was given when no challenge was outstanding.
+    #[error("AUTH response given with no challenge outstanding")]
+    NoAuthChallenge,
 }

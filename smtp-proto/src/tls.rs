@@ -45,6 +45,7 @@ pub use rustls;
 /// one), so a file can import both.
 pub use rustls::ServerConfig as TlsServerConfig;
 
+use crate::client::{Client, ClientConfig, ConfigError, TlsPolicy};
 use crate::connection::{Connection, Machine};
 use crate::{Reply, Server, ServerConfig, TlsInfo};
 
@@ -131,6 +132,156 @@ impl Endpoint {
     /// plaintext even on an implicit-TLS endpoint: a refusal is not worth a handshake.
     pub fn refuse(&self, now: Instant, reply: Option<Reply>) -> Connection<Server> {
         Connection::plain(Server::refuse(self.config.clone(), now, reply))
+    }
+}
+
+/// The TLS side of a client connection: the rustls configuration and the name the
+/// server's certificate must carry (also sent as SNI).
+#[derive(Clone, Debug)]
+pub struct ClientTls {
+    config: Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+    verified: bool,
+}
+
+impl ClientTls {
+    /// Verifies the server's certificate against `roots` and `name` (CTLS, RFC 7817 §3):
+    /// the default, and what REQUIRETLS needs.
+    ///
+    /// # Errors
+    ///
+    /// When `name` is not a DNS name or an IP address.
+    pub fn verified(
+        roots: rustls::RootCertStore,
+        name: &str,
+    ) -> Result<Self, rustls::pki_types::InvalidDnsNameError> {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|_| rustls::pki_types::InvalidDnsNameError)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Self::with_config(Arc::new(config), name)
+    }
+
+    /// An application-built rustls configuration (client certificates, other roots),
+    /// taken as verifying.
+    ///
+    /// # Errors
+    ///
+    /// When `name` is not a DNS name or an IP address.
+    pub fn with_config(
+        config: Arc<rustls::ClientConfig>,
+        name: &str,
+    ) -> Result<Self, rustls::pki_types::InvalidDnsNameError> {
+        Ok(Self {
+            config,
+            name: rustls::pki_types::ServerName::try_from(name.to_owned())?,
+            verified: true,
+        })
+    }
+
+    /// **Accepts any certificate.** For tests against self-signed servers only: the
+    /// session is encrypted but not authenticated, so a machine in the middle can read
+    /// it, and REQUIRETLS mail is never sent over it (RTLS-01).
+    ///
+    /// # Errors
+    ///
+    /// When `name` is not a DNS name or an IP address.
+    pub fn dangerous_accept_any_certificate(
+        name: &str,
+    ) -> Result<Self, rustls::pki_types::InvalidDnsNameError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|_| rustls::pki_types::InvalidDnsNameError)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth();
+        let mut tls = Self::with_config(Arc::new(config), name)?;
+        tls.verified = false;
+        Ok(tls)
+    }
+
+    /// Whether the certificate is verified.
+    pub fn is_verified(&self) -> bool {
+        self.verified
+    }
+}
+
+/// The connection for a client that has just connected: plaintext (STARTTLS later, when
+/// `tls` is given and the policy asks for it), or TLS from the first byte under
+/// [`TlsPolicy::Implicit`]. Without `tls`, STARTTLS cannot succeed: a policy that
+/// requires it ends the session as `TlsUnavailable`.
+///
+/// # Errors
+///
+/// A [`ConfigError`] from [`Client::new`].
+pub fn client_connection(
+    config: Arc<ClientConfig>,
+    tls: Option<ClientTls>,
+    now: Instant,
+) -> Result<Connection<Client>, ConfigError> {
+    let verified = tls.as_ref().is_some_and(ClientTls::is_verified);
+    let policy = config.tls;
+    let mut client = Client::new(config, now)?;
+    client.set_tls_verified(verified);
+    let layer = match (tls, policy) {
+        (None, _) | (Some(_), TlsPolicy::None) => Layer::plain(),
+        (Some(tls), TlsPolicy::Implicit) => Layer::implicit(&TlsRole::Client(tls.config, tls.name)),
+        (Some(tls), _) => Layer::starttls(TlsRole::Client(tls.config, tls.name)),
+    };
+    Ok(Connection::with_transport(client, layer))
+}
+
+/// The verifier of [`ClientTls::dangerous_accept_any_certificate`]: signatures are still
+/// checked (the handshake stays sound), the certificate chain and name are not.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

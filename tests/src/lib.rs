@@ -11,6 +11,8 @@
 //! Modules:
 //! - [`blackhole`]: build, start, interrupt and stop the `blackhole` binary;
 //! - [`client`]: a small line-oriented SMTP client over plain TCP or TLS;
+//! - [`client_script`]: client transcripts: the core's SMTP client driven in memory by a
+//!   scripted server (client-rules.md);
 //! - [`tls`]: a rustls client configuration that accepts blackhole's self-signed certificate;
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
@@ -33,6 +35,7 @@
 
 pub mod blackhole;
 pub mod client;
+pub mod client_script;
 #[cfg(feature = "adapters")]
 pub mod faulty;
 pub mod fs;

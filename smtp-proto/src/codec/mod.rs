@@ -12,6 +12,7 @@ pub mod params;
 mod reference;
 pub mod reply;
 pub mod sasl;
+pub mod stuffing;
 mod xtext;
 
 pub use ehlo::{AuthMechanism, Capabilities, EhloError, Extension, FutureRelease, ServerLimits};

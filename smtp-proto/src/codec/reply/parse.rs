@@ -248,6 +248,30 @@ impl ParsedReply {
         self.lines.iter().any(ReplyLine::is_truncated)
     }
 
+    /// A reply the client made up itself: a local verdict shaped like a server's (say
+    /// `554 5.3.4 message too big` before anything was sent). `text` starts with the
+    /// enhanced code when there is one, as on the wire; control characters are dropped.
+    ///
+    /// ```
+    /// use smtp_proto::codec::ParsedReply;
+    /// let reply = ParsedReply::local(554, "5.3.4 Message too big for the server");
+    /// assert_eq!(reply.enhanced().map(|e| e.to_string()).as_deref(), Some("5.3.4"));
+    /// assert_eq!(reply.lines()[0].text(), b"Message too big for the server");
+    /// ```
+    pub fn local(code: u16, text: &str) -> Self {
+        let text: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_control()).collect();
+        let raw = RawLine {
+            code,
+            more: false,
+            text: &text,
+            bare_lf: false,
+        };
+        Self {
+            code,
+            lines: vec![build_line(&raw, usize::MAX, false)],
+        }
+    }
+
     /// The [`Reply`] this is: the first line's enhanced code, and each line's text joined by
     /// `\n` (a line whose enhanced code differs from the first line's keeps it in its text).
     fn to_reply(&self) -> Result<Reply, FromWireError> {
