@@ -277,10 +277,10 @@ fn listening_lines(pipe: Option<ChildStdout>) -> (mpsc::Receiver<SocketAddr>, Jo
         let Some(pipe) = pipe else { return };
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
-            if let Some(addr) = line.strip_prefix(LISTENING) {
-                if let Ok(addr) = addr.trim().parse() {
-                    let _ = sender.send(addr);
-                }
+            if let Some(addr) = line.strip_prefix(LISTENING)
+                && let Ok(addr) = addr.trim().parse()
+            {
+                let _ = sender.send(addr);
             }
         }
     });

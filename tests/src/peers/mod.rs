@@ -109,10 +109,10 @@ pub(crate) fn header_value(message: &[u8], name: &str) -> Option<String> {
         if found.is_some() {
             break;
         }
-        if let Some((field, value)) = line.split_once(':') {
-            if field.trim().eq_ignore_ascii_case(name) {
-                found = Some(value.trim().to_owned());
-            }
+        if let Some((field, value)) = line.split_once(':')
+            && field.trim().eq_ignore_ascii_case(name)
+        {
+            found = Some(value.trim().to_owned());
         }
     }
     found

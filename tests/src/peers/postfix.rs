@@ -83,22 +83,30 @@ pub struct Postfix {
     dir: TempDir,
 }
 
-/// Where Postfix's programs are, from `postconf -h daemon_directory`.
+/// Where Postfix's daemons are: the compiled-in `daemon_directory` (`postconf -d`, which
+/// needs no `main.cf`: Debian's "No configuration" install has none), else the usual
+/// places.
 fn daemon_directory() -> Result<PathBuf, String> {
-    let output = Command::new("postconf")
-        .args(["-h", "daemon_directory"])
+    let from_postconf = Command::new("postconf")
+        .args(["-d", "-h", "daemon_directory"])
         .stdin(Stdio::null())
+        .stderr(Stdio::null())
         .output()
-        .map_err(|e| format!("postconf cannot run: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "postconf -h daemon_directory failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&output.stdout).trim(),
-    ))
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    from_postconf
+        .into_iter()
+        .chain(
+            [
+                "/usr/lib/postfix/sbin",
+                "/usr/libexec/postfix",
+                "/usr/lib/postfix",
+            ]
+            .map(PathBuf::from),
+        )
+        .find(|dir| dir.join("master").is_file())
+        .ok_or_else(|| "no Postfix master (postconf -d -h daemon_directory)".to_owned())
 }
 
 /// The uid and gid of the user `name`, from `/etc/passwd`.
@@ -174,15 +182,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 impl Postfix {
     /// Why Postfix cannot run here, if it cannot: it needs root, the `postfix` user, and
-    /// `master` in `postconf -h daemon_directory`.
+    /// `master` in `postconf -d -h daemon_directory`.
     pub fn availability() -> Result<(), String> {
         if !crate::tools::tool_installed("postconf") {
             return Err("postfix not installed (no postconf on PATH)".to_owned());
         }
-        let master = daemon_directory()?.join("master");
-        if !master.is_file() {
-            return Err(format!("no Postfix master at {}", master.display()));
-        }
+        daemon_directory()?;
         if user_ids("postfix").is_none() {
             return Err("no postfix user in /etc/passwd".to_owned());
         }
@@ -232,6 +237,10 @@ impl Postfix {
         for d in [&etc, &queue, &data, &mail] {
             mkdir(d);
         }
+        // The postfix user must reach them whatever the umask.
+        for d in [root, etc.as_path(), queue.as_path()] {
+            chmod(d, 0o755);
+        }
         for sub in [
             "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
             "private", "saved", "trace",
@@ -249,7 +258,9 @@ impl Postfix {
         mkdir(&maildrop);
         chown(&maildrop, uid, postdrop);
         chmod(&maildrop, 0o730);
-        mkdir(&queue.join("pid"));
+        let pid = queue.join("pid");
+        mkdir(&pid);
+        chmod(&pid, 0o755);
         chown(&data, uid, 0);
         chmod(&data, 0o700);
         // virtual(8) delivers as the postfix user.
