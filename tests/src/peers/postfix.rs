@@ -146,6 +146,19 @@ fn chmod(path: &Path, mode: u32) {
         .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
 }
 
+/// Writes a configuration file dated long ago: Postfix waits (in steps of 0.3 s, for
+/// about 2 s) until a configuration file it reads is older than a second, in case an editor
+/// is still writing it.
+fn write_config(path: &Path, content: &str) {
+    let write = || -> std::io::Result<()> {
+        let file = std::fs::File::create(path)?;
+        std::io::Write::write_all(&mut &file, content.as_bytes())?;
+        // 2001-09-09: long past, without reading the clock.
+        file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+    };
+    write().unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
 fn mkdir(path: &Path) {
     std::fs::create_dir_all(path)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
@@ -270,20 +283,19 @@ impl Postfix {
             let (cert, key) = super::write_self_signed_cert(&etc);
             (cert, key)
         });
-        std::fs::write(
-            etc.join("recipient_access"),
+        write_config(
+            &etc.join("recipient_access"),
             "/^fail/ 550 5.1.1 Recipient rejected by the test rule\n",
-        )
-        .unwrap_or_else(|e| panic!("cannot write recipient_access: {e}"));
-        let main_cf = main_cf(root, &options, cert.as_ref(), uid, gid);
-        std::fs::write(etc.join("main.cf"), main_cf)
-            .unwrap_or_else(|e| panic!("cannot write main.cf: {e}"));
+        );
+        write_config(
+            &etc.join("main.cf"),
+            &main_cf(root, &options, cert.as_ref(), uid, gid),
+        );
 
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = super::free_port();
-            std::fs::write(etc.join("master.cf"), master_cf(port))
-                .unwrap_or_else(|e| panic!("cannot write master.cf: {e}"));
+            write_config(&etc.join("master.cf"), &master_cf(port));
             let mut master = Command::new(&master_path)
                 .arg("-c")
                 .arg(&etc)
