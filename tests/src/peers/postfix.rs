@@ -328,10 +328,10 @@ impl Postfix {
                 }
                 Some(Err(e)) => {
                     failures.push_str(&format!("attempt {attempt} (port {port}): {e}\n"));
-                    kill_group(&mut master);
+                    kill_group(&mut master, &etc);
                 }
                 None => {
-                    kill_group(&mut master);
+                    kill_group(&mut master, &etc);
                     panic!(
                         "Postfix did not greet on {addr} within {START_TIMEOUT:?}\n{failures}--- log\n{}",
                         read_log(root)
@@ -340,9 +340,12 @@ impl Postfix {
             }
         }
         panic!(
-            "Postfix master did not start in {START_ATTEMPTS} attempts:\n{failures}--- log\n{}--- main.cf\n{}",
+            "Postfix master did not start in {START_ATTEMPTS} attempts (it exits at once when \
+             its port is taken or its configuration is wrong; early fatal errors go to syslog, \
+             not to the log file):\n{failures}--- log\n{}--- main.cf\n{}--- master.cf\n{}",
             read_log(root),
-            std::fs::read_to_string(etc.join("main.cf")).unwrap_or_default()
+            std::fs::read_to_string(etc.join("main.cf")).unwrap_or_default(),
+            std::fs::read_to_string(etc.join("master.cf")).unwrap_or_default()
         );
     }
 
@@ -557,13 +560,21 @@ fn strip_trace_headers(raw: &[u8]) -> &[u8] {
     }
 }
 
-/// Stops master (SIGTERM: it stops its children), then SIGKILLs what is left of its
-/// process group.
-fn kill_group(master: &mut Child) {
+/// Stops master (SIGTERM: it stops its children), then SIGKILLs what is left of this
+/// instance: the processes of master's process group whose environment names this
+/// instance's configuration directory (`MAIL_CONFIG`, which master passes on).
+fn kill_group(master: &mut Child, config: &Path) {
     let pgid = master.id();
     super::stop_child(master, true);
+    let marker = format!("MAIL_CONFIG={}", config.display()).into_bytes();
     for pid in group_members(pgid) {
-        super::signal(pid, "KILL");
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if environ
+            .split(|&b| b == 0)
+            .any(|var| var == marker.as_slice())
+        {
+            super::signal(pid, "KILL");
+        }
     }
 }
 
@@ -598,7 +609,8 @@ impl Drop for Postfix {
                 self.log()
             );
         }
-        kill_group(&mut self.master);
+        let config = self.config();
+        kill_group(&mut self.master, &config);
     }
 }
 
