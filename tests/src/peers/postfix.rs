@@ -194,13 +194,27 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 }
 
 impl Postfix {
-    /// Why Postfix cannot run here, if it cannot: it needs root, the `postfix` user, and
-    /// `master` in `postconf -d -h daemon_directory`.
+    /// Why Postfix cannot run here, if it cannot: it needs Postfix ≥ 3.4 (`maillog_file`),
+    /// `master` in `postconf -d -h daemon_directory`, the `postfix` user, and root.
     pub fn availability() -> Result<(), String> {
         if !crate::tools::tool_installed("postconf") {
             return Err("postfix not installed (no postconf on PATH)".to_owned());
         }
         daemon_directory()?;
+        let version = Command::new("postconf")
+            .args(["-d", "-h", "mail_version"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let mut numbers = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+        if (major, minor) < (3, 4) {
+            return Err(format!(
+                "Postfix {version:?} is older than 3.4 (no maillog_file)"
+            ));
+        }
         if user_ids("postfix").is_none() {
             return Err("no postfix user in /etc/passwd".to_owned());
         }
@@ -230,7 +244,7 @@ impl Postfix {
     ///
     /// # Panics
     /// If Postfix is unavailable, a directory cannot be prepared, or the instance does not
-    /// greet in time (the message shows the log and master's output).
+    /// greet in time (the message shows the log and the configuration).
     pub fn start(options: PostfixOptions) -> Self {
         if let Err(why) = Self::availability() {
             panic!("Postfix::start: {why}");
@@ -279,10 +293,9 @@ impl Postfix {
         // virtual(8) delivers as the postfix user.
         chown(&mail, uid, gid);
 
-        let cert = options.starttls.then(|| {
-            let (cert, key) = super::write_self_signed_cert(&etc);
-            (cert, key)
-        });
+        let cert = options
+            .starttls
+            .then(|| super::write_self_signed_cert(&etc));
         write_config(
             &etc.join("recipient_access"),
             "/^fail/ 550 5.1.1 Recipient rejected by the test rule\n",
