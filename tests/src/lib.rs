@@ -17,6 +17,8 @@
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
 //! - [`proxy`]: a TCP forwarder that counts connections;
+//! - [`peers`] (feature `peers`): real SMTP servers we did not write (a private Postfix,
+//!   smtp-sink, aiosmtpd) on loopback, for interop tests of the client;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
 //! - [`wire`]: scripted sessions (writes, expected replies, TLS, silence, close) for tables
 //!   of rows;
@@ -41,6 +43,8 @@ pub mod faulty;
 pub mod fs;
 pub mod fuzzing;
 pub mod message;
+#[cfg(feature = "peers")]
+pub mod peers;
 pub mod proxy;
 #[cfg(feature = "adapters")]
 pub mod servers;
