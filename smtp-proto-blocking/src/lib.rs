@@ -1,4 +1,5 @@
-//! Blocking `std::net` adapter for [`smtp_proto`]: sockets and deadlines for the core's
+//! Blocking `std::net` adapter for [`smtp_proto`]: an SMTP client ([`SmtpClient`]), and
+//! for servers sockets and deadlines for the core's
 //! [`Connection`](smtp_proto::Connection) (STARTTLS and implicit TLS included), a
 //! [`Handler`] trait with plain methods (the same interface as the tokio adapter's, as
 //! `Read` is `AsyncRead`'s), a pull-style [`Driver`], and a [`Listener`] running one
@@ -25,11 +26,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod client;
 mod connection;
 mod driver;
 mod handler;
 mod listener;
 
+pub use client::{CONNECT_TIMEOUT, SmtpClient};
 pub use connection::serve;
 pub use driver::Driver;
 pub use handler::Handler;

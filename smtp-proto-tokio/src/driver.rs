@@ -88,6 +88,11 @@ where
         &self.connection
     }
 
+    /// The connection, for calls on its machine (a client's `send`, `send_body`, `quit`).
+    pub fn connection_mut(&mut self) -> &mut Connection<M> {
+        &mut self.connection
+    }
+
     /// Answers a decision token from an event (see [`Connection::answer`]).
     pub fn answer(&mut self, pending: M::Pending, decision: M::Decision) {
         // A misfit answer is logged and answered safely by the connection.

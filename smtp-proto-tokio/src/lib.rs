@@ -1,4 +1,5 @@
-//! tokio adapter for [`smtp_proto`]: sockets and timers for the core's
+//! tokio adapter for [`smtp_proto`]: an SMTP client ([`SmtpClient`]), and for servers
+//! sockets and timers for the core's
 //! [`Connection`](smtp_proto::Connection) (STARTTLS and implicit TLS included), a
 //! [`Handler`] trait whose async methods make the decisions, a pull-style [`Driver`]
 //! (`next_event().await`) for applications without a trait, and a [`Listener`] with a
@@ -10,11 +11,13 @@
 //! and the replies to a pipelined batch leave in one write.
 #![forbid(unsafe_code)]
 
+mod client;
 mod connection;
 mod driver;
 mod handler;
 mod listener;
 
+pub use client::{CONNECT_TIMEOUT, SmtpClient};
 pub use connection::serve;
 pub use driver::Driver;
 pub use handler::Handler;

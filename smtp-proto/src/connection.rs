@@ -268,6 +268,13 @@ impl<M: Machine> Connection<M> {
         &self.machine
     }
 
+    /// The machine, for the calls that are not events or I/O: a client's `send`,
+    /// `send_body` or `quit`. Its state stays consistent; the next [`next`](Self::next)
+    /// picks up whatever the call queued.
+    pub fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
+    }
+
     /// What the caller must do next.
     #[inline]
     pub fn next(&mut self, now: Instant) -> Next<'_, M::Event> {

@@ -12,7 +12,8 @@ use crate::{ForwardPath, ReversePath};
 use super::event::{Outcome, Stage};
 
 /// What the content is, which decides `BODY=` and whether the server can take it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Ordered from the most to the least restricted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BodyType {
     /// 7-bit text (no `BODY=` parameter, I18N-06).
     #[default]
@@ -126,6 +127,16 @@ impl Envelope {
     pub fn size(mut self, size: u64) -> Self {
         self.size = Some(size);
         self
+    }
+
+    /// The same envelope for only those of its recipients that are in `recipients`
+    /// (with their parameters): for another transaction after a recipient limit
+    /// (RCPT-02, RCPT-05).
+    #[must_use]
+    pub fn only(&self, recipients: &[ForwardPath]) -> Self {
+        let mut envelope = self.clone();
+        envelope.recipients.retain(|(r, _)| recipients.contains(r));
+        envelope
     }
 
     /// The reverse-path.

@@ -143,6 +143,35 @@ impl TransactionReport {
             .filter(move |r| r.outcome.verdict == verdict)
     }
 
+    /// Recipients deferred at RCPT for a recipient limit (`452`/`552`, or the client's own
+    /// split at LIMITS RCPTMAX): they belong in another transaction (RCPT-02, RCPT-05).
+    pub fn limited_recipients(&self) -> Vec<ForwardPath> {
+        self.recipients
+            .iter()
+            .filter(|r| {
+                r.outcome.verdict == Verdict::Deferred
+                    && r.outcome.stage == Stage::Rcpt
+                    && matches!(r.outcome.reply.code(), 452 | 552)
+            })
+            .map(|r| r.recipient.clone())
+            .collect()
+    }
+
+    /// Takes the results of `retry` (a later transaction for some of these recipients)
+    /// in place of this report's.
+    pub fn merge(&mut self, retry: Self) {
+        for result in retry.recipients {
+            if let Some(slot) = self
+                .recipients
+                .iter_mut()
+                .find(|r| r.recipient == result.recipient)
+            {
+                *slot = result;
+            }
+        }
+        self.dsn_sent |= retry.dsn_sent;
+    }
+
     /// Whether every recipient was delivered.
     pub fn all_delivered(&self) -> bool {
         self.recipients

@@ -63,6 +63,7 @@ mod config;
 mod envelope;
 mod event;
 mod machine;
+mod retry;
 mod session;
 mod transaction;
 
@@ -81,6 +82,7 @@ pub use event::{
     ClientEvent, CloseReason, Outcome, RecipientResult, SessionInfo, Stage, TransactionId,
     TransactionReport, Verdict,
 };
+pub use retry::LimitRetry;
 
 use auth::AuthState;
 use transaction::{Job, Transaction};
@@ -101,6 +103,28 @@ pub enum ConfigError {
     /// `Chunking::WhenOffered(0)`.
     #[error("the BDAT chunk size must be at least 1")]
     ZeroChunk,
+}
+
+/// Why a client adapter's call failed: shared by the tokio and blocking adapters.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// No connection by the connect deadline.
+    #[error("no connection to {0} within the connect timeout")]
+    ConnectTimeout(String),
+    /// A socket error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The session ended before the call could finish; the reason says why (a refusing
+    /// greeting, TLS unavailable, AUTH failed, 421, a lost connection…).
+    #[error("the SMTP session ended: {0:?}")]
+    Closed(CloseReason),
+    /// The configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A call the client refused.
+    #[error(transparent)]
+    Misuse(#[from] ApiMisuse),
 }
 
 /// What a command sent (or about to be sent) waits for; see [`Kind::is_sync`].
