@@ -70,3 +70,8 @@ fn tls_session() {
 fn parsers() {
     replay("parsers", fuzzing::parsers);
 }
+
+#[test]
+fn client_replies() {
+    replay("client_replies", fuzzing::client_replies);
+}
