@@ -996,3 +996,29 @@ macro_rules! on_targets {
         }
     };
 }
+
+/// Declares a `#[test]` per named function: each function returns the
+/// [`Row`](crate::servers::Row)s of one rule, and the test of the same name runs them in
+/// memory ([`run_in_memory`](crate::servers::run_in_memory)). Use it inside a module (the
+/// functions are reached as `super::name`); the same functions make the tables that
+/// [`run_rows`](crate::servers::run_rows) runs over sockets, so each row is written once.
+///
+/// ```
+/// use smtp_proto_tests::servers::Row;
+/// use smtp_proto_tests::transcript::{QUIT, greeted};
+///
+/// fn greets() -> Vec<Row> {
+///     vec![Row::transcript("greets", 0, greeted() + QUIT)]
+/// }
+///
+/// mod in_memory {
+///     smtp_proto_tests::in_memory!(greets);
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! in_memory {
+    ($($rows:ident),+ $(,)?) => {
+        $(#[test] fn $rows() { $crate::servers::run_in_memory(&super::$rows()); })+
+    };
+}

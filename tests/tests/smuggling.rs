@@ -21,10 +21,10 @@
 
 use smtp_proto::{CloseReason, Event, InjectionPolicy, LineEndingPolicy, ServerConfig};
 use smtp_proto_tests::on_targets;
-use smtp_proto_tests::servers::{Row, Setup, Target, run_in_memory, run_rows};
+use smtp_proto_tests::servers::{Row, Setup, Target, run_rows};
 use smtp_proto_tests::transcript::{
-    EHLO_REPLY, QUIT, TLS_EHLO_E, TestConfig, config, decode_bytes, greeted, in_transaction,
-    normalize, run_split, t0, transcript,
+    EHLO_REPLY, QUIT, QUIT_IN_TRANSACTION, TLS_EHLO_E, TestConfig, config, decode_bytes, greeted,
+    in_transaction, normalize, run_split, t0, transcript,
 };
 
 /// [D]: [T] plus DATA answered 354.
@@ -722,7 +722,7 @@ fn smg_p4_without_sync_check_both_commands_run() -> Vec<Row> {
     ) + r"
 E: Mail <a@x>
 S: 250 2.1.0 Ok
-";
+" + QUIT_IN_TRANSACTION;
     [unsynced as fn(&mut ServerConfig), normalized_unsynced]
         .into_iter()
         .map(|p| Row::transcript("SMG-P4 without sync check", 1, script.clone()).policy(p))
@@ -1191,17 +1191,9 @@ fn starttls_injection(target: Target) {
     run_rows(target, &rows);
 }
 
-/// One in-memory `#[test]` per row function, of the same name.
-macro_rules! in_memory {
-    ($($rows:ident),+ $(,)?) => {
-        $(#[test] fn $rows() { run_in_memory(&super::$rows()); })+
-    };
-}
-
 /// Every row, in memory.
 mod in_memory {
-    use super::run_in_memory;
-    in_memory!(
+    smtp_proto_tests::in_memory!(
         smg_01_crlf_dot_crlf_is_end_of_data_then_sync_violation,
         smg_01_crlf_dot_crlf_without_sync_check_gives_two_genuine_messages,
         smg_02_lf_dot_lf_strict,
