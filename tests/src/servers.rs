@@ -1,10 +1,12 @@
 //! The servers the wire suites run against: blackhole (a process, `--maildir`) and
 //! in-process servers of both adapters (`smtp_proto_tokio::Listener`,
 //! `smtp_proto_blocking::Listener`) with a handler that records every call and the bytes of
-//! every message it accepted. One type, [`WireServer`], hides which is which; [`run_rows`]
-//! runs a table of scripted rows against one of them and reports every failing row;
+//! every message it accepted. One type, [`WireServer`], hides which is which; a [`Row`] is
+//! a session (a [`Transcript`], run in memory too, or a socket-only [`Script`]) and what it
+//! must leave behind; [`run_rows`] runs a table of rows against one target and reports
+//! every failing row, [`run_in_memory`] runs transcript rows in memory;
 //! [`on_targets!`](crate::on_targets) declares a test per target for a function of one
-//! [`Target`].
+//! [`Target`], and [`in_memory!`](crate::in_memory) a test per function of rows.
 //!
 //! Feature `adapters` (default): it needs the adapters, tokio and rcgen.
 
@@ -631,7 +633,7 @@ pub enum Session {
     /// A socket-only [`Script`] of steps.
     Script(Script),
     /// A [`Transcript`], run in memory and over the socket: see
-    /// [`transcript`](crate::transcript)'s module docs for how its lines map to a socket.
+    /// [`transcript`]'s module docs for how its lines map to a socket.
     Transcript(Transcript),
 }
 

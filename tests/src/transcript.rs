@@ -1,9 +1,11 @@
-//! Transcript harness: drive a `Server` in memory from a compact client/server script.
+//! The transcript language: a compact client/server script, run in memory against a core
+//! `Server` or over a socket against a real server.
 //!
 //! Script lines (blank lines and `#` comments are ignored):
 //!
 //! * `C: bytes` — the client sends `bytes` (Rust escapes `\r \n \t \0 \\ \xHH`, and
-//!   `{X*N}` for N copies of X). `‖` splits the line into separate reads.
+//!   `{X*N}` for N copies of X). `‖` splits the line into separate reads. A script whose
+//!   first line is a `C:` line sends it before the greeting has left.
 //! * `S: reply line` — a reply line the server sends, without CR LF (a trailing space is
 //!   written `\x20`).
 //! * `E: summary` — an event (see [`summarize`]). Events are compared only when the script
@@ -11,16 +13,66 @@
 //! * `A: accept` | `A: <code> <text>` | `A: challenge <text>` | `A: each <reply> | <reply>`
 //!   — how the application answers the next decision (default: accept).
 //! * `TLS` — the TLS handshake finishes. `EOF` — the client closes. `T: +N` — N seconds
-//!   pass and the timer is serviced. `SHUTDOWN` — the application shuts the session down. `DRAIN` — graceful shutdown
-//!   (`shutdown_gracefully`).
+//!   pass and the timer is serviced. `SHUTDOWN` — the application shuts the session down.
+//!   `DRAIN` — graceful shutdown (`shutdown_gracefully`).
 //!
-//! The run echoes every input line and logs every reply and event in the order they are
-//! produced; the test passes when that log equals the script.
+//! # In memory
+//!
+//! [`transcript`] (and [`Transcript::run_in_memory`]) runs a script against a `Server`
+//! built from a [`TestConfig`] (mostly [`config`], host name `mx.example`): it echoes every
+//! input line and logs every reply and event in the order they are produced, and the test
+//! passes when that log equals the script — then again with every read split into single
+//! bytes and at random points, which must change nothing. [`exact`] skips the re-splitting,
+//! for rows whose point is what one read holds (RFC 2920 synchronisation, STARTTLS
+//! injection). Every line of the language runs in memory.
+//!
+//! # Over a socket
+//!
+//! [`Transcript::run_on_socket`] plays the same script as a client against a real server
+//! (blackhole or an adapter's listener; [`servers::Row`](crate::servers::Row) and
+//! [`servers::run_rows`](crate::servers::run_rows) run rows of transcripts on every
+//! target). It runs lockstep: before each input it reads every reply the script shows
+//! after the input before, so only what one `C:` line holds is ever pipelined, exactly as
+//! the script says (over TCP, later writes could otherwise share a read with earlier ones
+//! and trip the server's RFC 2920 synchronisation check). Line by line:
+//!
+//! * `C:` — written; each `‖` part a separate write after a pause of
+//!   [`wire::PAUSE`](crate::wire::PAUSE) (a read boundary as far as timing can make one),
+//!   or in writes of a few octets when the row asks for it ([`Socket::pieces`]).
+//! * `S:` — read and compared: the code and the whole text of every line, with
+//!   [`MEMORY_HOST`] (`mx.example`) read as the server's host name; of a HELO/EHLO reply
+//!   only the first line, since the extensions advertised depend on the configuration.
+//!   Every reply text of the shared profile is the core's own, so the rest match exactly.
+//! * An input the script shows no reply to — silence: nothing may arrive for
+//!   [`wire::QUIET`](crate::wire::QUIET) (no reply mid-DATA, nothing after a handshake
+//!   that injected commands could have caused).
+//! * `E: Closed …` — the server closes the connection after the replies before it (end of
+//!   stream, or a reset: a close with unread input makes the kernel reset, and then
+//!   nothing more can be read anyway); inputs after it are written as far as the socket
+//!   lets them. Other `E:` lines are not checked: the adapters' handlers see less than
+//!   the core's events (no HELO verb, no content boundaries). A row checks the handler's
+//!   side instead with its transactions, stored messages and log entries.
+//! * `A: accept`, `A: <code> <text>` — nothing to do: the application is the target's
+//!   handler, and the `S:` lines check that it answered as the script says (the recording
+//!   handler and blackhole accept everything but wrong credentials).
+//! * `TLS` — the client's TLS handshake (after the script's `220` to STARTTLS). `EOF` —
+//!   the client shuts down its sending side.
+//! * `A: challenge`, `A: each`, `T:`, `SHUTDOWN`, `DRAIN` — no socket translation: a
+//!   script with one is memory-only ([`Transcript::memory_only_lines`] lists them, and
+//!   [`servers::Row::transcript`](crate::servers::Row::transcript) refuses it).
+//!
+//! The two sides run different configurations: [`config`] in memory, the shared profile
+//! of [`servers::Setup`](crate::servers::Setup) on the wire (host name
+//! `blackhole.localhost`, another extension set, 64 KiB messages instead of 10000
+//! octets). A script that runs both ways shows what both have in common: reply texts are
+//! compared with the host name substituted, the EHLO reply by its first line, and the
+//! scripts stay clear of the size limits (well below both, or above both).
 //!
 //! The suites `tests/tests/{basics,classic_bugs,extensions,properties,rfc5321,sequencing,
 //! smuggling,starttls,timeouts,tls}.rs` are written in this language (one transcript per
-//! rule of `smtp_proto::manual`). It needs only the core, so it is not behind the
-//! `adapters` feature. Like the rest of the harness it panics to report a failure.
+//! rule of `smtp_proto::manual`); `smuggling` and `classic_bugs` run theirs both ways. The
+//! language needs only the core, so it is not behind the `adapters` feature. Like the rest
+//! of the harness it panics to report a failure.
 
 use std::collections::VecDeque;
 use std::io;
