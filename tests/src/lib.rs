@@ -20,14 +20,15 @@
 //! - [`peers`] (feature `peers`): real SMTP servers we did not write (a private Postfix,
 //!   smtp-sink, aiosmtpd) on loopback, for interop tests of the client;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
-//! - [`wire`]: scripted sessions (writes, expected replies, TLS, silence, close) for tables
-//!   of rows;
-//! - [`transcript`]: the in-memory transcript language (`C:`/`S:`/`E:`/`A:` scripts run
-//!   against a core `Server`, re-fed split at every byte and at random points) that the
-//!   rule suites `tests/{rfc5321,smuggling,starttls,…}.rs` are written in;
+//! - [`wire`]: socket-only scripted sessions (writes, expected replies, TLS, silence,
+//!   close) for tables of rows;
+//! - [`transcript`]: the transcript language (`C:`/`S:`/`E:`/`A:` scripts) that the rule
+//!   suites `tests/{rfc5321,smuggling,starttls,…}.rs` are written in, run in memory against
+//!   a core `Server` (re-fed split at every byte and at random points) and, for
+//!   `smuggling` and `classic_bugs`, over a socket against every target;
 //! - [`servers`] (feature `adapters`): blackhole and the in-process servers of both
-//!   adapters behind one type, tables of scripted rows, and [`on_targets!`] to run a test
-//!   on each target;
+//!   adapters behind one type, tables of rows written once and run both ways,
+//!   [`on_targets!`] to run a test on each target and [`in_memory!`] to run rows in memory;
 //! - [`faulty`] (feature `adapters`): a tokio transport that misbehaves on purpose;
 //! - [`fuzzing`]: the fuzz harness, plain functions of arbitrary bytes that the cargo-fuzz
 //!   targets in `fuzz/` call under libFuzzer and `tests/fuzz_corpus.rs` replays the corpus

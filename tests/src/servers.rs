@@ -1,10 +1,12 @@
 //! The servers the wire suites run against: blackhole (a process, `--maildir`) and
 //! in-process servers of both adapters (`smtp_proto_tokio::Listener`,
 //! `smtp_proto_blocking::Listener`) with a handler that records every call and the bytes of
-//! every message it accepted. One type, [`WireServer`], hides which is which; [`run_rows`]
-//! runs a table of scripted rows against one of them and reports every failing row;
+//! every message it accepted. One type, [`WireServer`], hides which is which; a [`Row`] is
+//! a session (a [`Transcript`], run in memory too, or a socket-only [`Script`]) and what it
+//! must leave behind; [`run_rows`] runs a table of rows against one target and reports
+//! every failing row, [`run_in_memory`] runs transcript rows in memory;
 //! [`on_targets!`](crate::on_targets) declares a test per target for a function of one
-//! [`Target`].
+//! [`Target`], and [`in_memory!`](crate::in_memory) a test per function of rows.
 //!
 //! Feature `adapters` (default): it needs the adapters, tokio and rcgen.
 
@@ -15,6 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
+use crate::transcript::{self, Run, Socket, Transcript};
 use crate::wire::{Script, escape};
 use crate::{Blackhole, TempDir, now, wait_for_empty_tmp};
 use bytes::Bytes;
@@ -624,39 +627,94 @@ impl WireServer {
 
 // ---- Tables of rows ------------------------------------------------------------------
 
-/// One row of a wire table: a scripted session and what it must leave behind.
+/// The session of a [`Row`].
+#[derive(Clone, Debug)]
+pub enum Session {
+    /// A socket-only [`Script`] of steps.
+    Script(Script),
+    /// A [`Transcript`], run in memory and over the socket: see
+    /// [`transcript`]'s module docs for how its lines map to a socket.
+    Transcript(Transcript),
+}
+
+impl From<Script> for Session {
+    fn from(script: Script) -> Self {
+        Self::Script(script)
+    }
+}
+
+impl From<Transcript> for Session {
+    fn from(transcript: Transcript) -> Self {
+        Self::Transcript(transcript)
+    }
+}
+
+/// A change to the SMTP configuration, made the same way to [`transcript::config`] in
+/// memory and to [`Setup::new`]'s on the wire.
+pub type Policy = fn(&mut ServerConfig);
+
+/// One row of a table: a session and what it must leave behind. A row of a
+/// [`Session::Transcript`] is written once and runs both ways: in memory
+/// ([`Row::in_memory`], against [`transcript::config`]) and over a socket ([`run_rows`],
+/// against each [`Target`]).
+#[derive(Clone, Debug)]
 pub struct Row {
     /// The rule's ID (smtp_proto::manual) and a few words.
     pub id: &'static str,
-    /// Changes to the shared profile. `None`: the row runs on all three targets; `Some`:
-    /// on the adapters only (blackhole has no flag for it), each on a fresh server.
+    /// A change to the SMTP configuration, in memory and on the wire. `Some`: on the
+    /// adapters only (blackhole has no flag for it), each on a fresh server.
+    pub policy: Option<Policy>,
+    /// Changes to the shared profile on the wire. `Some`: on the adapters only, each on a
+    /// fresh server.
     pub tweak: Option<fn(&mut Setup)>,
     /// The session.
-    pub script: Script,
-    /// The messages stored, byte for byte (any order).
+    pub session: Session,
+    /// The messages stored, byte for byte (any order). In memory: the content of the
+    /// messages the application was asked to accept.
     pub delivered: Vec<Vec<u8>>,
-    /// In-process servers: how many `MAIL` commands the handler saw (the smuggled ones
-    /// must never be among them).
+    /// How many `MAIL` commands the handler saw (the smuggled ones must never be among
+    /// them): on the in-process servers, and in memory (`Mail` events).
     pub transactions: usize,
     /// In-process servers: log entries that must not appear (substrings).
     pub absent: Vec<&'static str>,
     /// In-process servers: log entries that must appear (substrings).
     pub present: Vec<&'static str>,
+    /// In memory: run only as written, not re-split (the row is about what one read holds).
+    pub exact: bool,
+    /// On the wire: write every `C:` read in writes of at most this many octets.
+    pub pieces: Option<usize>,
 }
 
 impl Row {
     /// A row on the shared profile that stores nothing and opens `transactions`
     /// transactions.
-    pub fn new(id: &'static str, transactions: usize, script: Script) -> Self {
+    pub fn new(id: &'static str, transactions: usize, session: impl Into<Session>) -> Self {
         Self {
             id,
+            policy: None,
             tweak: None,
-            script,
+            session: session.into(),
             delivered: Vec::new(),
             transactions,
             absent: Vec::new(),
             present: Vec::new(),
+            exact: false,
+            pieces: None,
         }
+    }
+
+    /// A row of the transcript `script` (see [`Row::new`]).
+    ///
+    /// # Panics
+    /// If `script` does not parse, or has a line without a socket translation.
+    pub fn transcript(id: &'static str, transactions: usize, script: impl Into<String>) -> Self {
+        let transcript = Transcript::new(script);
+        let memory_only = transcript.memory_only_lines();
+        assert!(
+            memory_only.is_empty(),
+            "{id}: lines without a socket translation: {memory_only:?}"
+        );
+        Self::new(id, transactions, transcript)
     }
 
     /// The messages the row stores.
@@ -670,6 +728,27 @@ impl Row {
     #[must_use]
     pub fn tweak(mut self, tweak: fn(&mut Setup)) -> Self {
         self.tweak = Some(tweak);
+        self
+    }
+
+    /// Changes the SMTP configuration in memory and on the wire; on the adapters only.
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// In memory, runs only as written ([`transcript::exact`]).
+    #[must_use]
+    pub fn exact(mut self) -> Self {
+        self.exact = true;
+        self
+    }
+
+    /// On the wire, writes in pieces of at most `size` octets.
+    #[must_use]
+    pub fn in_pieces(mut self, size: usize) -> Self {
+        self.pieces = Some(size);
         self
     }
 
@@ -687,11 +766,76 @@ impl Row {
         self
     }
 
+    /// The shared profile with this row's policy and tweak.
+    pub fn setup(&self) -> Setup {
+        let mut setup = Setup::new();
+        if let Some(policy) = self.policy {
+            policy(&mut setup.config);
+        }
+        if let Some(tweak) = self.tweak {
+            tweak(&mut setup);
+        }
+        setup
+    }
+
+    /// Whether the row runs on blackhole (no policy, no tweak).
+    pub fn on_blackhole(&self) -> bool {
+        self.policy.is_none() && self.tweak.is_none()
+    }
+
+    /// Runs the row's transcript in memory against [`transcript::config`] with the row's
+    /// policy, as [`transcript::transcript`] or (for [`exact`](Self::exact) rows)
+    /// [`transcript::exact`], and checks the messages and transactions.
+    ///
+    /// # Panics
+    /// If the transcript does not run as written, the messages or the transactions differ,
+    /// or the row is not a transcript.
+    #[track_caller]
+    pub fn in_memory(&self) -> Run {
+        let Session::Transcript(transcript) = &self.session else {
+            panic!("{}: a socket-only row", self.id);
+        };
+        let mut config = transcript::config();
+        if let Some(policy) = self.policy {
+            policy(&mut config.smtp);
+        }
+        let run = transcript.run_in_memory(config, self.exact);
+        let mut messages: Vec<Vec<u8>> = run.messages.iter().map(|(m, _)| m.clone()).collect();
+        messages.sort();
+        let mut expected = self.delivered.clone();
+        expected.sort();
+        assert!(
+            messages == expected,
+            "{}: messages {:?}, expected {:?}",
+            self.id,
+            messages.iter().map(|m| escape(m)).collect::<Vec<_>>(),
+            expected.iter().map(|m| escape(m)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            run.transactions, self.transactions,
+            "{}: Mail events",
+            self.id
+        );
+        run
+    }
+
     /// Runs the row on `server` and checks what it left behind.
-    fn check(&self, server: &WireServer) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// A description of what went wrong, with the session so far.
+    pub fn check(&self, server: &WireServer) -> Result<(), String> {
         let log_start = server.record().map_or(0, |r| r.log().len());
         let closes_before = server.record().map_or(0, |r| closes(&r.log()));
-        let outcome = self.script.run(server.addr);
+        let outcome = match &self.session {
+            Session::Script(script) => script.run(server.addr),
+            Session::Transcript(transcript) => transcript.run_on_socket(
+                server.addr,
+                &Socket {
+                    host: HOSTNAME.to_owned(),
+                    pieces: self.pieces,
+                },
+            ),
+        };
         // In-process: the row's session is over once its handler heard `close`.
         let log = server.record().map(|r| {
             let log = r.wait_closes(closes_before + 1, Duration::from_secs(5));
@@ -745,7 +889,19 @@ impl Row {
     }
 }
 
-/// Runs every row that applies to `target` and panics with the list of the failing ones.
+/// Runs every row in memory ([`Row::in_memory`]).
+///
+/// # Panics
+/// If any row fails.
+#[track_caller]
+pub fn run_in_memory(rows: &[Row]) {
+    for row in rows {
+        row.in_memory();
+    }
+}
+
+/// Runs every row that applies to `target` over a socket and panics with the list of the
+/// failing ones.
 ///
 /// # Panics
 /// If any row fails.
@@ -754,16 +910,12 @@ pub fn run_rows(target: Target, rows: &[Row]) {
     let mut failures = Vec::new();
     let mut ran = 0;
     for row in rows {
-        let result = match (row.tweak, target) {
-            (None, _) => {
-                row.check(shared.get_or_insert_with(|| WireServer::start(target, &Setup::new())))
-            }
-            (Some(_), Target::Blackhole) => continue,
-            (Some(tweak), _) => {
-                let mut setup = Setup::new();
-                tweak(&mut setup);
-                row.check(&WireServer::start(target, &setup))
-            }
+        let result = if row.on_blackhole() {
+            row.check(shared.get_or_insert_with(|| WireServer::start(target, &Setup::new())))
+        } else if target == Target::Blackhole {
+            continue;
+        } else {
+            row.check(&WireServer::start(target, &row.setup()))
         };
         ran += 1;
         if let Err(e) = result {
@@ -844,5 +996,31 @@ macro_rules! on_targets {
         mod $module {
             $(#[test] fn $test() { super::$test($crate::servers::Target::$target); })+
         }
+    };
+}
+
+/// Declares a `#[test]` per named function: each function returns the
+/// [`Row`](crate::servers::Row)s of one rule, and the test of the same name runs them in
+/// memory ([`run_in_memory`](crate::servers::run_in_memory)). Use it inside a module (the
+/// functions are reached as `super::name`); the same functions make the tables that
+/// [`run_rows`](crate::servers::run_rows) runs over sockets, so each row is written once.
+///
+/// ```
+/// use smtp_proto_tests::servers::Row;
+/// use smtp_proto_tests::transcript::{QUIT, greeted};
+///
+/// fn greets() -> Vec<Row> {
+///     vec![Row::transcript("greets", 0, greeted() + QUIT)]
+/// }
+///
+/// mod in_memory {
+///     smtp_proto_tests::in_memory!(greets);
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! in_memory {
+    ($($rows:ident),+ $(,)?) => {
+        $(#[test] fn $rows() { $crate::servers::run_in_memory(&super::$rows()); })+
     };
 }

@@ -1,9 +1,11 @@
-//! Transcript harness: drive a `Server` in memory from a compact client/server script.
+//! The transcript language: a compact client/server script, run in memory against a core
+//! `Server` or over a socket against a real server.
 //!
 //! Script lines (blank lines and `#` comments are ignored):
 //!
 //! * `C: bytes` — the client sends `bytes` (Rust escapes `\r \n \t \0 \\ \xHH`, and
-//!   `{X*N}` for N copies of X). `‖` splits the line into separate reads.
+//!   `{X*N}` for N copies of X). `‖` splits the line into separate reads. A script whose
+//!   first line is a `C:` line sends it before the greeting has left.
 //! * `S: reply line` — a reply line the server sends, without CR LF (a trailing space is
 //!   written `\x20`).
 //! * `E: summary` — an event (see [`summarize`]). Events are compared only when the script
@@ -11,23 +13,77 @@
 //! * `A: accept` | `A: <code> <text>` | `A: challenge <text>` | `A: each <reply> | <reply>`
 //!   — how the application answers the next decision (default: accept).
 //! * `TLS` — the TLS handshake finishes. `EOF` — the client closes. `T: +N` — N seconds
-//!   pass and the timer is serviced. `SHUTDOWN` — the application shuts the session down. `DRAIN` — graceful shutdown
-//!   (`shutdown_gracefully`).
+//!   pass and the timer is serviced. `SHUTDOWN` — the application shuts the session down.
+//!   `DRAIN` — graceful shutdown (`shutdown_gracefully`).
 //!
-//! The run echoes every input line and logs every reply and event in the order they are
-//! produced; the test passes when that log equals the script.
+//! # In memory
+//!
+//! [`transcript`] (and [`Transcript::run_in_memory`]) runs a script against a `Server`
+//! built from a [`TestConfig`] (mostly [`config`], host name `mx.example`): it echoes every
+//! input line and logs every reply and event in the order they are produced, and the test
+//! passes when that log equals the script — then again with every read split into single
+//! bytes and at random points, which must change nothing. [`exact`] skips the re-splitting,
+//! for rows whose point is what one read holds (RFC 2920 synchronisation, STARTTLS
+//! injection). Every line of the language runs in memory.
+//!
+//! # Over a socket
+//!
+//! [`Transcript::run_on_socket`] plays the same script as a client against a real server
+//! (blackhole or an adapter's listener; [`servers::Row`](crate::servers::Row) and
+//! [`servers::run_rows`](crate::servers::run_rows) run rows of transcripts on every
+//! target). It runs lockstep: before each input it reads every reply the script shows
+//! after the input before, so only what one `C:` line holds is ever pipelined, exactly as
+//! the script says (over TCP, later writes could otherwise share a read with earlier ones
+//! and trip the server's RFC 2920 synchronisation check). Line by line:
+//!
+//! * `C:` — written; each `‖` part a separate write after a pause of
+//!   [`wire::PAUSE`](crate::wire::PAUSE) (a read boundary as far as timing can make one),
+//!   or in writes of a few octets when the row asks for it ([`Socket::pieces`]).
+//! * `S:` — read and compared: the code and the whole text of every line, with
+//!   [`MEMORY_HOST`] (`mx.example`) read as the server's host name; of a HELO/EHLO reply
+//!   only the first line, since the extensions advertised depend on the configuration.
+//!   Every reply text of the shared profile is the core's own, so the rest match exactly.
+//! * An input the script shows no reply to — silence: nothing may arrive for
+//!   [`wire::QUIET`](crate::wire::QUIET) (no reply mid-DATA, nothing after a handshake
+//!   that injected commands could have caused).
+//! * `E: Closed …` — the server closes the connection after the replies before it (end of
+//!   stream, or a reset: a close with unread input makes the kernel reset, and then
+//!   nothing more can be read anyway); inputs after it are written as far as the socket
+//!   lets them. Other `E:` lines are not checked: the adapters' handlers see less than
+//!   the core's events (no HELO verb, no content boundaries). A row checks the handler's
+//!   side instead with its transactions, stored messages and log entries.
+//! * `A: accept`, `A: <code> <text>` — nothing to do: the application is the target's
+//!   handler, and the `S:` lines check that it answered as the script says (the recording
+//!   handler and blackhole accept everything but wrong credentials).
+//! * `TLS` — the client's TLS handshake (after the script's `220` to STARTTLS). `EOF` —
+//!   the client shuts down its sending side.
+//! * `A: challenge`, `A: each`, `T:`, `SHUTDOWN`, `DRAIN` — no socket translation: a
+//!   script with one is memory-only ([`Transcript::memory_only_lines`] lists them, and
+//!   [`servers::Row::transcript`](crate::servers::Row::transcript) refuses it).
+//!
+//! The two sides run different configurations: [`config`] in memory, the shared profile
+//! of [`servers::Setup`](crate::servers::Setup) on the wire (host name
+//! `blackhole.localhost`, another extension set, 64 KiB messages instead of 10000
+//! octets). A script that runs both ways shows what both have in common: reply texts are
+//! compared with the host name substituted, the EHLO reply by its first line, and the
+//! scripts stay clear of the size limits (well below both, or above both).
 //!
 //! The suites `tests/tests/{basics,classic_bugs,extensions,properties,rfc5321,sequencing,
 //! smuggling,starttls,timeouts,tls}.rs` are written in this language (one transcript per
-//! rule of `smtp_proto::manual`). It needs only the core, so it is not behind the
-//! `adapters` feature. Like the rest of the harness it panics to report a failure.
+//! rule of `smtp_proto::manual`); `smuggling` and `classic_bugs` run theirs both ways. The
+//! language needs only the core, so it is not behind the `adapters` feature. Like the rest
+//! of the harness it panics to report a failure.
 
 use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smtp_proto::{AuthData, Event, MessageInfo, Reply, Server, ServerConfig, TlsInfo};
+
+use crate::SmtpClient;
 
 /// What a test server is built from: the SMTP configuration, which it derefs to (so
 /// `c.limits.x = …` works), and whether the server offers STARTTLS
@@ -131,6 +187,8 @@ pub struct Run {
     pub messages: Vec<(Vec<u8>, MessageInfo)>,
     /// Server output, as raw bytes (greeting included).
     pub wire: Vec<u8>,
+    /// How many `Mail` events the application saw (the transactions it was asked to open).
+    pub transactions: usize,
 }
 
 /// A server under test, driven by script inputs; it logs what happens into [`Run`].
@@ -152,9 +210,17 @@ pub struct Harness {
 impl Harness {
     /// A new session built from `config`, its greeting already drained.
     pub fn new(config: impl Into<TestConfig>) -> Self {
+        let mut h = Self::before_greeting(config);
+        h.drain();
+        h
+    }
+
+    /// A new session built from `config` whose greeting is still queued: the first input
+    /// arrives before it left (a script that starts with a `C:` line).
+    pub fn before_greeting(config: impl Into<TestConfig>) -> Self {
         let now = crate::now();
         let server = config.into().server(now);
-        let mut h = Self {
+        Self {
             server,
             now,
             answers: VecDeque::new(),
@@ -162,9 +228,18 @@ impl Harness {
             pending_message: Vec::new(),
             out: Vec::new(),
             run: Run::default(),
-        };
-        h.drain();
-        h
+        }
+    }
+
+    /// The session for a script whose lines are `lines`:
+    /// [`before_greeting`](Self::before_greeting) when its first line is a `C:` line (the
+    /// client speaks before the greeting), [`new`](Self::new) otherwise.
+    pub fn for_script(config: impl Into<TestConfig>, lines: &[String]) -> Self {
+        if lines.first().is_some_and(|l| l.starts_with("C: ")) {
+            Self::before_greeting(config)
+        } else {
+            Self::new(config)
+        }
     }
 
     /// Feeds one input to the server and drains it, logging `echo` first when given.
@@ -243,6 +318,9 @@ impl Harness {
                 continue;
             }
             self.run.log.push(format!("E: {}", summarize(&event)));
+            if matches!(event, Event::Mail { .. }) {
+                self.run.transactions += 1;
+            }
             self.answer(event);
             self.transmit();
         }
@@ -463,7 +541,7 @@ fn parse_answer(text: &str) -> Answer {
 /// Runs `script` against a server built from `config`, feeding each `C:` line as given.
 pub fn run_script(config: impl Into<TestConfig>, script: &str) -> (Run, Vec<String>) {
     let (steps, expected) = parse(script);
-    let mut h = Harness::new(config);
+    let mut h = Harness::for_script(config, &expected);
     for (echo, input) in &steps {
         h.apply(input, Some(echo));
     }
@@ -482,8 +560,8 @@ pub fn run_split(
     script: &str,
     mut split: impl FnMut(&[u8]) -> Vec<usize>,
 ) -> Run {
-    let (steps, _) = parse(script);
-    let mut h = Harness::new(config);
+    let (steps, lines) = parse(script);
+    let mut h = Harness::for_script(config, &lines);
     for (_, input) in &steps {
         let input = match input {
             Input::Send(reads) => Input::Send(
@@ -768,4 +846,314 @@ pub fn exact(config: impl Into<TestConfig>, script: &str) -> Run {
     );
     check_enhanced_codes(&run.wire, config.extensions.enhanced_status_codes);
     run
+}
+
+// ---- One transcript, two runners ---------------------------------------------------------
+
+/// A script, checked to parse, that runs in memory ([`Transcript::run_in_memory`]) and over
+/// a socket against a real server ([`Transcript::run_on_socket`]).
+#[derive(Clone, Debug)]
+pub struct Transcript {
+    text: String,
+}
+
+impl Transcript {
+    /// The transcript of `text`.
+    ///
+    /// # Panics
+    /// On a line that is not part of the language.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let _ = parse(&text);
+        Self { text }
+    }
+
+    /// The script text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Runs in memory against a server built from `config`: as [`transcript`] (the script
+    /// as written, then re-fed byte by byte and at random splits), or as [`exact`] (only as
+    /// written) when `exact_reads` is set.
+    #[track_caller]
+    pub fn run_in_memory(&self, config: impl Into<TestConfig>, exact_reads: bool) -> Run {
+        if exact_reads {
+            exact(config, &self.text)
+        } else {
+            transcript(config, &self.text)
+        }
+    }
+
+    /// The lines that have no socket translation (see the module docs); empty when the
+    /// transcript can run over a socket.
+    pub fn memory_only_lines(&self) -> Vec<String> {
+        let (_, lines) = parse(&self.text);
+        lines
+            .into_iter()
+            .filter(|line| socket_line(line).is_none())
+            .collect()
+    }
+
+    /// Connects to `addr` and plays the transcript lockstep (see the module docs): each
+    /// input is sent only once every reply of the one before has been read and compared.
+    /// Returns what was sent and received, or on failure a description with that
+    /// transcript so far.
+    pub fn run_on_socket(&self, addr: SocketAddr, socket: &Socket) -> Result<Vec<String>, String> {
+        let mut played = Vec::new();
+        let outcome = self.play(addr, socket, &mut played);
+        outcome.map(|()| played.clone()).map_err(|e| {
+            let mut text = format!("{e}\n  transcript:");
+            for line in &played {
+                text.push_str("\n    ");
+                text.push_str(line);
+            }
+            text
+        })
+    }
+
+    fn play(
+        &self,
+        addr: SocketAddr,
+        socket: &Socket,
+        played: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let mut client = SmtpClient::try_connect(addr).map_err(|e| format!("connect: {e}"))?;
+        client.set_timeout(crate::wire::STEP_TIMEOUT);
+        let (_, lines) = parse(&self.text);
+        let mut pending = Pending::default();
+        let mut started = false;
+        let mut closed = false;
+        for line in &lines {
+            let what = socket_line(line)
+                .ok_or_else(|| format!("`{line}` has no socket translation: a memory-only row"))?;
+            match what {
+                SocketLine::Reply(text) => {
+                    if closed {
+                        return Err(format!("`{line}` after the server closed"));
+                    }
+                    pending.replies.push(text);
+                }
+                SocketLine::Close => pending.close = true,
+                SocketLine::Nothing => {}
+                SocketLine::Input(input) => {
+                    closed |= pending.settle(&mut client, socket, started && !closed, played)?;
+                    started = true;
+                    send(&mut client, &input, socket, closed, played)?;
+                }
+            }
+        }
+        pending.settle(&mut client, socket, false, played)?;
+        Ok(())
+    }
+}
+
+/// How [`Transcript::run_on_socket`] meets a real server.
+#[derive(Clone, Debug)]
+pub struct Socket {
+    /// The server's host name: it replaces [`MEMORY_HOST`] in the expected replies.
+    pub host: String,
+    /// Write every `C:` read in writes of at most this many octets, without pauses.
+    pub pieces: Option<usize>,
+}
+
+/// The host name of [`config`], which scripts show in the greeting, the EHLO reply and a
+/// few reply texts.
+pub const MEMORY_HOST: &str = "mx.example";
+
+/// What one script line means over a socket.
+enum SocketLine {
+    /// `C:`, `TLS`, `EOF`: something the client does.
+    Input(Input),
+    /// `S:`: one reply line (without CR LF), to read and compare.
+    Reply(String),
+    /// `E: Closed …`: the server closes the connection after the replies before it.
+    Close,
+    /// Other `E:` lines, `A: accept`, `A: <code> <text>`: nothing to do (the application
+    /// is the target's handler; the `S:` lines check what it decided).
+    Nothing,
+}
+
+/// `line` over a socket, or `None` for a memory-only line (`A: challenge`, `A: each`,
+/// `T:`, `SHUTDOWN`, `DRAIN`).
+fn socket_line(line: &str) -> Option<SocketLine> {
+    if let Some(text) = line.strip_prefix("S: ") {
+        return Some(SocketLine::Reply(
+            String::from_utf8_lossy(&decode_bytes(text)).into_owned(),
+        ));
+    }
+    if line.starts_with("E: Closed") {
+        return Some(SocketLine::Close);
+    }
+    if line.starts_with("E: ") {
+        return Some(SocketLine::Nothing);
+    }
+    if let Some(rest) = line.strip_prefix("A: ") {
+        return match parse_answer(rest) {
+            Answer::Accept | Answer::Respond(_) => Some(SocketLine::Nothing),
+            Answer::Challenge(_) | Answer::Each(_) => None,
+        };
+    }
+    if let Some(rest) = line.strip_prefix("C: ") {
+        return Some(SocketLine::Input(Input::Send(decode_send(rest))));
+    }
+    match line {
+        "TLS" => Some(SocketLine::Input(Input::Tls)),
+        "EOF" => Some(SocketLine::Input(Input::Eof)),
+        _ => None,
+    }
+}
+
+/// What the server owes since the last input: reply lines, and maybe the close.
+#[derive(Default)]
+struct Pending {
+    replies: Vec<String>,
+    close: bool,
+}
+
+impl Pending {
+    /// Reads and compares every owed reply, then waits for the close if one is owed; with
+    /// nothing owed and `quiet` set, checks that nothing arrives for [`QUIET`]. Returns
+    /// whether the server closed, and leaves nothing owed.
+    ///
+    /// [`QUIET`]: crate::wire::QUIET
+    fn settle(
+        &mut self,
+        client: &mut SmtpClient,
+        socket: &Socket,
+        quiet: bool,
+        played: &mut Vec<String>,
+    ) -> Result<bool, String> {
+        let lines = std::mem::take(&mut self.replies);
+        let close = std::mem::take(&mut self.close);
+        let mut groups: Vec<Vec<String>> = Vec::new();
+        let mut open = false;
+        for line in lines {
+            if !open {
+                groups.push(Vec::new());
+            }
+            open = line.as_bytes().get(3) == Some(&b'-');
+            groups.last_mut().expect("a group was pushed").push(line);
+        }
+        if open {
+            return Err(format!(
+                "unfinished multiline reply in the script: {groups:?}"
+            ));
+        }
+        for expected in &groups {
+            let reply = client
+                .try_read_reply()
+                .map_err(|e| format!("expected `{}`: {e}", expected.join(" / ")))?;
+            played.push(format!(
+                "S: {}",
+                reply.to_string().trim_end().replace("\r\n", " / ")
+            ));
+            compare_reply(expected, &reply, &socket.host)?;
+        }
+        if close {
+            expect_close(client)?;
+            played.push("closed".to_owned());
+            return Ok(true);
+        }
+        if groups.is_empty() && quiet {
+            client.set_timeout(crate::wire::QUIET);
+            let result = client.try_read_reply();
+            client.set_timeout(crate::wire::STEP_TIMEOUT);
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => played.push("(quiet)".to_owned()),
+                Ok(reply) => return Err(format!("unexpected {}", reply.to_string().trim_end())),
+                Err(e) => return Err(format!("instead of silence: {e}")),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Compares one reply with its script lines (`NNN-text` … `NNN text`): the code, and the
+/// text of every line with [`MEMORY_HOST`] read as `host`; of a HELO/EHLO reply (a
+/// multiline reply whose first line starts with the host name) only the first line, since
+/// the extensions advertised depend on the configuration.
+fn compare_reply(expected: &[String], reply: &crate::Reply, host: &str) -> Result<(), String> {
+    let texts: Vec<String> = expected
+        .iter()
+        .map(|l| l.get(4..).unwrap_or("").replace(MEMORY_HOST, host))
+        .collect();
+    let code: u16 = expected[0]
+        .get(..3)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no reply code in `{}`", expected[0]))?;
+    let hello = texts.len() > 1 && texts[0].starts_with(host);
+    let same = reply.code == code
+        && if hello {
+            reply.lines.len() > 1 && reply.lines[0] == texts[0]
+        } else {
+            reply.lines == texts
+        };
+    if same {
+        Ok(())
+    } else {
+        Err(format!(
+            "got `{}`, expected `{}`",
+            reply.to_string().trim_end().replace("\r\n", " / "),
+            expected.join(" / ")
+        ))
+    }
+}
+
+/// The server closes the connection without another reply: end of stream, or a reset.
+fn expect_close(client: &mut SmtpClient) -> Result<(), String> {
+    match client.try_read_reply() {
+        Ok(reply) => Err(format!(
+            "a reply instead of the close: {}",
+            reply.to_string().trim_end()
+        )),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(format!(
+            "still open after {:?}: {e}",
+            crate::wire::STEP_TIMEOUT
+        )),
+        // End of stream, a reset, or a TLS alert: the session is over all the same.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Performs one input over the socket. Once the server has closed, writes may fail and
+/// that is not an error.
+fn send(
+    client: &mut SmtpClient,
+    input: &Input,
+    socket: &Socket,
+    closed: bool,
+    played: &mut Vec<String>,
+) -> Result<(), String> {
+    let result = match input {
+        Input::Send(reads) => {
+            let mut result = Ok(());
+            for (i, read) in reads.iter().enumerate() {
+                if i > 0 {
+                    std::thread::sleep(crate::wire::PAUSE);
+                }
+                played.push(format!("C: {}", crate::wire::escape(read)));
+                let size = socket.pieces.unwrap_or(usize::MAX).max(1);
+                for piece in read.chunks(size) {
+                    result = result.and_then(|()| client.try_send(piece));
+                }
+            }
+            result.map_err(|e| format!("write: {e}"))
+        }
+        Input::Tls => {
+            played.push("TLS".to_owned());
+            client
+                .try_upgrade_tls()
+                .map_err(|e| format!("TLS handshake: {e}"))
+        }
+        Input::Eof => {
+            played.push("EOF".to_owned());
+            client
+                .tcp()
+                .shutdown(std::net::Shutdown::Write)
+                .map_err(|e| format!("shutdown: {e}"))
+        }
+        other => Err(format!("{other:?} has no socket translation")),
+    };
+    if closed { Ok(()) } else { result }
 }
