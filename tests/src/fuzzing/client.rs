@@ -135,10 +135,10 @@ impl State {
                 progressed = true;
                 assert!(!self.closed, "an event after Closed: {event:?}");
                 match event {
-                    ClientEvent::Reply { command, reply, .. } => {
-                        if command == "DATA" && reply.code() == 354 {
-                            self.content_allowed = true;
-                        }
+                    ClientEvent::Reply { command, reply, .. }
+                        if command == "DATA" && reply.code() == 354 =>
+                    {
+                        self.content_allowed = true;
                     }
                     ClientEvent::BodyWanted(_) => {
                         if self.offset >= body.len() {
