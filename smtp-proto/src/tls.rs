@@ -208,6 +208,12 @@ impl ClientTls {
     pub fn is_verified(&self) -> bool {
         self.verified
     }
+
+    /// The rustls configuration (for a client that speaks TLS without this crate's
+    /// machine, such as a test harness).
+    pub fn config(&self) -> &Arc<rustls::ClientConfig> {
+        &self.config
+    }
 }
 
 /// The connection for a client that has just connected: plaintext (STARTTLS later, when
