@@ -53,9 +53,13 @@ struct Flags {
     /// The name the certificate must carry (default: the host of --server).
     #[arg(long, value_name = "NAME")]
     tls_name: Option<String>,
-    /// AUTH with these credentials (PLAIN, else LOGIN), split at the first `:`.
+    /// AUTH with these credentials (PLAIN, else LOGIN), split at the first `:`. Only
+    /// over TLS, unless --auth-plaintext.
     #[arg(long, value_name = "USER:PASSWORD")]
     auth: Option<String>,
+    /// Allow AUTH on a session without TLS (credentials in clear).
+    #[arg(long, requires = "auth")]
+    auth_plaintext: bool,
     /// The message (headers and body); standard input when absent.
     #[arg(long, value_name = "FILE")]
     body: Option<PathBuf>,
@@ -104,6 +108,7 @@ async fn run(flags: Flags) -> Result<bool, String> {
     if let Some(auth) = &flags.auth {
         let (user, password) = auth.split_once(':').ok_or("--auth wants USER:PASSWORD")?;
         config.auth = Some(ClientAuth::password(user, password));
+        config.auth_over_plaintext = flags.auth_plaintext;
     }
     let tls = tls(&flags)?;
     let from = if matches!(flags.from.as_str(), "" | "<>") {

@@ -192,16 +192,23 @@ impl ClientTls {
     pub fn dangerous_accept_any_certificate(
         name: &str,
     ) -> Result<Self, rustls::pki_types::InvalidDnsNameError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|_| rustls::pki_types::InvalidDnsNameError)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth();
-        let mut tls = Self::with_config(Arc::new(config), name)?;
+        let config = accept_any_config().ok_or(rustls::pki_types::InvalidDnsNameError)?;
+        let mut tls = Self::with_config(config, name)?;
         tls.verified = false;
         Ok(tls)
+    }
+
+    /// The same server name with a verifier that accepts any certificate (CTLS-09).
+    fn unverified(self) -> Self {
+        match accept_any_config() {
+            Some(config) => Self {
+                config,
+                name: self.name,
+                verified: false,
+            },
+            // The ring provider supports the default versions; keep verifying if not.
+            None => self,
+        }
     }
 
     /// Whether the certificate is verified.
@@ -229,8 +236,14 @@ pub fn client_connection(
     tls: Option<ClientTls>,
     now: Instant,
 ) -> Result<Connection<Client>, ConfigError> {
-    let verified = tls.as_ref().is_some_and(ClientTls::is_verified);
     let policy = config.tls;
+    // CTLS-09: opportunistic TLS encrypts without verifying (Postfix `may`): a
+    // self-signed or wrong-name certificate must not cost the message its encryption.
+    let tls = match tls {
+        Some(tls) if policy == TlsPolicy::Opportunistic && tls.verified => Some(tls.unverified()),
+        other => other,
+    };
+    let verified = tls.as_ref().is_some_and(ClientTls::is_verified);
     let mut client = Client::new(config, now)?;
     client.set_tls_verified(verified);
     let layer = match (tls, policy) {
@@ -239,6 +252,19 @@ pub fn client_connection(
         (Some(tls), _) => Layer::starttls(TlsRole::Client(tls.config, tls.name)),
     };
     Ok(Connection::with_transport(client, layer))
+}
+
+/// A client configuration whose verifier accepts any certificate; `None` only if the ring
+/// provider lacked the default protocol versions.
+fn accept_any_config() -> Option<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    Some(Arc::new(config))
 }
 
 /// The verifier of [`ClientTls::dangerous_accept_any_certificate`]: signatures are still

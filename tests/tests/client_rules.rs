@@ -416,7 +416,7 @@ C: EHLO client.example\r\n
 S: 250-mx.example\r\n250 STARTTLS\r\n
 C: STARTTLS\r\n
 S: 454 4.7.0 TLS not available\r\n
-R: Done #0 <b@y.example> Deferred 451 4.7.10 Session local | <c@y.example> Deferred 451 4.7.10 Session local
+R: Done #0 <b@y.example> Deferred 451 4.7.4 Session local | <c@y.example> Deferred 451 4.7.4 Session local
 C: QUIT\r\n
 S: 221 bye\r\n
 R: Closed TlsUnavailable
@@ -424,14 +424,14 @@ R: Closed TlsUnavailable
     ClientScript::new(config).job(default_job()).run(script);
 }
 
-/// CTLS-08 (Required, not offered): QUIT, deferred 4.7.x.
+/// CTLS-11: Required, STARTTLS not offered: QUIT, deferred 4.7.4.
 #[test]
 fn ctls_required_but_not_offered() {
     let mut config = client_config();
     config.tls = TlsPolicy::Required;
     let script = greeted_with(EHLO_E).replace("R: Ready\n", "")
         + r"
-R: Done #0 <b@y.example> Deferred 451 4.7.10 Session local | <c@y.example> Deferred 451 4.7.10 Session local
+R: Done #0 <b@y.example> Deferred 451 4.7.4 Session local | <c@y.example> Deferred 451 4.7.4 Session local
 C: QUIT\r\n
 EOF
 R: Closed TlsUnavailable
@@ -441,10 +441,52 @@ R: Closed TlsUnavailable
 
 // ---------------------------------------------------------------- §5 AUTH
 
+/// AUTH in these plaintext transcripts is allowed explicitly (CTLS-13 has its own row).
 fn with_auth(auth: ClientAuth) -> smtp_proto::client::ClientConfig {
     let mut config = client_config();
     config.auth = Some(auth);
+    config.auth_over_plaintext = true;
     config
+}
+
+/// CTLS-13: no credentials in clear unless allowed: the session ends (or, with AUTH
+/// optional, goes on unauthenticated); after STARTTLS they go.
+#[test]
+fn ctls_13_no_auth_in_clear() {
+    let mut config = client_config();
+    config.auth = Some(ClientAuth::password("user", "pass"));
+    let script = r"
+S: 220 mx.example\r\n
+C: EHLO client.example\r\n
+S: 250-mx.example\r\n250 AUTH PLAIN\r\n
+R: Done #0 <b@y.example> Deferred 451 4.7.11 Session local | <c@y.example> Deferred 451 4.7.11 Session local
+C: QUIT\r\n
+S: 221 bye\r\n
+R: Closed AuthNeedsTls
+";
+    ClientScript::new(config.clone())
+        .job(default_job())
+        .run(script);
+    let mut optional = config.clone();
+    optional.auth_required = false;
+    let script = greeted_with(r"250-mx.example\r\n250 AUTH PLAIN\r\n") + "R: Idle\n";
+    ClientScript::new(optional).run(&script);
+    let script = r"
+S: 220 mx.example\r\n
+C: EHLO client.example\r\n
+S: 250-mx.example\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n
+C: STARTTLS\r\n
+S: 220 go\r\n
+R: StartTls
+TLS
+C: EHLO client.example\r\n
+S: 250-mx.example\r\n250 AUTH PLAIN\r\n
+C: AUTH PLAIN AHVzZXIAcGFzcw==\r\n
+S: 235 ok\r\n
+R: Ready tls auth=PLAIN
+R: Idle
+";
+    ClientScript::new(config).run(script);
 }
 
 /// AUTH-01: no common mechanism: nothing sent, session ends (relay defers).

@@ -72,6 +72,20 @@ impl Client {
             self.ready(now);
             return;
         };
+        if self.tls.is_none() && !config.auth_over_plaintext {
+            // CTLS-13: no credentials in clear unless the configuration says so.
+            if config.auth_required {
+                let outcome = Outcome::local(
+                    451,
+                    "4.7.11 AUTH needs TLS, and the session is not encrypted",
+                    Stage::Session,
+                );
+                self.end_session(now, &outcome, CloseReason::AuthNeedsTls);
+            } else {
+                self.ready(now);
+            }
+            return;
+        }
         let offered = self.caps.auth();
         let Some(mechanism) = auth.mechanisms().into_iter().find(|m| offered.contains(m)) else {
             self.auth_failed(now, None);

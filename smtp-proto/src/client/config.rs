@@ -17,7 +17,8 @@ pub enum TlsPolicy {
     /// Never STARTTLS, even when offered (CTLS-01).
     None,
     /// STARTTLS when the server offers it; plaintext when it does not or refuses it with
-    /// `454` (CTLS-07). Postfix `smtp_tls_security_level = may`.
+    /// `454` (CTLS-07). The certificate is not verified (CTLS-09: encryption only, as
+    /// Postfix `smtp_tls_security_level = may`), so REQUIRETLS mail is not sent over it.
     #[default]
     Opportunistic,
     /// STARTTLS is mandatory: a server that does not offer it, or refuses it, gets QUIT and
@@ -188,6 +189,11 @@ pub struct ClientConfig {
     /// Whether a server that offers none of the credentials' mechanisms is an error
     /// (every message deferred) or the session goes on unauthenticated. Default: error.
     pub auth_required: bool,
+    /// Whether credentials may be sent on a session without TLS (CTLS-13). Default: no —
+    /// PLAIN, LOGIN and XOAUTH2 would put them on the wire in clear; the session then ends
+    /// with `CloseReason::AuthNeedsTls` (or goes on unauthenticated when AUTH is not
+    /// required).
+    pub auth_over_plaintext: bool,
     /// DATA or BDAT.
     pub chunking: Chunking,
     /// The most command octets sent and not yet answered under PIPELINING: 4,096
@@ -231,6 +237,7 @@ impl ClientConfig {
             tls: TlsPolicy::default(),
             auth: None,
             auth_required: true,
+            auth_over_plaintext: false,
             chunking: Chunking::default(),
             pipelining_window: 4096,
             bdat_window: 4,

@@ -210,6 +210,9 @@ pub enum CloseReason {
     TlsUnavailable,
     /// AUTH failed or no common mechanism (AUTH-01, AUTH-10).
     AuthFailed(Option<ParsedReply>),
+    /// AUTH was configured, the session has no TLS, and credentials may not go in clear
+    /// (CTLS-13).
+    AuthNeedsTls,
     /// The server broke the reply grammar or sent a reply nobody asked for (REP-06,
     /// REP-10, REP-11, REP-18, CTLS-04).
     ProtocolError(String),

@@ -67,10 +67,7 @@ impl Client {
             self.phase = Phase::StartTls;
             self.push(Kind::StartTls, b"STARTTLS\r\n".to_vec());
         } else if self.tls.is_none() && policy == TlsPolicy::Required {
-            self.tls_unavailable(
-                now,
-                "4.7.10 STARTTLS is required, but the server does not offer it",
-            );
+            self.tls_unavailable(now, "4.7.4 TLS is required, but was not offered");
         } else {
             self.start_auth(now);
         }
@@ -94,7 +91,7 @@ impl Client {
         } else if self.config.tls == TlsPolicy::Required {
             self.tls_unavailable(
                 now,
-                "4.7.10 STARTTLS is required, but the server refused it",
+                "4.7.4 TLS is required, but the server refused STARTTLS",
             );
         } else {
             // CTLS-07: opportunistic TLS goes on in plaintext on this connection.
