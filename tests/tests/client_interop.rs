@@ -23,7 +23,10 @@
 //! among accepted ones ([`postfix_refused_recipient_partial_success`]), every recipient
 //! refused ([`smtp_sink_hard_reject_of_rcpt`]), a refused recipient after the data in
 //! LMTP ([`aiosmtpd_lmtp_per_recipient_results`]), a refused password
-//! ([`aiosmtpd_wrong_password_fails_the_session`]).
+//! ([`aiosmtpd_wrong_password_fails_the_session`]), TLS required but not offered
+//! ([`smtp_sink_required_tls_not_offered`]). Also: DSN parameters sent only where offered
+//! ([`smtp_sink_dsn_parameters`]); bodies at the edges (no final line end, empty, a lone
+//! dot, 300 KB through `send_stream`: [`aiosmtpd_edge_bodies`]).
 //!
 //! # How the wire is observed
 //!
@@ -33,9 +36,10 @@
 //! and pipelining are told apart on the wire, and the commands themselves (`MAIL … SIZE=…
 //! BODY=8BITMIME SMTPUTF8`, `BDAT n`) can be read back. TLS sessions use the adapter's
 //! reply log instead. Postfix additionally runs with `smtpd_forbid_unauth_pipelining =
-//! yes`, so a client that pipelines where it may not is disconnected by the server
-//! itself, and its `disconnect from … ehlo=1 mail=1 …` log line counts the commands it
-//! received.
+//! yes`, so a client that sends anything after a command that must end a group (EHLO,
+//! STARTTLS, DATA, …) before its reply is disconnected by the server itself (`improper
+//! command pipelining`), and its `disconnect from … ehlo=1 mail=1 …` log line counts the
+//! commands it received.
 //!
 //! Every test follows the peers' `require()`: it skips when the server is not installed,
 //! and fails instead under `SMTP_PROTO_REQUIRE_TOOLS=1` (CI). Each test starts its own
@@ -58,8 +62,9 @@ use smtp_proto::client::{
     Outcome, Stage, TlsPolicy, TransactionReport, Verdict,
 };
 use smtp_proto::codec::ParsedReply;
+use smtp_proto::codec::params::{Notify, Orcpt, Ret};
 use smtp_proto::tls::{ClientTls, client_connection};
-use smtp_proto::{ForwardPath, Mailbox, Protocol};
+use smtp_proto::{ForwardPath, MailParams, Mailbox, Protocol, RcptParams};
 use smtp_proto_tests::peers::{
     Aiosmtpd, AiosmtpdOptions, PEER_DOMAIN, Postfix, PostfixOptions, SmtpSink, SmtpSinkOptions,
     StoredMessage,
@@ -162,6 +167,19 @@ fn ascii_message(tag: &str) -> (Vec<u8>, Vec<u8>) {
     (lf_only(&expected), expected)
 }
 
+/// Every bare LF of `text` as CR LF.
+fn lf_to_crlf(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() * 2);
+    for (i, &b) in text.iter().enumerate() {
+        if b == b'\n' && (i == 0 || text[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// `text` with every CR LF as a bare LF.
 fn lf_only(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     for (i, &b) in text.iter().enumerate() {
@@ -479,6 +497,7 @@ fn send_recorded(
 /// only QUIT.
 fn postfix_session_counts(postfix: &Postfix) -> String {
     let log = postfix.wait_for_log(" ehlo=", STORE_TIMEOUT);
+    assert!(!log.contains("improper command pipelining"), "{log}");
     let line = log
         .lines()
         .find(|l| l.contains("disconnect from") && l.contains(" ehlo="))
@@ -1064,6 +1083,93 @@ fn smtp_sink_hard_reject_of_rcpt() {
     assert!(sink.messages().is_empty(), "{:#?}", sink.messages());
 }
 
+/// smtp-sink with DSN: `RET`/`ENVID` on MAIL and `NOTIFY`/`ORCPT` on RCPT, as the
+/// server records them, `dsn_sent`; the same envelope to a smtp-sink without DSN sends
+/// none of them and says so. client-rules.md DSN-01, DSN-02.
+#[test]
+fn smtp_sink_dsn_parameters() {
+    if !SmtpSink::require() {
+        return;
+    }
+    let (input, _) = ascii_message("sink-dsn");
+    let to = "b@sink.example";
+    let dsn_envelope = || {
+        let mut mail = MailParams::default();
+        mail.ret = Some(Ret::Headers);
+        mail.envid = Some("q1".to_owned());
+        let mut rcpt = RcptParams::default();
+        rcpt.notify = Some(Notify {
+            success: true,
+            failure: true,
+            delay: false,
+        });
+        rcpt.orcpt = Some(Orcpt {
+            addr_type: "rfc822".to_owned(),
+            address: to.to_owned(),
+        });
+        Envelope::new(mailbox(SENDER))
+            .to_with(mailbox(to), rcpt)
+            .params(mail)
+    };
+    for dsn in [true, false] {
+        let sink = SmtpSink::start(SmtpSinkOptions {
+            no_dsn: !dsn,
+            ..SmtpSinkOptions::default()
+        });
+        let (report, _wire) = send_recorded(sink.addr(), config(|_| {}), dsn_envelope(), &input);
+        assert_delivered(&report);
+        assert_eq!(report.dsn_sent, dsn, "{report:#?}");
+        let messages = sink.wait_for_messages(1, STORE_TIMEOUT);
+        let m = &messages[0];
+        if dsn {
+            assert_eq!(m.mail_params, ["RET=HDRS", "ENVID=q1"]);
+            assert_eq!(
+                m.rcpt_params,
+                ["NOTIFY=SUCCESS,FAILURE", &format!("ORCPT=rfc822;{to}")]
+            );
+        } else {
+            assert!(m.mail_params.is_empty(), "{:?}", m.mail_params);
+            assert!(m.rcpt_params.is_empty(), "{:?}", m.rcpt_params);
+        }
+    }
+}
+
+/// TLS Required against smtp-sink, which offers no STARTTLS: the session fails with
+/// `TlsUnavailable` after QUIT, and no MAIL is sent. client-rules.md CTLS-11.
+#[test]
+fn smtp_sink_required_tls_not_offered() {
+    if !SmtpSink::require() {
+        return;
+    }
+    let sink = SmtpSink::start(SmtpSinkOptions::default());
+    let wire = Wire::default();
+    let result = run(async {
+        let stream = TcpStream::connect(sink.addr()).await.unwrap();
+        let connection = client_connection(
+            config(|c| c.tls = TlsPolicy::Required),
+            Some(insecure_tls()),
+            smtp_proto_tests::now(),
+        )
+        .unwrap();
+        let mut client =
+            smtp_proto_tokio::SmtpClient::new(Recorded::new(stream, wire.clone()), connection);
+        client.ready().await.map(|_| ())
+    });
+    match result {
+        Err(ClientError::Closed(CloseReason::TlsUnavailable)) => {}
+        other => panic!("expected TlsUnavailable, got {other:?}\n{}", wire.show()),
+    }
+    assert_eq!(
+        wire.commands(),
+        [
+            vec!["EHLO client.example".to_owned()],
+            vec!["QUIT".to_owned()]
+        ],
+        "{}",
+        wire.show()
+    );
+}
+
 // --- aiosmtpd -----------------------------------------------------------------------------
 
 const USER: &str = "dave";
@@ -1315,6 +1421,62 @@ fn aiosmtpd_lmtp_per_recipient_results() {
     let messages = peer.wait_for_messages(1, STORE_TIMEOUT);
     assert_eq!(messages[0].rcpt_to, [a, b]);
     assert_content(&messages[0], &expected);
+}
+
+/// Bodies at the edges, on one aiosmtpd connection (aiosmtpd stores the exact bytes): no
+/// final line end, empty, a lone `.` line, and 300 KB streamed with `send_stream` (no SIZE,
+/// pieces of 64 KiB, dot lines and bare LF across piece boundaries). client-rules.md
+/// BODY-02, BODY-04, BODY-06, BODY-07, REUSE-01.
+#[test]
+fn aiosmtpd_edge_bodies() {
+    if !Aiosmtpd::require() {
+        return;
+    }
+    let peer = Aiosmtpd::start(AiosmtpdOptions::default());
+    let mut streamed = Vec::new();
+    let mut i = 0;
+    while streamed.len() < 300_000 {
+        streamed.extend_from_slice(format!("line {i}\n.\n..dots {i}\n").as_bytes());
+        i += 1;
+    }
+    let cases: Vec<(Vec<u8>, Vec<u8>)> = vec![
+        (b"a".to_vec(), b"a\r\n".to_vec()),
+        (Vec::new(), Vec::new()),
+        (b"x\r\n.\r\n".to_vec(), b"x\r\n.\r\n".to_vec()),
+        (streamed.clone(), lf_to_crlf(&streamed)),
+    ];
+    let to = rcpt("edge");
+    let reports = run(async {
+        let mut client = smtp_proto_tokio::SmtpClient::connect(peer.addr(), config(|_| {}), None)
+            .await
+            .unwrap();
+        let mut reports = Vec::new();
+        for (input, _) in &cases[..3] {
+            reports.push(client.send(envelope(SENDER, &[&to]), input).await.unwrap());
+        }
+        reports.push(
+            client
+                .send_stream(envelope(SENDER, &[&to]), &streamed[..])
+                .await
+                .unwrap(),
+        );
+        client.quit().await.unwrap();
+        reports
+    });
+    for report in &reports {
+        assert_delivered(report);
+    }
+    let messages = peer.wait_for_messages(cases.len(), STORE_TIMEOUT);
+    assert_eq!(messages.len(), cases.len());
+    for (m, (_, expected)) in messages.iter().zip(&cases) {
+        assert_content(m, expected);
+    }
+    // The streamed message declared no SIZE (its size is not known in advance).
+    assert!(
+        messages[3].mail_params.is_empty(),
+        "{:?}",
+        messages[3].mail_params
+    );
 }
 
 // --- blackhole ----------------------------------------------------------------------------
