@@ -1311,6 +1311,37 @@ fn aiosmtpd_wrong_password_fails_the_session() {
     assert_content(&messages[0], &expected);
 }
 
+/// aiosmtpd offering AUTH on a plaintext session, policy None: client-rules.md CTLS-13
+/// says credentials are not sent in clear unless the job explicitly allows it (default
+/// off). The client sends `AUTH PLAIN <credentials>` in clear today (and there is no
+/// opt-in setting to keep the other AUTH tests here working), so this test fails.
+#[test]
+#[ignore = "client bug (CTLS-13): AUTH PLAIN/LOGIN is sent over plaintext by default; see the interop report"]
+fn aiosmtpd_no_auth_in_clear_by_default() {
+    if !Aiosmtpd::require() {
+        return;
+    }
+    let peer = aiosmtpd_auth(|_| {});
+    let (result, wire) = run(async {
+        let connected = connect_recorded(
+            peer.addr(),
+            config(|c| c.auth = Some(ClientAuth::password(USER, PASSWORD))),
+            None,
+        )
+        .await;
+        match connected {
+            Ok((client, wire)) => (Ok(client.session().cloned()), wire),
+            Err(e) => (Err(e), Wire::default()),
+        }
+    });
+    assert_eq!(
+        count(&wire.all(), b"AUTH "),
+        0,
+        "credentials went in clear ({result:?}):\n{}",
+        wire.show()
+    );
+}
+
 /// aiosmtpd with SMTPUTF8: UTF-8 envelope, 8-bit body, `SMTPUTF8` and `BODY=8BITMIME`
 /// recorded by the server; one refused recipient at RCPT alongside. client-rules.md
 /// I18N-02, I18N-05, RCPT-01.
