@@ -1250,7 +1250,10 @@ fn aiosmtpd_auth_login() {
     let (report, authenticated, wire) = run(async {
         let (mut client, wire) = connect_recorded(
             peer.addr(),
-            config(|c| c.auth = Some(ClientAuth::password(USER, PASSWORD))),
+            config(|c| {
+                c.auth = Some(ClientAuth::password(USER, PASSWORD));
+                c.auth_over_plaintext = true;
+            }),
             Some((b"AUTH LOGIN PLAIN", b"AUTH LOGIN")),
         )
         .await
@@ -1278,7 +1281,10 @@ fn aiosmtpd_wrong_password_fails_the_session() {
     let peer = aiosmtpd_auth(|_| {});
     let result = smtp_proto_blocking::SmtpClient::connect_with(
         peer.addr(),
-        config(|c| c.auth = Some(ClientAuth::password(USER, "wrong"))),
+        config(|c| {
+            c.auth = Some(ClientAuth::password(USER, "wrong"));
+            c.auth_over_plaintext = true;
+        }),
         None,
         Duration::from_secs(10),
         None,
@@ -1294,7 +1300,10 @@ fn aiosmtpd_wrong_password_fails_the_session() {
     let to = rcpt("blocking");
     let mut client = smtp_proto_blocking::SmtpClient::connect(
         peer.addr(),
-        config(|c| c.auth = Some(ClientAuth::password(USER, PASSWORD))),
+        config(|c| {
+            c.auth = Some(ClientAuth::password(USER, PASSWORD));
+            c.auth_over_plaintext = true;
+        }),
         None,
     )
     .unwrap();
@@ -1311,12 +1320,11 @@ fn aiosmtpd_wrong_password_fails_the_session() {
     assert_content(&messages[0], &expected);
 }
 
-/// aiosmtpd offering AUTH on a plaintext session, policy None: client-rules.md CTLS-13
-/// says credentials are not sent in clear unless the job explicitly allows it (default
-/// off). The client sends `AUTH PLAIN <credentials>` in clear today (and there is no
-/// opt-in setting to keep the other AUTH tests here working), so this test fails.
+/// aiosmtpd offering AUTH on a plaintext session: client-rules.md CTLS-13, credentials
+/// are not sent in clear unless the configuration allows it (`auth_over_plaintext`,
+/// default off); the session ends with `AuthNeedsTls`. (Found by this suite: the client
+/// used to send them.)
 #[test]
-#[ignore = "client bug (CTLS-13): AUTH PLAIN/LOGIN is sent over plaintext by default; see the interop report"]
 fn aiosmtpd_no_auth_in_clear_by_default() {
     if !Aiosmtpd::require() {
         return;
@@ -1334,12 +1342,17 @@ fn aiosmtpd_no_auth_in_clear_by_default() {
             Err(e) => (Err(e), Wire::default()),
         }
     });
+    assert!(
+        matches!(result, Err(ClientError::Closed(CloseReason::AuthNeedsTls))),
+        "expected AuthNeedsTls, got {result:?}"
+    );
     assert_eq!(
         count(&wire.all(), b"AUTH "),
         0,
         "credentials went in clear ({result:?}):\n{}",
         wire.show()
     );
+    assert!(peer.messages().is_empty());
 }
 
 /// aiosmtpd with SMTPUTF8: UTF-8 envelope, 8-bit body, `SMTPUTF8` and `BODY=8BITMIME`
