@@ -15,7 +15,7 @@
 //! * `AUTH: bytes` / `AUTH: *` — the application answers a SASL challenge.
 //! * `SEND` — the application queues the next of the script's later jobs.
 //! * `QUIT`, `ABORT` — the application asks for QUIT, or aborts.
-//! * `TLS` — the TLS handshake finishes. `EOF` — the server closes.
+//! * `TLS` — the TLS handshake finishes; `TLSFAIL` — it fails. `EOF` — the server closes.
 //!   `T: +N` — N seconds pass and the timer is serviced.
 //!
 //! Each script runs twice: as written, and with every `S:` payload fed one byte per read,
@@ -361,6 +361,9 @@ impl<'a> Run<'a> {
                 ) {
                     self.fail(&format!("handshake refused: {e}"));
                 }
+            }
+            "TLSFAIL" => {
+                smtp_proto::connection::Machine::handle_tls_failure(&mut self.client, self.now)
             }
             _ => self.fail("unknown line"),
         }

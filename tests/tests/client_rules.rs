@@ -1442,3 +1442,261 @@ fn inj_01_to_06_typed_values() {
     ClientScript::new(client_config()).job(job).run(&script);
     let _ = ReversePath::Null;
 }
+
+// ---------------------------------------------------------------- more rows
+
+/// REP-13: a reply line ending in a bare LF is accepted (one CR stripped, flagged).
+#[test]
+fn rep_13_bare_lf_reply() {
+    let script = "S: 220 mx.example\\n\nC: EHLO client.example\\r\\n\nS: 250 mx.example\\n\nR: Ready\nR: Idle\n";
+    ClientScript::new(client_config()).run(script);
+}
+
+/// REP-14, ESC-07: reply text is kept raw and sanitised for display; the outcome carries
+/// the code, the enhanced code, the text and the stage.
+#[test]
+fn rep_14_esc_07_reply_text_in_results() {
+    use smtp_proto::client::{Client, ClientEvent, Stage};
+    use std::sync::Arc;
+    let now = smtp_proto_tests::now();
+    let mut client = Client::new(Arc::new(client_config()), now).unwrap();
+    client
+        .send(
+            now,
+            Envelope::new(mailbox("a@x.example")).to(mailbox("b@y.example")),
+        )
+        .unwrap();
+    let mut wire = Vec::new();
+    client.handle_input(now, b"220 mx\r\n");
+    client.poll_transmit(&mut wire);
+    client.handle_input(now, b"250 mx\r\n");
+    client.poll_transmit(&mut wire);
+    client.handle_input(now, b"250 ok\r\n");
+    client.poll_transmit(&mut wire);
+    client.handle_input(now, b"550 5.1.1 no such\ruser\r\n");
+    let report = std::iter::from_fn(|| client.poll_event())
+        .find_map(|e| match e {
+            ClientEvent::TransactionDone(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    let outcome = &report.recipients[0].outcome;
+    assert_eq!(outcome.reply.code(), 550);
+    assert_eq!(
+        outcome.reply.enhanced().map(|e| e.to_string()).as_deref(),
+        Some("5.1.1")
+    );
+    assert_eq!(outcome.reply.lines()[0].text(), b"no such\ruser");
+    assert!(!outcome.reply.sanitized_text().contains('\r'));
+    assert_eq!(outcome.stage, Stage::Rcpt);
+    assert_eq!(outcome.stage.command(), "RCPT TO");
+}
+
+/// REP-15: a 5,000-octet line is read to its end, its text truncated; the session goes on.
+#[test]
+fn rep_15_long_reply_line() {
+    let script =
+        "S: 220 {x*5000}\\r\\n\nC: EHLO client.example\\r\\n\nS: 250 mx\\r\\n\nR: Ready\nR: Idle\n";
+    ClientScript::new(client_config()).run(script);
+}
+
+/// EHLO-05: 421 to EHLO: close without waiting; everything deferred with the 421.
+#[test]
+fn ehlo_05_421() {
+    let script = r"
+S: 220 mx.example\r\n
+C: EHLO client.example\r\n
+S: 421 4.7.0 go away\r\n
+R: Done #0 <b@y.example> Deferred 421 4.7.0 Session | <c@y.example> Deferred 421 4.7.0 Session
+R: Closed ServiceClosing 421
+";
+    ClientScript::default_job().run(script);
+}
+
+/// EHLO-08: a transaction never starts before EHLO succeeded, even when queued first.
+#[test]
+fn ehlo_08_mail_waits_for_ehlo() {
+    let script = r"
+C:
+S: 220 mx.example\r\n
+C: EHLO client.example\r\n
+S: 250-mx.example\r\n250 PIPELINING\r\n
+R: Ready
+C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nRCPT TO:<c@y.example>\r\nDATA\r\n
+EOF
+R: Done #0 <b@y.example> Deferred 451 4.4.2 Session local | <c@y.example> Deferred 451 4.4.2 Session local
+R: Closed ConnectionLost
+";
+    ClientScript::default_job().run(script);
+}
+
+/// CAP-03..05, CAP-07, CAP-09, CAP-11..13, CAP-15 as the client uses them: SIZE limits,
+/// AUTH lists merged, BINARYMIME only with CHUNKING, junk lines ignored.
+#[test]
+fn cap_rows_through_the_client() {
+    // `SIZE abc` is SIZE without a usable limit: a big message goes (CAP-05).
+    let job = Envelope::new(mailbox("a@x.example"))
+        .to(mailbox("b@y.example"))
+        .size(99_999_999);
+    let script =
+        greeted_with(r"250-mx.example\r\n250-\r\n250-!!!\r\n250-X-UNKNOWN foo\r\n250 SIZE abc\r\n")
+            + "C: MAIL FROM:<a@x.example> SIZE=99999999\\r\\n\nEOF\n\
+        R: Done #0 <b@y.example> Deferred 451 4.4.2 Session local\nR: Closed ConnectionLost\n";
+    ClientScript::new(client_config()).job(job).run(&script);
+    // CAP-07: `AUTH=LOGIN` and a second AUTH line: LOGIN usable.
+    let config = with_auth(ClientAuth::password("user", "pass"));
+    let script = r"
+S: 220 mx.example\r\n
+C: EHLO client.example\r\n
+S: 250-mx.example\r\n250-AUTH=LOGIN\r\n250 AUTH CRAM-MD5\r\n
+C: AUTH LOGIN\r\n
+";
+    let script = script.to_owned() + "EOF\nR: Closed ConnectionLost\n";
+    ClientScript::new(config).run(&script);
+    // CAP-09: BINARYMIME without CHUNKING is not usable.
+    let job = Envelope::new(mailbox("a@x.example"))
+        .to(mailbox("b@y.example"))
+        .body_type(BodyType::Binary);
+    let script = greeted_with(r"250-mx.example\r\n250 BINARYMIME\r\n")
+        + "R: Done #0 <b@y.example> Rejected 554 5.6.3 Mail local\nR: Idle\n";
+    ClientScript::new(client_config()).job(job).run(&script);
+}
+
+/// CTLS-08: the handshake fails: the connection is dead, everything deferred 4.7.5.
+#[test]
+fn ctls_08_handshake_failure() {
+    let script = r"
+S: 220 mx.example\r\n
+C: EHLO client.example\r\n
+S: 250-mx.example\r\n250 STARTTLS\r\n
+C: STARTTLS\r\n
+S: 220 go\r\n
+R: StartTls
+TLSFAIL
+R: Done #0 <b@y.example> Deferred 451 4.7.5 Session local | <c@y.example> Deferred 451 4.7.5 Session local
+R: Closed TlsUnavailable
+";
+    ClientScript::default_job().run(script);
+}
+
+/// CTLS-12: implicit TLS: handshake first, then the greeting and EHLO; no STARTTLS.
+#[test]
+fn ctls_12_implicit_tls() {
+    let mut config = client_config();
+    config.tls = TlsPolicy::Implicit;
+    let script = r"
+C:
+TLS
+S: 220 mx.example\r\n
+C: EHLO client.example\r\n
+S: 250-mx.example\r\n250 STARTTLS\r\n
+R: Ready tls
+R: Idle
+";
+    ClientScript::new(config).run(script);
+}
+
+/// LMTP-03, BDAT-03: LMTP over BDAT, chunks pipelined in one flight, one reply per
+/// accepted recipient after LAST.
+#[test]
+fn lmtp_03_bdat_03_pipelined_chunks() {
+    let mut config = client_config();
+    config.protocol = Protocol::Lmtp;
+    config.chunking = Chunking::WhenOffered(3);
+    let script = r"
+S: 220 mx.example LMTP\r\n
+C: LHLO client.example\r\n
+S: 250-mx.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n
+R: Ready
+C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nRCPT TO:<c@y.example>\r\n
+S: 250 ok\r\n250 ok\r\n250 ok\r\n
+R: BodyWanted #0
+B: abcdefg
+R: BodyWanted #0
+B: END
+C: BDAT 3\r\nabcBDAT 3\r\ndefBDAT 3 LAST\r\ng\r\n
+S: 250 ok\r\n250 ok\r\n250 2.0.0 b\r\n450 4.2.0 c later\r\n
+R: Done #0 <b@y.example> Delivered 250 2.0.0 EndOfData | <c@y.example> Deferred 450 4.2.0 EndOfData
+R: Idle
+";
+    ClientScript::new(config).job(default_job()).run(script);
+}
+
+/// BDAT-07: CHUNKING offered, default configuration: DATA.
+#[test]
+fn bdat_07_data_by_default() {
+    let script = greeted_with(r"250-mx.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+        + FLIGHT
+        + "EOF\n\
+        R: Done #0 <b@y.example> Deferred 451 4.4.2 Session local | <c@y.example> Deferred 451 4.4.2 Session local\n\
+        R: Closed ConnectionLost\n";
+    ClientScript::default_job().run(&script);
+}
+
+/// SIZE-04: 552 to MAIL is permanent, 452 temporary.
+#[test]
+fn size_04_mail_refusals() {
+    for (reply, verdict) in [
+        ("552 5.3.4 too big", "Rejected 552 5.3.4"),
+        ("452 4.3.1 full", "Deferred 452 4.3.1"),
+    ] {
+        let script = greeted()
+            + FLIGHT
+            + &format!(
+                "S: {reply}\\r\\n503 x\\r\\n503 x\\r\\n503 x\\r\\n\n\
+                 R: Done #0 <b@y.example> {verdict} Mail | <c@y.example> {verdict} Mail\nC: RSET\\r\\n\nS: 250 ok\\r\\n\nR: Idle\n"
+            );
+        ClientScript::default_job().run(&script);
+    }
+}
+
+/// I18N-03 (choice: like I18N-01), I18N-04: a UTF-8 domain needs SMTPUTF8 too; invalid
+/// UTF-8 never makes an address.
+#[test]
+fn i18n_03_04() {
+    let job = Envelope::new(mailbox("a@x.example")).to(mailbox("a@b\u{fc}.example"));
+    let script =
+        greeted() + "R: Done #0 <a@b\u{fc}.example> Rejected 553 5.6.7 Mail local\nR: Idle\n";
+    ClientScript::new(client_config()).job(job).run(&script);
+    // Addresses are built from `str` (valid UTF-8 by type) or by the grammar, which refuses
+    // invalid UTF-8 octets.
+    assert!(smtp_proto::codec::address::parse_forward_path(b"<a\xff@x.example>").is_err());
+}
+
+/// AUTH-13: base64 on one line, however long (no MIME wrapping at 76 characters).
+#[test]
+fn auth_13_single_line_base64() {
+    let config = with_auth(ClientAuth::password("user", "p".repeat(200).as_str()));
+    let encoded = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("\0user\0{}", "p".repeat(200)))
+    };
+    assert!(encoded.len() > 76);
+    let script = format!(
+        "S: 220 mx.example\\r\\n\nC: EHLO client.example\\r\\n\nS: 250-mx.example\\r\\n250 AUTH PLAIN\\r\\n\n\
+         C: AUTH PLAIN {encoded}\\r\\n\nS: 235 ok\\r\\n\nR: Ready auth=PLAIN\nR: Idle\n"
+    );
+    ClientScript::new(config).run(&script);
+}
+
+/// PIPE-17 (default off): the next job's MAIL waits for the end-of-data reply.
+#[test]
+fn pipe_17_no_mail_after_the_dot_in_one_flight() {
+    let script = greeted()
+        + FLIGHT
+        + r"
+S: 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n
+R: BodyWanted #0
+SEND
+B: END
+C: .\r\n
+S: 250 ok\r\n
+R: Done #0 <b@y.example> Delivered 250 EndOfData | <c@y.example> Delivered 250 EndOfData
+C: MAIL FROM:<a@x.example>\r\nRCPT TO:<d@y.example>\r\nDATA\r\n
+EOF
+R: Done #1 <d@y.example> Deferred 451 4.4.2 Session local
+R: Closed ConnectionLost
+";
+    let later = Envelope::new(mailbox("a@x.example")).to(mailbox("d@y.example"));
+    ClientScript::default_job().later(later).run(&script);
+}
