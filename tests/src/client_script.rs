@@ -363,7 +363,7 @@ impl<'a> Run<'a> {
                 }
             }
             "TLSFAIL" => {
-                smtp_proto::connection::Machine::handle_tls_failure(&mut self.client, self.now)
+                smtp_proto::connection::Machine::handle_tls_failure(&mut self.client, self.now);
             }
             _ => self.fail("unknown line"),
         }
