@@ -1683,3 +1683,49 @@ fn blackhole_bdat() {
     );
     assert_bytes(&maildir_one(&dir), &expected, "blackhole Maildir");
 }
+
+/// blackhole's self-signed certificate against a verifying TLS configuration:
+/// Opportunistic encrypts anyway (CTLS-09, Postfix `may`); Required refuses the
+/// certificate, the handshake fails and nothing is sent in plaintext (CTLS-08, CTLS-10).
+#[test]
+fn blackhole_certificate_policies() {
+    let dir = TempDir::new("interop-blackhole-verify");
+    let blackhole = Blackhole::start_smtp(&["--maildir", dir.arg()]);
+    let verifying = || {
+        ClientTls::verified(smtp_proto::tls::rustls::RootCertStore::empty(), "localhost")
+            .expect("a DNS name")
+    };
+    let (input, expected) = message("blackhole-opportunistic");
+    let (report, tls) = run(async {
+        let mut client = smtp_proto_tokio::SmtpClient::connect(
+            blackhole.smtp_addr(),
+            config(|c| c.tls = TlsPolicy::Opportunistic),
+            Some(verifying()),
+        )
+        .await
+        .unwrap();
+        let tls = client.session().unwrap().tls.clone();
+        let report = client
+            .send(envelope(SENDER, &["a@blackhole.localhost"]), &input)
+            .await
+            .unwrap();
+        client.quit().await.unwrap();
+        (report, tls)
+    });
+    assert!(tls.is_some(), "opportunistic TLS was used");
+    assert_delivered(&report);
+    assert_bytes(&maildir_one(&dir), &expected, "blackhole Maildir");
+    let refused = run(smtp_proto_tokio::SmtpClient::connect(
+        blackhole.smtp_addr(),
+        config(|c| c.tls = TlsPolicy::Required),
+        Some(verifying()),
+    ));
+    assert!(
+        matches!(
+            refused,
+            Err(ClientError::Closed(CloseReason::TlsUnavailable))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(maildir_messages(dir.path()).len(), 1, "nothing more stored");
+}
