@@ -157,6 +157,63 @@ impl Reply {
         Ok(self)
     }
 
+    /// A fixed reply written once, checked when it is built: in a `const` item an invalid
+    /// code, enhanced code or text is a compile error, so the reply needs no `Result`.
+    /// `enhanced` is `(class, subject, detail)`; its class must be the code's first digit.
+    ///
+    /// ```
+    /// use smtp_proto::Reply;
+    /// const NO_SUCH_USER: Reply = Reply::constant(550, Some((5, 1, 1)), "No such user here");
+    /// let mut wire = Vec::new();
+    /// NO_SUCH_USER.encode(true, &mut wire);
+    /// assert_eq!(wire, b"550 5.1.1 No such user here\r\n");
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use smtp_proto::Reply;
+    /// const BAD: Reply = Reply::constant(550, Some((4, 1, 1)), "class differs");
+    /// let _ = BAD;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Outside a `const`, on the values [`Reply::new`] and [`Reply::with_enhanced`] refuse;
+    /// use those for values that are not constants.
+    pub const fn constant(code: u16, enhanced: Option<(u8, u16, u16)>, text: &'static str) -> Self {
+        assert!(code >= 200 && code <= 599, "a reply code is 200..=599");
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            assert!(
+                b == b'\t' || b == b'\n' || (b >= 0x20 && b < 0x7f),
+                "reply text is HT, LF-separated lines and printable ASCII"
+            );
+            i += 1;
+        }
+        let enhanced = match enhanced {
+            None => None,
+            Some((class, subject, detail)) => {
+                assert!(
+                    class as u16 == code / 100,
+                    "the enhanced class is the code's first digit"
+                );
+                match EnhancedCode::new(class, subject, detail) {
+                    Some(e) => Some(e),
+                    None => {
+                        panic!("an enhanced code is class.subject.detail, three digits at most")
+                    }
+                }
+            }
+        };
+        Self {
+            code,
+            enhanced,
+            text: Cow::Borrowed(text),
+            wire: None,
+        }
+    }
+
     /// A reply built from the crate's own constants (known valid), with its wire forms
     /// (debug builds check them against [`encode_line`]'s on every use).
     pub(crate) const fn fixed(
