@@ -197,11 +197,19 @@ fn counts_match_blackhole_and_its_maildir() {
         let run = load(&addr, &args);
         run.assert_success();
         assert_eq!(run.count("messages", "total"), N, "{name}\n{}", run.text());
-        assert_eq!(run.count("messages", "accepted"), N, "{name}\n{}", run.text());
+        assert_eq!(
+            run.count("messages", "accepted"),
+            N,
+            "{name}\n{}",
+            run.text()
+        );
         // Sessions share the tickets, so the last connections may carry fewer than
         // --reuse messages: at least N / reuse connections, and exactly blackhole's count.
         let opened = run.count("sessions", "total");
-        assert!((*sessions..=N).contains(&opened), "{name}: {opened} sessions");
+        assert!(
+            (*sessions..=N).contains(&opened),
+            "{name}: {opened} sessions"
+        );
         assert_eq!(run.count("sessions", "failed"), 0, "{name}\n{}", run.text());
         let (messages, bounced, bh_sessions) = blackhole_final(&mut blackhole);
         assert_eq!(
@@ -232,7 +240,14 @@ fn json_has_percentiles_per_phase() {
     let plain = load(&addr, &["--messages", "10", "--sessions", "2"]);
     let tls = load(
         &addr,
-        &["--messages", "10", "--sessions", "2", "--starttls", "--chunking"],
+        &[
+            "--messages",
+            "10",
+            "--sessions",
+            "2",
+            "--starttls",
+            "--chunking",
+        ],
     );
     let smtps = blackhole.smtps_addr().to_string();
     let implicit = load(&smtps, &["--messages", "4", "--sessions", "2", "--tls"]);
@@ -253,9 +268,21 @@ fn json_has_percentiles_per_phase() {
         ),
         (
             &tls,
-            &["connect", "greeting", "ehlo", "starttls", "tls", "mail", "end_of_data", "message"],
+            &[
+                "connect",
+                "greeting",
+                "ehlo",
+                "starttls",
+                "tls",
+                "mail",
+                "end_of_data",
+                "message",
+            ],
         ),
-        (&implicit, &["connect", "tls", "greeting", "ehlo", "end_of_data"]),
+        (
+            &implicit,
+            &["connect", "tls", "greeting", "ehlo", "end_of_data"],
+        ),
     ] {
         run.assert_success();
         let latency = &run.json["latency_ms"];
@@ -288,10 +315,15 @@ fn json_has_percentiles_per_phase() {
 fn bounces_fail_the_run_unless_allowed() {
     let mut blackhole = Blackhole::start_smtp(&["--mode", "bounce"]);
     let addr = blackhole.smtp_addr().to_string();
-    let refused = load(&addr, &["--messages", "6", "--sessions", "2", "--reuse", "3"]);
+    let refused = load(
+        &addr,
+        &["--messages", "6", "--sessions", "2", "--reuse", "3"],
+    );
     assert_eq!(refused.output.status.code(), Some(1), "{}", refused.text());
     assert_eq!(refused.count("messages", "failed"), 6);
-    let errors = refused.json["errors"].as_object().expect("an errors object");
+    let errors = refused.json["errors"]
+        .as_object()
+        .expect("an errors object");
     let counted: u64 = errors.values().filter_map(Value::as_u64).sum();
     assert_eq!(counted, 6, "{errors:?}");
     assert!(
@@ -315,12 +347,18 @@ fn connection_refused_is_counted() {
         let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         socket.local_addr().expect("an address").port()
     };
-    let run = load(&format!("127.0.0.1:{port}"), &["--messages", "3", "--sessions", "1"]);
+    let run = load(
+        &format!("127.0.0.1:{port}"),
+        &["--messages", "3", "--sessions", "1"],
+    );
     assert_eq!(run.output.status.code(), Some(1), "{}", run.text());
     assert_eq!(run.count("messages", "failed"), 3);
     assert_eq!(run.count("sessions", "failed"), 3);
     let errors = run.json["errors"].as_object().expect("an errors object");
-    assert!(errors.keys().all(|k| k.starts_with("connect: ")), "{errors:?}");
+    assert!(
+        errors.keys().all(|k| k.starts_with("connect: ")),
+        "{errors:?}"
+    );
 }
 
 /// Against Postfix's smtp-sink: every message reaches its dump directory, with and
@@ -404,7 +442,10 @@ fn help_and_usage_errors() {
         "--threads",
         "coordinated omission",
     ] {
-        assert!(text.contains(flag), "--help does not mention {flag}:\n{text}");
+        assert!(
+            text.contains(flag),
+            "--help does not mention {flag}:\n{text}"
+        );
     }
     let bad = run_with_timeout(
         Command::new(binary()).args(["--server", "127.0.0.1:25", "--size", "9-1"]),

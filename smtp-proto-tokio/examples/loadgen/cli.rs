@@ -242,7 +242,9 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
     if value.is_finite() && value > 0.0 && value < 1e9 {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(format!("{flag} wants a positive number of seconds, not {value}"))
+        Err(format!(
+            "{flag} wants a positive number of seconds, not {value}"
+        ))
     }
 }
 
@@ -271,7 +273,9 @@ fn check(args: Args) -> Result<Settings, String> {
         return Err(format!("--rate wants a positive number, not {rate}"));
     }
     if args.recipients > 1 && !args.to.contains("{r}") {
-        return Err("--to needs {r} when --recipients is more than 1 (recipients must differ)".into());
+        return Err(
+            "--to needs {r} when --recipients is more than 1 (recipients must differ)".into(),
+        );
     }
     let body = match &args.body {
         Some(path) => {
@@ -345,8 +349,19 @@ mod tests {
     #[test]
     fn sizes_rates_and_limits() {
         let s = parse(&[
-            "--server", "127.0.0.1:25", "--server", "127.0.0.1:26", "--size", "100-2000",
-            "--duration", "2.5", "--rate", "500", "--chunking", "--pipelining", "off",
+            "--server",
+            "127.0.0.1:25",
+            "--server",
+            "127.0.0.1:26",
+            "--size",
+            "100-2000",
+            "--duration",
+            "2.5",
+            "--rate",
+            "500",
+            "--chunking",
+            "--pipelining",
+            "off",
         ])
         .expect("parses");
         assert_eq!(s.servers.len(), 2);
@@ -364,7 +379,14 @@ mod tests {
             &["--server", "127.0.0.1:25", "--size", "10-5"][..],
             &["--server", "127.0.0.1:25", "--rate", "0"],
             &["--server", "127.0.0.1:25", "--duration", "-1"],
-            &["--server", "127.0.0.1:25", "--recipients", "2", "--to", "x@y.example"],
+            &[
+                "--server",
+                "127.0.0.1:25",
+                "--recipients",
+                "2",
+                "--to",
+                "x@y.example",
+            ],
             &["--server", "127.0.0.1:25", "--auth", "nocolon"],
             &["--server", "127.0.0.1:25", "--sessions", "0"],
             &["--server", "127.0.0.1:25", "--starttls", "--tls"],

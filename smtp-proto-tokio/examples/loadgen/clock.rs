@@ -109,7 +109,10 @@ mod tests {
         let mark = WriteMark::new(base);
         assert_eq!(mark.last(), None);
         let mut stream = TimedStream::new(Vec::new(), mark.clone());
-        stream.write_all(b"EHLO x\r\n").await.expect("a write to memory");
+        stream
+            .write_all(b"EHLO x\r\n")
+            .await
+            .expect("a write to memory");
         let at = mark.last().expect("noted");
         assert!(at >= base && at <= now());
         assert_eq!(stream.inner, b"EHLO x\r\n");

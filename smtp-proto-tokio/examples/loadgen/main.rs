@@ -28,6 +28,7 @@ mod schedule;
 mod session;
 mod stats;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use crate::cli::Settings;
@@ -60,7 +61,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("{}", summary.text());
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout(), "{}", summary.text());
     if let Err(message) = write_json(&settings, &summary) {
         eprintln!("smtp-load: {message}");
         return ExitCode::FAILURE;
@@ -78,11 +80,10 @@ fn write_json(settings: &Settings, summary: &report::Summary) -> Result<(), Stri
     let Some(path) = &settings.json else {
         return Ok(());
     };
-    let text = serde_json::to_string_pretty(&summary.json(settings))
-        .map_err(|e| format!("JSON: {e}"))?;
+    let text =
+        serde_json::to_string_pretty(&summary.json(settings)).map_err(|e| format!("JSON: {e}"))?;
     if path.as_os_str() == "-" {
-        println!("{text}");
-        Ok(())
+        writeln!(std::io::stdout(), "{text}").map_err(|e| format!("--json -: {e}"))
     } else {
         std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))
     }

@@ -94,9 +94,7 @@ impl Messages {
             None => generate(&envelope, n, rng.usize(self.size.0..=self.size.1)),
         };
         let facts = BodyFacts::scan(&content);
-        let envelope = envelope
-            .size(facts.size)
-            .body_type(BodyType::of(&facts));
+        let envelope = envelope.size(facts.size).body_type(BodyType::of(&facts));
         Ok(Message { envelope, content })
     }
 }
@@ -115,7 +113,8 @@ fn generate(envelope: &Envelope, n: u64, size: usize) -> Vec<u8> {
         std::process::id()
     )
     .into_bytes();
-    const LINE: &[u8] = b"The quick brown fox jumps over the lazy dog; 0123456789 abcdefghijklmnopqrstuvw";
+    const LINE: &[u8] =
+        b"The quick brown fox jumps over the lazy dog; 0123456789 abcdefghijklmnopqrstuvw";
     while out.len() < size {
         let room = (size - out.len()).min(LINE.len() + 2);
         let text = room.saturating_sub(2).max(1);
@@ -140,13 +139,21 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(1);
         for n in [0, 7, 123_456] {
             let m = messages.make(n, 3, &mut rng).expect("a message");
-            assert!((1000..=1001).contains(&m.content.len()), "{}", m.content.len());
+            assert!(
+                (1000..=1001).contains(&m.content.len()),
+                "{}",
+                m.content.len()
+            );
             assert!(m.content.ends_with(b"\r\n"));
             assert!(m.content.iter().all(|&b| b < 128));
         }
         let ranged = Messages::new(&settings(&["--size", "200-300"])).expect("valid");
         for n in 0..50 {
-            let len = ranged.make(n, 0, &mut rng).expect("a message").content.len();
+            let len = ranged
+                .make(n, 0, &mut rng)
+                .expect("a message")
+                .content
+                .len();
             assert!((200..=301).contains(&len), "{len}");
         }
     }

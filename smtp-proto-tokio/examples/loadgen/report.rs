@@ -150,7 +150,10 @@ impl Summary {
         for (phase, h) in self.phases() {
             let mut entry = Map::new();
             entry.insert("count".into(), json!(h.len()));
-            entry.insert("mean".into(), json!((h.mean() / 1000.0 * 1000.0).round() / 1000.0));
+            entry.insert(
+                "mean".into(),
+                json!((h.mean() / 1000.0 * 1000.0).round() / 1000.0),
+            );
             for (name, q) in PERCENTILES {
                 entry.insert(name.into(), json!(ms(h.value_at_quantile(q))));
             }
@@ -252,8 +255,8 @@ mod tests {
 
     #[test]
     fn json_report() {
-        let settings = crate::cli::try_parse_from(["smtp-load", "--server", "127.0.0.1:25"])
-            .expect("parses");
+        let settings =
+            crate::cli::try_parse_from(["smtp-load", "--server", "127.0.0.1:25"]).expect("parses");
         let json = summary().json(&settings);
         assert_eq!(json["messages"]["failed"], 1);
         assert_eq!(json["replies"]["end_of_data"]["554"], 1);

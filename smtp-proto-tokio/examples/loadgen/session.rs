@@ -94,7 +94,9 @@ pub(crate) async fn run(
     };
     let _ = stream.set_nodelay(true);
     let connected = now();
-    ctx.shards.lock(id).record(Phase::Connect, connected - began);
+    ctx.shards
+        .lock(id)
+        .record(Phase::Connect, connected - began);
     let writes = WriteMark::new(connected);
     let stream = TimedStream::new(stream, writes.clone());
     let connection = match client_connection(ctx.config.clone(), ctx.tls.clone(), connected) {
@@ -160,7 +162,10 @@ pub(crate) async fn run(
         // The machine reports every queued message; this is a safety net.
         stats.messages += 1;
         stats.error("message: no report".to_owned());
-        stats.record(Phase::Message, now().saturating_duration_since(lost.ticket.start));
+        stats.record(
+            Phase::Message,
+            now().saturating_duration_since(lost.ticket.start),
+        );
     }
     if let Some(kind) = ending {
         stats.sessions_failed += 1;
@@ -246,7 +251,10 @@ fn on_reply(
 fn finished(ctx: &Context, id: usize, done: &Current, report: &TransactionReport, at: Instant) {
     let mut stats = ctx.shards.lock(id);
     stats.messages += 1;
-    stats.record(Phase::Message, at.saturating_duration_since(done.ticket.start));
+    stats.record(
+        Phase::Message,
+        at.saturating_duration_since(done.ticket.start),
+    );
     let delivered = report.delivered().count() as u64;
     stats.recipients_delivered += delivered;
     stats.recipients_failed += report.recipients.len() as u64 - delivered;
@@ -274,7 +282,10 @@ fn session_failed(ctx: &Context, id: usize, ticket: Ticket, kind: String) {
     let mut stats = ctx.shards.lock(id);
     stats.sessions_failed += 1;
     stats.messages += 1;
-    stats.record(Phase::Message, now().saturating_duration_since(ticket.start));
+    stats.record(
+        Phase::Message,
+        now().saturating_duration_since(ticket.start),
+    );
     stats.error(kind);
 }
 

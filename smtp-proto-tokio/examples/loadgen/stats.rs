@@ -220,13 +220,19 @@ pub(crate) struct Shards(Vec<Mutex<Stats>>);
 impl Shards {
     /// `n` empty shards (at least one).
     pub(crate) fn new(n: usize) -> Self {
-        Self((0..n.max(1)).map(|_| Mutex::new(Stats::default())).collect())
+        Self(
+            (0..n.max(1))
+                .map(|_| Mutex::new(Stats::default()))
+                .collect(),
+        )
     }
 
     /// The shard of session `session`, locked.
     pub(crate) fn lock(&self, session: usize) -> MutexGuard<'_, Stats> {
         let shard = &self.0[session % self.0.len()];
-        shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Counts and message latency over every shard.
@@ -266,7 +272,10 @@ mod tests {
             Some(Phase::Greeting)
         );
         assert_eq!(Phase::of_reply("LHLO", Stage::Session), Some(Phase::Ehlo));
-        assert_eq!(Phase::of_reply(".", Stage::EndOfData), Some(Phase::EndOfData));
+        assert_eq!(
+            Phase::of_reply(".", Stage::EndOfData),
+            Some(Phase::EndOfData)
+        );
         assert_eq!(Phase::of_reply(".", Stage::Data), Some(Phase::Data));
         assert_eq!(Phase::of_reply("BDAT", Stage::Bdat), Some(Phase::Data));
         assert_eq!(
