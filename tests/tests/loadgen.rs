@@ -10,17 +10,20 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
-use smtp_proto_tests::peers::{SmtpSink, SmtpSinkOptions};
+use smtp_proto_tests::peers::{PEER_DOMAIN, Postfix, PostfixOptions, SmtpSink, SmtpSinkOptions};
 use smtp_proto_tests::{Blackhole, TempDir, maildir_messages, run_with_timeout};
 
 /// The deadline of one smtp-load run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The smtp-load binary of this build: built once per test process, like blackhole
+/// The smtp-load binary: `$SMTP_LOAD_BIN` if set (a release build for figures), else the
+/// one of this build, built once per test process like blackhole
 /// (`smtp_proto_tests::blackhole::binary`), in the same target directory and profile.
 fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build).as_path()
+    BINARY
+        .get_or_init(|| std::env::var_os("SMTP_LOAD_BIN").map_or_else(build, PathBuf::from))
+        .as_path()
 }
 
 fn build() -> PathBuf {
@@ -453,4 +456,68 @@ fn help_and_usage_errors() {
         RUN_TIMEOUT,
     );
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+}
+
+/// Figure 4 of tests/scripts/bench-loadgen.sh for Postfix's smtpd (a private instance needs
+/// this harness): per-phase latency at a fixed rate, printed as a Markdown table. Run by
+/// hand, with the release build of smtp-load: `SMTP_LOAD_BIN=$PWD/target/release/examples/smtp-load
+/// cargo test -p smtp-proto-tests --test loadgen -- --ignored postfix_latency --nocapture`
+/// (`LOADGEN_RATE`, default 100 msg/s, for 5 s). Nothing about time is asserted, only that
+/// every message was accepted.
+#[test]
+#[ignore = "a figure for the README, run by hand"]
+fn postfix_latency() {
+    if !Postfix::require() {
+        return;
+    }
+    let postfix = Postfix::start(PostfixOptions::default());
+    let rate = std::env::var("LOADGEN_RATE").unwrap_or_else(|_| "100".to_owned());
+    let to = format!("rcpt{{r}}@{PEER_DOMAIN}");
+    let run = load(
+        &postfix.addr().to_string(),
+        &[
+            "--sessions",
+            "20",
+            "--rate",
+            &rate,
+            "--duration",
+            "5",
+            "--size",
+            "1000",
+            "--to",
+            &to,
+        ],
+    );
+    run.assert_success();
+    println!("| server | phase | count | p50 ms | p99 ms | p99.9 ms | max ms |");
+    println!("|---|---|---|---|---|---|---|");
+    let phases = run.json["latency_ms"].as_object().expect("latency_ms");
+    let order = [
+        "connect",
+        "tls",
+        "greeting",
+        "ehlo",
+        "starttls",
+        "auth",
+        "mail",
+        "rcpt",
+        "data",
+        "end_of_data",
+        "rset",
+        "quit",
+        "message",
+    ];
+    for phase in order {
+        let Some(v) = phases.get(phase) else {
+            continue;
+        };
+        println!(
+            "| Postfix smtpd | {phase} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            v["count"],
+            v["p50"].as_f64().unwrap_or(f64::NAN),
+            v["p99"].as_f64().unwrap_or(f64::NAN),
+            v["p99.9"].as_f64().unwrap_or(f64::NAN),
+            v["max"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
 }
