@@ -3,7 +3,9 @@
 # smtp-source, on loopback, run by hand (never in CI: the figures move with the machine).
 #
 # Usage: tests/scripts/bench-loadgen.sh [--quick] [--rounds N] [--no-build] [--threads N]
+#                                        [--latency-only]
 #   --quick      fewer messages and a shorter latency run (a smoke run: noisier)
+#   --latency-only  only figure 4 (RATE=msg/s, default 1000; LATENCY_SECONDS, default 10)
 #   --rounds N   rounds per row (default 3); each round runs every client of the row in turn
 #   --no-build   use the release binaries as they are
 #   --threads N  smtp-load's --threads (default 1: one runtime thread, the cheapest on 2 cores)
@@ -30,13 +32,15 @@ QUICK=0
 ROUNDS=3
 BUILD=1
 THREADS=1
+LATENCY_ONLY=0
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) QUICK=1; shift ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --threads) THREADS=$2; shift 2 ;;
-        *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+        --latency-only) LATENCY_ONLY=1; shift ;;
+        *) sed -n '2,24p' "$0" >&2; exit 2 ;;
     esac
 done
 
@@ -55,6 +59,7 @@ done
 ulimit -n 65536 2>/dev/null || true
 
 if [ "$QUICK" = 1 ]; then N=4000; LAT_S=3; else N=20000; LAT_S=10; fi
+LAT_S=${LATENCY_SECONDS:-$LAT_S}
 RATE=${RATE:-1000}
 
 WORK=$(mktemp -d /tmp/bench-loadgen.XXXXXX)
@@ -123,9 +128,12 @@ echo "# bench-loadgen: $(date -u +%FT%TZ), $(nproc) cores, rounds $ROUNDS, $N me
 echo "# smtp-sink 127.0.0.1:$SINK_PORT | blackhole 127.0.0.1:$BH_PORT"
 
 # --- 1) smtp-load vs smtp-source, same sink --------------------------------------------
+ROWS1=("connection per message||" "reused connections|-d|--reuse $N")
+ROWS2=("connection per message|" "reused connections|--reuse $N")
+if [ "$LATENCY_ONLY" = 1 ]; then ROWS1=(); ROWS2=(); fi
 T1="| row | smtp-source msg/s | smtp-load, no pipelining, msg/s | × | smtp-load, default (pipelining) msg/s | × | client CPU µs/msg: smtp-source | smtp-load, no pipelining | × | smtp-load, default | × | load avg |
 |---|---|---|---|---|---|---|---|---|---|---|---|"
-for row in "connection per message||" "reused connections|-d|--reuse $N"; do
+for row in "${ROWS1[@]}"; do
     IFS='|' read -r name source_args load_args <<<"$row"
     a=() b=() c=() ca=() cb=() cc=()
     for r in $(seq "$ROUNDS"); do
@@ -149,7 +157,7 @@ done
 # --- 2) pipelining on: blackhole vs smtp-sink -------------------------------------------
 T2="| row | smtp-sink msg/s | blackhole msg/s | blackhole / smtp-sink | client CPU µs/msg: smtp-sink run | blackhole run |
 |---|---|---|---|---|---|"
-for row in "connection per message|" "reused connections|--reuse $N"; do
+for row in "${ROWS2[@]}"; do
     IFS='|' read -r name load_args <<<"$row"
     a=() b=() ca=() cb=()
     for r in $(seq "$ROUNDS"); do

@@ -13,7 +13,7 @@ use smtp_proto::tls::{ClientTls, client_connection};
 use smtp_proto_tokio::Driver;
 use tokio::net::TcpStream;
 
-use crate::clock::{TimedStream, WriteMark, now};
+use crate::clock::{IoMarks, TimedStream, now};
 use crate::message::Messages;
 use crate::schedule::{Schedule, Ticket};
 use crate::stats::{Phase, Shards};
@@ -48,19 +48,26 @@ struct Current {
 /// The times a connection keeps to turn replies into latencies.
 struct Clock {
     connected: Instant,
-    /// When STARTTLS was accepted, until the handshake is measured.
+    /// When the STARTTLS reply was read, until the handshake is measured.
     starttls: Option<Instant>,
     /// Under implicit TLS, until the handshake is measured.
     implicit_tls: bool,
-    writes: WriteMark,
+    io: IoMarks,
 }
 
 impl Clock {
-    /// The phase and latency of a reply read at `at`: from the last write before it
-    /// (or from the connection, for a greeting nothing was written before), and the TLS
-    /// handshake it ends, if any.
+    /// When the reply just handed out was read (the last read; `at`, the event's time,
+    /// if none).
+    fn read_at(&self, at: Instant) -> Instant {
+        self.io.last_read().unwrap_or(at)
+    }
+
+    /// The latency of a reply of `phase`: from the last write before the read that
+    /// brought it (or from the connection, for a greeting nothing was written before) to
+    /// that read; and the TLS handshake it ends, if any (to the write that followed it).
     fn reply(&mut self, at: Instant, phase: Phase) -> (Duration, Option<Duration>) {
-        let sent = self.writes.last().unwrap_or(self.connected);
+        let read = self.read_at(at);
+        let sent = self.io.sent_before_read().unwrap_or(self.connected);
         let mut tls = None;
         if phase == Phase::Greeting && self.implicit_tls {
             self.implicit_tls = false;
@@ -71,7 +78,7 @@ impl Clock {
         {
             tls = Some(sent.saturating_duration_since(accepted));
         }
-        (at.saturating_duration_since(sent), tls)
+        (read.saturating_duration_since(sent), tls)
     }
 }
 
@@ -97,8 +104,8 @@ pub(crate) async fn run(
     ctx.shards
         .lock(id)
         .record(Phase::Connect, connected - began);
-    let writes = WriteMark::new(connected);
-    let stream = TimedStream::new(stream, writes.clone());
+    let io = IoMarks::new(connected);
+    let stream = TimedStream::new(stream, io.clone());
     let connection = match client_connection(ctx.config.clone(), ctx.tls.clone(), connected) {
         Ok(connection) => connection,
         Err(error) => return session_failed(ctx, id, first, format!("config: {error}")),
@@ -108,7 +115,7 @@ pub(crate) async fn run(
         connected,
         starttls: None,
         implicit_tls: ctx.implicit_tls,
-        writes,
+        io,
     };
     let mut current = match queue(ctx, &mut driver, id, first, rng) {
         Ok(current) => Some(current),
@@ -132,7 +139,7 @@ pub(crate) async fn run(
                 command,
                 reply,
             } => on_reply(ctx, id, &mut clock, at, command, stage, &reply),
-            ClientEvent::StartTls => clock.starttls = Some(at),
+            ClientEvent::StartTls => clock.starttls = Some(clock.read_at(at)),
             ClientEvent::BodyWanted(_) => {
                 let machine = driver.connection_mut().machine_mut();
                 let content = current.as_ref().map_or(&[][..], |c| &c.content[..]);
