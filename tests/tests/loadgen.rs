@@ -26,6 +26,7 @@ fn binary() -> &'static Path {
         .as_path()
 }
 
+/// Builds smtp-load with `$CARGO build -q -p smtp-proto-tokio --example smtp-load`.
 fn build() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // <target>/<profile>/deps/<test binary>
@@ -69,11 +70,14 @@ fn build() -> PathBuf {
 
 /// One finished smtp-load run.
 struct Run {
+    /// Exit status and output.
     output: Output,
+    /// The `--json` report.
     json: Value,
 }
 
 impl Run {
+    /// What it printed, for failure messages.
     fn text(&self) -> String {
         format!(
             "--- stdout\n{}\n--- stderr\n{}",
@@ -82,12 +86,14 @@ impl Run {
         )
     }
 
+    /// A count from the JSON report: `group.name`.
     fn count(&self, group: &str, name: &str) -> u64 {
         self.json[group][name]
             .as_u64()
             .unwrap_or_else(|| panic!("no {group}.{name} in the JSON report\n{}", self.text()))
     }
 
+    /// Exit status 0, or a failure showing the output.
     fn assert_success(&self) {
         assert!(
             self.output.status.success(),

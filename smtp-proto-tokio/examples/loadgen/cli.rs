@@ -19,8 +19,9 @@ STARTTLS reply, or the TCP connection under --tls, to the write that follows the
 handshake). Under pipelining MAIL, RCPT and DATA leave in one write, so RCPT and DATA
 include the wait for the replies before theirs: only their sum is separable. 'message' is
 the whole message, from its intended start time (--rate: open loop, so a slow server
-cannot hide behind coordinated omission) or from the moment a session took it (as fast as
-possible), to the final reply after its content.
+cannot hide behind coordinated omission; a session that was idle and waited for that time
+counts from when it woke, as the timer's lateness is the generator's) or from the moment a
+session took it (as fast as possible), to the final reply after its content.
 
 Addresses: in --from and --to, {n} is the message number (from 0), {s} the session number
 and {r} the recipient number within the message (from 0).
@@ -329,6 +330,7 @@ pub(crate) fn parse() -> Settings {
 mod tests {
     use super::*;
 
+    /// Parses `args` after the program name.
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
         try_parse_from(std::iter::once("smtp-load").chain(args.iter().copied()))
     }

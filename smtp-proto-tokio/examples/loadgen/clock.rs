@@ -28,9 +28,11 @@ pub(crate) struct IoMarks {
     times: Arc<[AtomicU64; 3]>,
 }
 
-/// Indexes into [`IoMarks::times`].
+/// The index of the last write in [`IoMarks::times`].
 const WRITE: usize = 0;
+/// The index of the last read.
 const READ: usize = 1;
+/// The index of the last write before the last read.
 const SENT_BEFORE_READ: usize = 2;
 
 impl IoMarks {
@@ -60,6 +62,7 @@ impl IoMarks {
         self.times[READ].store(self.stamp(), Ordering::Relaxed);
     }
 
+    /// The time at index `which`, if it was noted.
     fn get(&self, which: usize) -> Option<Instant> {
         match self.times[which].load(Ordering::Relaxed) {
             0 => None,

@@ -33,6 +33,8 @@ use std::process::ExitCode;
 
 use crate::cli::Settings;
 
+/// Parses the flags, runs the load on a tokio runtime, prints the report; the exit status
+/// says whether every message was accepted.
 fn main() -> ExitCode {
     let settings = cli::parse();
     let runtime = match settings.threads {

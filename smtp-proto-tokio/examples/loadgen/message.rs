@@ -128,6 +128,7 @@ fn generate(envelope: &Envelope, n: u64, size: usize) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Settings from the defaults and `extra` flags.
     fn settings(extra: &[&str]) -> Settings {
         let args = ["smtp-load", "--server", "127.0.0.1:25"];
         crate::cli::try_parse_from(args.iter().chain(extra)).expect("parses")

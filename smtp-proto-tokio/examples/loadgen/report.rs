@@ -215,6 +215,7 @@ impl Summary {
 mod tests {
     use super::*;
 
+    /// A small run with one failure.
     fn summary() -> Summary {
         let mut stats = Stats::default();
         stats.messages = 4;

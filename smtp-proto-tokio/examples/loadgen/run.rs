@@ -107,7 +107,7 @@ pub(crate) async fn run(settings: &Settings) -> Result<Summary, String> {
         let next_server = next_server.clone();
         workers.push(tokio::spawn(async move {
             let mut rng = fastrand::Rng::with_seed(id as u64);
-            while let Some(ticket) = ctx.schedule.take() {
+            while let Some(mut ticket) = ctx.schedule.take() {
                 ticket.due().await;
                 let server = servers[next_server.fetch_add(1, Ordering::Relaxed) % servers.len()];
                 session::run(&ctx, id, server, ticket, &mut rng).await;

@@ -23,8 +23,8 @@ pub(crate) struct Schedule {
 pub(crate) struct Ticket {
     /// Its number, from 0.
     pub(crate) number: u64,
-    /// When it is due (open loop), or when it was taken (as fast as possible): its
-    /// latency counts from here.
+    /// When it is due (open loop; once waited for, when the session woke up for it), or
+    /// when it was taken (as fast as possible): its latency counts from here.
     pub(crate) start: Instant,
     /// Whether `start` is a schedule's, so the session waits for it.
     pub(crate) scheduled: bool,
@@ -79,10 +79,15 @@ impl Schedule {
 }
 
 impl Ticket {
-    /// Waits until the message is due.
-    pub(crate) async fn due(&self) {
-        if self.scheduled {
+    /// Waits until the message is due. A session that had to wait for it starts the
+    /// message's clock when it wakes: tokio's timer fires up to a millisecond late, and
+    /// that delay is the generator's, not the server's. A session that was busy past the
+    /// due time (a slow server) keeps the intended start: that wait is what the
+    /// coordinated omission correction counts.
+    pub(crate) async fn due(&mut self) {
+        if self.scheduled && self.start > now() {
             tokio::time::sleep_until(self.start.into()).await;
+            self.start = now();
         }
     }
 }

@@ -215,7 +215,7 @@ async fn next(
     let closed = driver.connection().machine().is_closed();
     if !closed
         && *sent < ctx.reuse
-        && let Some(ticket) = ctx.schedule.take()
+        && let Some(mut ticket) = ctx.schedule.take()
     {
         ticket.due().await;
         *sent += 1;

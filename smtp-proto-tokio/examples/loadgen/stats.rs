@@ -97,6 +97,7 @@ impl Phase {
         })
     }
 
+    /// Its place in [`Self::ALL`] and in [`Stats`]' histograms.
     fn index(self) -> usize {
         self as usize
     }
@@ -132,6 +133,7 @@ pub(crate) struct Stats {
 }
 
 impl Default for Stats {
+    /// Empty histograms, zero counts.
     fn default() -> Self {
         Self {
             latency: Phase::ALL.iter().map(|_| histogram()).collect(),
