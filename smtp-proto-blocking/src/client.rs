@@ -25,7 +25,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const PIECE: usize = 64 * 1024;
 
 /// A callback that sees every reply: the command's verb and the reply.
-type ReplyLog = Box<dyn FnMut(&str, &ParsedReply) + Send>;
+pub type ReplyLog = Box<dyn FnMut(&str, &ParsedReply) + Send>;
 
 /// One SMTP client session over a blocking socket.
 ///
@@ -134,6 +134,12 @@ impl SmtpClient {
         self.session
             .as_ref()
             .ok_or(ClientError::Closed(CloseReason::ConnectionLost))
+    }
+
+    /// Sets the callback that sees every reply from now on (for a client made with
+    /// [`new`](Self::new) over a stream of its own).
+    pub fn set_reply_log(&mut self, log: Option<ReplyLog>) {
+        self.log = log;
     }
 
     /// The session's facts (greeting, capabilities, TLS, AUTH), once set up.
@@ -266,7 +272,7 @@ impl SmtpClient {
                 }
                 true
             }
-            ClientEvent::Idle | ClientEvent::StartTls => true,
+            ClientEvent::Idle | ClientEvent::StartTls | ClientEvent::TlsEstablished(_) => true,
             _ => false,
         }
     }

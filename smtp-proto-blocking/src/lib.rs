@@ -32,7 +32,7 @@ mod driver;
 mod handler;
 mod listener;
 
-pub use client::{CONNECT_TIMEOUT, SmtpClient};
+pub use client::{CONNECT_TIMEOUT, ReplyLog, SmtpClient};
 pub use connection::serve;
 pub use driver::Driver;
 pub use handler::Handler;

@@ -25,7 +25,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const PIECE: usize = 64 * 1024;
 
 /// A callback that sees every reply: the command's verb and the reply.
-type ReplyLog = Box<dyn FnMut(&str, &ParsedReply) + Send>;
+pub type ReplyLog = Box<dyn FnMut(&str, &ParsedReply) + Send>;
 
 /// One SMTP client session over tokio.
 ///
@@ -120,6 +120,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SmtpClient<S> {
         self.session
             .as_ref()
             .ok_or(ClientError::Closed(CloseReason::ConnectionLost))
+    }
+
+    /// Sets the callback that sees every reply from now on (for a client made with
+    /// [`new`](Self::new) over a stream of its own).
+    pub fn set_reply_log(&mut self, log: Option<ReplyLog>) {
+        self.log = log;
     }
 
     /// The session's facts (greeting, capabilities, TLS, AUTH), once set up.
@@ -252,7 +258,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SmtpClient<S> {
                 }
                 true
             }
-            ClientEvent::Idle | ClientEvent::StartTls => true,
+            ClientEvent::Idle | ClientEvent::StartTls | ClientEvent::TlsEstablished(_) => true,
             _ => false,
         }
     }

@@ -9,7 +9,8 @@
 //! * `C: bytes` — everything the client wrote since the last `C:` line, exactly. At the
 //!   end of the script nothing may be left unchecked.
 //! * `R: summary` — the next event the client reported (see [`summarize`]). Every event
-//!   except the per-reply log (`ClientEvent::Reply`) must be matched, in order.
+//!   except the per-reply log (`ClientEvent::Reply`) and `TlsEstablished` must be
+//!   matched, in order.
 //! * `B: bytes` — the application gives this piece of content (`send_body`); `B: END`
 //!   ends it (`end_body`).
 //! * `AUTH: bytes` / `AUTH: *` — the application answers a SASL challenge.
@@ -83,7 +84,9 @@ pub fn client_config() -> ClientConfig {
 /// (`local` when the client made the reply up, `maybe` when it may have been delivered).
 pub fn summarize(event: &ClientEvent) -> Option<String> {
     Some(match event {
-        ClientEvent::Reply { .. } => return None,
+        // The per-reply log and the handshake's facts are not script lines (`Ready tls`
+        // shows TLS).
+        ClientEvent::Reply { .. } | ClientEvent::TlsEstablished(_) => return None,
         ClientEvent::Ready(info) => {
             let mut s = "Ready".to_owned();
             if info.helo_fallback {

@@ -245,6 +245,10 @@ pub enum ClientEvent {
     Ready(Box<SessionInfo>),
     /// STARTTLS was accepted: the connection starts the handshake now.
     StartTls,
+    /// The TLS handshake finished (after STARTTLS, or first of all under implicit TLS):
+    /// its facts, at the moment they became known (a load generator times the handshake
+    /// with it).
+    TlsEstablished(TlsInfo),
     /// The server sent an AUTH challenge for a [`ClientAuth::Sasl`](super::ClientAuth::Sasl)
     /// mechanism: answer it with `Client::respond_auth`.
     AuthChallenge(Vec<u8>),

@@ -117,7 +117,8 @@ impl Client {
         if self.phase != Phase::Handshake && !implicit_start {
             return Err(ApiMisuse::NoTlsHandshake);
         }
-        self.tls = Some(info);
+        self.tls = Some(info.clone());
+        self.events.push_back(ClientEvent::TlsEstablished(info));
         if self.phase == Phase::Handshake {
             self.caps = Capabilities::default();
             self.send_hello(now);
