@@ -3,17 +3,22 @@
 //! The Maildir protocol: write the file under `tmp/`, flush and fsync it, then rename it
 //! into `new/` (atomic) and fsync `new/` so the name survives a crash. A reader never sees a
 //! partial message.
+//!
+//! Memory: content is gathered until [`FLUSH_AT`] octets and then written; the buffer is
+//! given back after every write, so a session that stalls mid-message holds less than
+//! `FLUSH_AT` here, however much it sent before (issue 15).
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::fs::{self, File};
 
-/// Writes are gathered into blocks of this size before they reach the file.
-const BUFFER: usize = 64 * 1024;
+/// Content is gathered up to this many octets before it is written (bulk content comes
+/// in reads of up to 64 KiB, each written at once; small pieces are batched).
+const FLUSH_AT: usize = 8 * 1024;
 
 /// Deliveries started by this process: the `Q<n>` part of unique names.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -46,13 +51,16 @@ impl Maildir {
     pub(crate) async fn begin(&self) -> io::Result<Delivery> {
         let name = unique_name(&self.host);
         let tmp = self.tmp.join(&name);
-        let file = OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .await?;
+            .await?
+            .into_std()
+            .await;
         Ok(Delivery {
-            file: BufWriter::with_capacity(BUFFER, file),
+            file: Arc::new(file),
+            buffer: Vec::new(),
             tmp,
             pending: true,
             new: self.new.join(&name),
@@ -65,8 +73,10 @@ impl Maildir {
 /// never reaches `new/` (and is removed from `tmp/`).
 #[derive(Debug)]
 pub(crate) struct Delivery {
-    /// The file in `tmp/`, buffered.
-    file: BufWriter<File>,
+    /// The file in `tmp/`; written on a blocking thread (the `Arc` goes along).
+    file: Arc<std::fs::File>,
+    /// Content not yet written: at most [`FLUSH_AT`] octets allocated between calls.
+    buffer: Vec<u8>,
     /// The file's path in `tmp/`.
     tmp: PathBuf,
     /// Neither committed nor discarded yet: dropping it removes the tmp file.
@@ -80,7 +90,33 @@ pub(crate) struct Delivery {
 impl Delivery {
     /// Appends message content, exactly as given.
     pub(crate) async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.file.write_all(chunk).await
+        if self.buffer.capacity() == 0 && chunk.len() < FLUSH_AT {
+            // Room for small pieces up to the flush, and never more.
+            self.buffer.reserve_exact(FLUSH_AT);
+        }
+        self.buffer.extend_from_slice(chunk);
+        if self.buffer.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and gives the buffer back.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.buffer);
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || (&*file).write_all(&bytes))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// Octets held in memory (buffered, not yet written), for tests.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.buffer.capacity()
     }
 
     /// Makes the message durable and visible: flush, fsync the file, rename it into
@@ -96,8 +132,11 @@ impl Delivery {
 
     /// The steps of [`Delivery::commit`].
     async fn finish(&mut self) -> io::Result<()> {
-        self.file.flush().await?;
-        self.file.get_ref().sync_all().await?;
+        self.flush().await?;
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(io::Error::other)??;
         fs::rename(&self.tmp, &self.new).await?;
         File::open(&self.new_dir).await?.sync_all().await
     }
@@ -196,6 +235,33 @@ mod tests {
         let pid = format!("P{}Q", std::process::id());
         assert!(rest.contains(&pid), "{name}");
         assert!(name.ends_with(".mx.example"), "{name}");
+    }
+
+    /// Issue 15: a burst then a stall keeps less than `FLUSH_AT` octets in memory, and
+    /// the file still gets every octet.
+    #[tokio::test]
+    async fn a_stalled_delivery_holds_little() {
+        let dir = TempDir::new("stall");
+        let maildir = Maildir::create(&dir.0, "h").unwrap();
+        let mut delivery = maildir.begin().await.unwrap();
+        let mut sent = Vec::new();
+        for size in [65_536, 65_536, 40_000, 1_000, 7_000, 65_535] {
+            let chunk = vec![b'a' + (size % 26) as u8; size];
+            delivery.write(&chunk).await.unwrap();
+            sent.extend_from_slice(&chunk);
+            assert!(
+                delivery.held() <= FLUSH_AT,
+                "{} after {size}",
+                delivery.held()
+            );
+        }
+        delivery.write(b"tail").await.unwrap();
+        assert!(delivery.held() <= FLUSH_AT);
+        let path = delivery.commit().await.unwrap();
+        assert_eq!(
+            std::fs::read(path).unwrap(),
+            sent.iter().chain(b"tail").copied().collect::<Vec<u8>>()
+        );
     }
 
     #[tokio::test]
