@@ -64,10 +64,20 @@ impl Handler for Blackhole {
         Ok(())
     }
 
+    /// Checks the user name and password against `--auth`. An authorization identity
+    /// (PLAIN's `authzid`, RFC 4616 §2) asks to act as someone else: only the user's own
+    /// (or none) is allowed here, so a known password never opens another account. An
+    /// application that copies this must keep that check, or decide who may act as whom.
     async fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
         let AuthData::Credentials(credentials) = data else {
             return Err(Reply::authentication_failed());
         };
+        if let Some(authzid) = &credentials.authzid
+            && *authzid != credentials.username
+        {
+            tracing::debug!(mechanism, user = %credentials.username, %authzid, "AUTH as another identity refused");
+            return Err(authzid_refused());
+        }
         let known = self.shared.settings.auth.iter().any(|(user, password)| {
             *user == credentials.username && *password == *credentials.password.expose()
         });
@@ -161,6 +171,22 @@ impl Handler for Blackhole {
         }
         self.shared.stats.session_closed();
     }
+}
+
+/// `535 5.7.8`: a PLAIN authorization identity other than the user's own (RFC 4616 §2,
+/// RFC 4954 §6).
+fn authzid_refused() -> Reply {
+    smtp_proto::EnhancedCode::new(5, 7, 8)
+        .and_then(|code| {
+            Reply::new(
+                535,
+                "Authentication credentials invalid (acting as another identity is not allowed)",
+            )
+            .ok()?
+            .with_enhanced(code)
+            .ok()
+        })
+        .unwrap_or_else(Reply::authentication_failed)
 }
 
 async fn discard(delivery: Option<Delivery>) {
