@@ -64,3 +64,68 @@ fn auth_plain_refuses_another_authorization_identity() {
         client.quit();
     }
 }
+
+/// Waits (up to 10 s) until blackhole's stderr holds a line containing every one of
+/// `needles`, and returns that line.
+fn stderr_line(bh: &Blackhole, needles: &[&str]) -> String {
+    let deadline = smtp_proto_tests::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stderr = bh.stderr();
+        if let Some(line) = stderr
+            .lines()
+            .find(|line| needles.iter().all(|n| line.contains(n)))
+        {
+            return line.to_owned();
+        }
+        assert!(
+            smtp_proto_tests::now() < deadline,
+            "no line with {needles:?} in:\n{stderr}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Item 3: one `info` line per message with the session id, client address, TLS, AUTH
+/// user, envelope, size and reply; no ANSI colour codes on a pipe.
+#[test]
+fn one_log_line_per_message_without_colour_on_a_pipe() {
+    let bh = Blackhole::start_smtp(&["--auth", USER_ARG, "--mode", "accept"]);
+    let mut client = tls_session(&bh);
+    let reply = client.command(&format!("AUTH PLAIN {}", base64(b"\0user\0pass")));
+    assert_eq!(reply.code, 235);
+    let body = b"Subject: log\r\n\r\nhello\r\n";
+    let reply = client.deliver("a@x.example", &["b@y.example", "c@z.example"], body);
+    assert_eq!(reply.code, 250);
+    client.quit();
+    let line = stderr_line(&bh, &["message", "rcpt="]);
+    for field in [
+        " INFO ",
+        "session=",
+        "client=127.0.0.1:",
+        "tls=yes",
+        "user=user",
+        "from=<a@x.example>",
+        "rcpt=<b@y.example>,<c@z.example>",
+        &format!("size={}", body.len()),
+        "reply=250",
+    ] {
+        assert!(line.contains(field), "{field} missing: {line}");
+    }
+    // A plain session without AUTH, bounced by a header switch.
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    let reply = client.deliver(
+        "d@x.example",
+        &["e@y.example"],
+        b"X-Blackhole-Mode: bounce\r\n\r\nx\r\n",
+    );
+    assert!(reply.code >= 400, "{}", reply.text());
+    client.quit();
+    let line = stderr_line(&bh, &["message", "from=<d@x.example>"]);
+    assert!(line.contains("tls=no") && line.contains("user=-"), "{line}");
+    assert!(line.contains(&format!("reply={}", reply.code)), "{line}");
+    assert!(
+        !bh.stderr().contains('\u{1b}'),
+        "ANSI codes on a pipe: {:?}",
+        bh.stderr()
+    );
+}

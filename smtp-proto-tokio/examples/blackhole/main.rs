@@ -16,15 +16,19 @@ mod switches;
 #[cfg(test)]
 mod testing;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use smtp_proto::tls::{Endpoint, TlsMode, TlsServerConfig};
-use smtp_proto::{AbortReason, AuthData, CloseReason, MessageInfo, Protocol, Reply, ServerConfig};
+use smtp_proto::{
+    AbortReason, AuthData, CloseReason, Domain, ForwardPath, MailParams, MessageInfo, Protocol,
+    RcptParams, Reply, ReversePath, ServerConfig, TlsInfo,
+};
 use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
 use tokio::net::TcpListener;
 
@@ -47,6 +51,63 @@ struct Shared {
 struct Blackhole {
     shared: Arc<Shared>,
     message: Option<Message>,
+    session: Session,
+}
+
+/// Sessions started by this process: each session's id.
+static SESSIONS: AtomicU64 = AtomicU64::new(0);
+
+impl Blackhole {
+    /// The handler of a new session, with the next session id.
+    fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            message: None,
+            session: Session {
+                id: SESSIONS.fetch_add(1, Ordering::Relaxed) + 1,
+                ..Session::default()
+            },
+        }
+    }
+
+    /// The `info` line of one message: who sent it, to whom, how big, and the answer.
+    fn log_message(&self, size: Option<u64>, reply: &str) {
+        let session = &self.session;
+        let client = session
+            .peer
+            .map_or_else(|| "?".to_owned(), |peer| peer.to_string());
+        let size = size.map_or_else(|| "-".to_owned(), |size| size.to_string());
+        tracing::info!(
+            session = session.id,
+            client = %client,
+            tls = %if session.tls.is_some() { "yes" } else { "no" },
+            user = %session.user.as_deref().unwrap_or("-"),
+            from = %session.from,
+            rcpt = %session.rcpts.join(","),
+            size = %size,
+            reply = %reply,
+            "message"
+        );
+    }
+}
+
+/// What one session said about itself, for log lines and trace headers.
+#[derive(Default)]
+struct Session {
+    /// Numbered from 1 in the order sessions start.
+    id: u64,
+    /// The client's address.
+    peer: Option<SocketAddr>,
+    /// The TLS protocol and cipher suite, once TLS is on.
+    tls: Option<(String, String)>,
+    /// The authenticated user.
+    user: Option<String>,
+    /// The name the client gave in HELO, EHLO or LHLO.
+    helo: String,
+    /// The envelope sender of the current transaction, as `<...>`.
+    from: String,
+    /// The envelope recipients of the current transaction, each as `<...>`.
+    rcpts: Vec<String>,
 }
 
 /// The message being received.
@@ -60,7 +121,29 @@ struct Message {
 impl Handler for Blackhole {
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
         self.shared.stats.session_opened();
-        tracing::debug!(peer = %info.peer, local = %info.local, "session opened");
+        self.session.peer = Some(info.peer);
+        tracing::debug!(session = self.session.id, peer = %info.peer, local = %info.local, "session opened");
+        Ok(())
+    }
+
+    async fn tls_established(&mut self, info: &TlsInfo) {
+        let known = |s: &Option<String>| s.clone().unwrap_or_else(|| "unknown".to_owned());
+        self.session.tls = Some((known(&info.protocol), known(&info.cipher_suite)));
+    }
+
+    async fn hello(&mut self, domain: &Domain) -> Decision {
+        self.session.helo = domain.to_string();
+        Ok(())
+    }
+
+    async fn mail(&mut self, from: &ReversePath, _params: &MailParams) -> Decision {
+        self.session.from = from.to_string();
+        self.session.rcpts.clear();
+        Ok(())
+    }
+
+    async fn rcpt(&mut self, to: &ForwardPath, _params: &RcptParams) -> Decision {
+        self.session.rcpts.push(to.to_string());
         Ok(())
     }
 
@@ -83,6 +166,7 @@ impl Handler for Blackhole {
         });
         tracing::debug!(mechanism, user = %credentials.username, known, "AUTH");
         if known {
+            self.session.user = Some(credentials.username.clone());
             Ok(())
         } else {
             Err(Reply::authentication_failed())
@@ -125,6 +209,34 @@ impl Handler for Blackhole {
     }
 
     async fn message_complete(&mut self, info: &MessageInfo) -> Decision {
+        let decision = self.complete(info).await;
+        let reply = match &decision {
+            Ok(()) => "250 accepted".to_owned(),
+            Err(reply) => reply.to_string(),
+        };
+        self.log_message(Some(info.size), &reply);
+        decision
+    }
+
+    async fn message_aborted(&mut self, reason: AbortReason) {
+        self.log_message(None, &format!("aborted ({reason:?})"));
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+    }
+
+    async fn closed(&mut self, reason: CloseReason) {
+        tracing::debug!(session = self.session.id, ?reason, "session closed");
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+        self.shared.stats.session_closed();
+    }
+}
+
+impl Blackhole {
+    /// The end of a message: mode, delay, storage; the answer to give.
+    async fn complete(&mut self, info: &MessageInfo) -> Decision {
         let Some(message) = self.message.take() else {
             return Err(Reply::local_error());
         };
@@ -155,21 +267,6 @@ impl Handler for Blackhole {
         }
         self.shared.stats.message_accepted(info.size);
         Ok(())
-    }
-
-    async fn message_aborted(&mut self, reason: AbortReason) {
-        tracing::debug!(?reason, "message aborted");
-        if let Some(message) = self.message.take() {
-            discard(message.delivery).await;
-        }
-    }
-
-    async fn closed(&mut self, reason: CloseReason) {
-        tracing::debug!(?reason, "session closed");
-        if let Some(message) = self.message.take() {
-            discard(message.delivery).await;
-        }
-        self.shared.stats.session_closed();
     }
 }
 
@@ -255,6 +352,8 @@ fn init_logging(settings: &Settings) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour only on a terminal: a file or a pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -358,11 +457,9 @@ async fn serve(settings: cli::Settings) -> ExitCode {
         maildir,
     });
     let for_handlers = shared.clone();
-    let mut listener = Listener::new(move |_: &ConnectionInfo| Blackhole {
-        shared: for_handlers.clone(),
-        message: None,
-    })
-    .max_connections(max_connections);
+    let mut listener =
+        Listener::new(move |_: &ConnectionInfo| Blackhole::new(for_handlers.clone()))
+            .max_connections(max_connections);
     let mut stdout = std::io::stdout().lock();
     for (socket, endpoint, kind) in bound {
         let addr = socket
