@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use smtp_proto_tests::{Blackhole, SmtpClient};
+use smtp_proto_tests::{Blackhole, SmtpClient, TempDir, maildir_messages};
 
 const USER_ARG: &str = "user:pass";
 
@@ -128,4 +128,107 @@ fn one_log_line_per_message_without_colour_on_a_pipe() {
         "ANSI codes on a pipe: {:?}",
         bh.stderr()
     );
+}
+
+/// The header section of a Maildir file, as text.
+fn header_of(file: &[u8]) -> String {
+    let text = String::from_utf8_lossy(file);
+    text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
+/// Item 4: Maildir files carry Return-Path, one Delivered-To per recipient (BCC
+/// recipients are not lost) and a Received field with the protocol, the TLS version and
+/// an RFC 5322 date; `--no-trace-headers` keeps the bytes exact.
+#[test]
+fn maildir_files_carry_trace_headers() {
+    let dir = TempDir::new("ux-trace");
+    let bh = Blackhole::start_exact(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+        "--maildir",
+        dir.arg(),
+        "--auth",
+        USER_ARG,
+    ]);
+    let body = b"Subject: trace\r\n\r\nbody\r\n";
+    // Over STARTTLS with AUTH: ESMTPSA and the TLS version.
+    let mut client = tls_session(&bh);
+    let version = format!("{:?}", client.tls_version().unwrap());
+    assert_eq!(
+        client
+            .command(&format!("AUTH PLAIN {}", base64(b"\0user\0pass")))
+            .code,
+        235
+    );
+    let reply = client.deliver("a@x.example", &["b@y.example", "bcc@z.example"], body);
+    assert_eq!(reply.code, 250);
+    client.quit();
+    // Plain, null sender: ESMTP.
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    assert_eq!(client.deliver("", &["c@y.example"], body).code, 250);
+    client.quit();
+    let files = maildir_messages(dir.path());
+    assert_eq!(files.len(), 2);
+    let (tls, plain): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+        files.iter().partition(|f| header_of(f).contains("ESMTPSA"));
+    let (tls, plain) = (header_of(tls[0]), header_of(plain[0]));
+    assert!(tls.starts_with("Return-Path: <a@x.example>\r\n"), "{tls}");
+    assert_eq!(tls.matches("Delivered-To: ").count(), 2, "{tls}");
+    assert!(tls.contains("Delivered-To: b@y.example\r\n"), "{tls}");
+    assert!(tls.contains("Delivered-To: bcc@z.example\r\n"), "{tls}");
+    assert!(
+        tls.contains("Received: from client.example ([127.0.0.1])"),
+        "{tls}"
+    );
+    assert!(
+        tls.contains("by blackhole.localhost (blackhole) with ESMTPSA"),
+        "{tls}"
+    );
+    // The version as the core names it (`TLSv1.3`); the client's `TLSv1_3`.
+    let version = version.replace('_', ".");
+    assert!(
+        tls.contains(&format!("(using {version} with cipher TLS")),
+        "{version}: {tls}"
+    );
+    // `; Tue, 1 Jul 2003 10:52:37 +0000`: weekday, day, month, year, time, zone.
+    let date = tls
+        .rsplit(";\r\n\t")
+        .next()
+        .unwrap()
+        .split("\r\n")
+        .next()
+        .unwrap();
+    let parts: Vec<&str> = date.split(' ').collect();
+    assert_eq!(parts.len(), 6, "{date}");
+    assert!(parts[0].ends_with(',') && parts[5] == "+0000", "{date}");
+    assert!(
+        parts[4].len() == 8 && parts[3].parse::<u32>().unwrap() >= 2024,
+        "{date}"
+    );
+    assert!(tls.ends_with("Subject: trace"), "{tls}");
+    assert!(
+        plain.starts_with("Return-Path: <>\r\nDelivered-To: c@y.example\r\n"),
+        "{plain}"
+    );
+    assert!(plain.contains(" with ESMTP;"), "{plain}");
+    assert!(!plain.contains("(using"), "{plain}");
+
+    // --no-trace-headers: exactly the bytes sent.
+    let exact = TempDir::new("ux-exact");
+    let bh = Blackhole::start_exact(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+        "--maildir",
+        exact.arg(),
+        "--no-trace-headers",
+    ]);
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    assert_eq!(
+        client.deliver("a@x.example", &["b@y.example"], body).code,
+        250
+    );
+    client.quit();
+    assert_eq!(maildir_messages(exact.path()), vec![body.to_vec()]);
 }

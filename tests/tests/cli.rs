@@ -125,6 +125,7 @@ fn help_lists_every_flag() {
         "--require-tls",
         "--require-auth",
         "--maildir",
+        "--no-trace-headers",
         "--mode",
         "--delay",
         "--no-header-switches",

@@ -92,6 +92,10 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     maildir: Option<PathBuf>,
 
+    /// Write Maildir files exactly as received: no Return-Path, Delivered-To or Received
+    #[arg(long)]
+    no_trace_headers: bool,
+
     /// What to answer each message: accept, bounce (a random 4xx/5xx) or random (50/50)
     #[arg(long, value_name = "MODE", default_value = "accept")]
     mode: Mode,
@@ -160,6 +164,8 @@ pub(crate) struct Settings {
     pub(crate) require_auth: bool,
     /// Where to keep accepted messages, if anywhere.
     pub(crate) maildir: Option<PathBuf>,
+    /// Maildir files start with Return-Path, Delivered-To and Received header fields.
+    pub(crate) trace_headers: bool,
     /// The default answer to each message.
     pub(crate) mode: Mode,
     /// The default delay before the final reply to a message.
@@ -191,6 +197,7 @@ impl fmt::Debug for Settings {
             .field("require_tls", &self.require_tls)
             .field("require_auth", &self.require_auth)
             .field("maildir", &self.maildir)
+            .field("trace_headers", &self.trace_headers)
             .field("mode", &self.mode)
             .field("delay", &self.delay)
             .field("header_switches", &self.header_switches)
@@ -232,6 +239,7 @@ where
         require_tls: args.require_tls,
         require_auth: args.require_auth,
         maildir: args.maildir,
+        trace_headers: !args.no_trace_headers,
         mode: args.mode,
         delay: args.delay,
         header_switches: !args.no_header_switches,
@@ -313,6 +321,7 @@ mod tests {
         assert!(s.auth.is_empty());
         assert!(!s.require_tls && !s.require_auth);
         assert_eq!(s.maildir, None);
+        assert!(s.trace_headers);
         assert_eq!(s.mode, Mode::Accept);
         assert_eq!(s.delay, Delay::NONE);
         assert!(s.header_switches);
@@ -348,7 +357,7 @@ mod tests {
         let args: Vec<&str> = "--cert c.pem --key k.pem --hostname mx.test \
             --max-message-size 1000 --max-recipients 5 --max-connections 7 \
             --auth alice:s3cr:et --auth bob: --require-tls --require-auth --maildir /tmp/md \
-            --mode Bounce --delay 100-200 --no-header-switches --quiet --threads 1 --log-level DEBUG"
+            --mode Bounce --delay 100-200 --no-header-switches --no-trace-headers --quiet --threads 1 --log-level DEBUG"
             .split_whitespace()
             .collect();
         let s = ok(&args);
@@ -373,6 +382,7 @@ mod tests {
         assert_eq!(s.delay.to_string(), "100-200");
         assert!(s.delay.pick() >= Duration::from_millis(100));
         assert!(!s.header_switches);
+        assert!(!s.trace_headers);
         assert!(s.quiet);
         assert_eq!(s.threads, 1);
         assert_eq!(s.log_level.as_deref(), Some("debug"));
@@ -473,7 +483,7 @@ mod tests {
             .filter_map(|arg| arg.get_long())
             .map(|long| format!("--{long}"))
             .collect();
-        assert_eq!(longs.len(), 19, "{longs:?}");
+        assert_eq!(longs.len(), 20, "{longs:?}");
         for option in ["--help", "-h"] {
             let e = err(&[option]);
             assert_eq!(e.kind(), ErrorKind::DisplayHelp);

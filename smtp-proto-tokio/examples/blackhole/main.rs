@@ -33,7 +33,7 @@ use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
 use tokio::net::TcpListener;
 
 use crate::cli::Settings;
-use crate::maildir::{Delivery, Maildir};
+use crate::maildir::{Delivery, Maildir, Trace};
 use crate::stats::Stats;
 use crate::switches::HeaderSwitches;
 
@@ -45,6 +45,8 @@ struct Shared {
     settings: Settings,
     stats: Stats,
     maildir: Option<Maildir>,
+    /// The bound addresses of the LMTP listeners (for the trace headers' protocol).
+    lmtp_addrs: Vec<SocketAddr>,
 }
 
 /// One session's handler: counts, applies the mode and delay, stores if asked.
@@ -67,6 +69,31 @@ impl Blackhole {
                 id: SESSIONS.fetch_add(1, Ordering::Relaxed) + 1,
                 ..Session::default()
             },
+        }
+    }
+
+    /// The trace header fields of the message about to start.
+    fn trace(&self) -> Trace<'_> {
+        let session = &self.session;
+        let protocol = match (session.lmtp, session.tls.is_some(), session.user.is_some()) {
+            (true, _, _) => "LMTP",
+            (false, false, false) => "ESMTP",
+            (false, false, true) => "ESMTPA",
+            (false, true, false) => "ESMTPS",
+            (false, true, true) => "ESMTPSA",
+        };
+        Trace {
+            from: &session.from,
+            rcpts: &session.rcpts,
+            helo: &session.helo,
+            peer: session.peer,
+            host: &self.shared.settings.hostname,
+            protocol,
+            tls: session
+                .tls
+                .as_ref()
+                .map(|(version, cipher)| (version.as_str(), cipher.as_str())),
+            unix_secs: maildir::unix_secs(),
         }
     }
 
@@ -102,6 +129,8 @@ struct Session {
     tls: Option<(String, String)>,
     /// The authenticated user.
     user: Option<String>,
+    /// The session came in on an LMTP listener.
+    lmtp: bool,
     /// The name the client gave in HELO, EHLO or LHLO.
     helo: String,
     /// The envelope sender of the current transaction, as `<...>`.
@@ -122,6 +151,7 @@ impl Handler for Blackhole {
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
         self.shared.stats.session_opened();
         self.session.peer = Some(info.peer);
+        self.session.lmtp = self.shared.lmtp_addrs.contains(&info.local);
         tracing::debug!(session = self.session.id, peer = %info.peer, local = %info.local, "session opened");
         Ok(())
     }
@@ -176,6 +206,15 @@ impl Handler for Blackhole {
     async fn data_start(&mut self) -> Decision {
         let delivery = match &self.shared.maildir {
             Some(maildir) => match maildir.begin().await {
+                Ok(mut delivery) if self.shared.settings.trace_headers => {
+                    let header = self.trace().header();
+                    if let Err(error) = delivery.write(header.as_bytes()).await {
+                        tracing::error!(%error, "cannot write a Maildir file");
+                        delivery.discard().await;
+                        return Err(Reply::local_error());
+                    }
+                    Some(delivery)
+                }
                 Ok(delivery) => Some(delivery),
                 Err(error) => {
                     tracing::error!(%error, "cannot create a Maildir file");
@@ -449,12 +488,18 @@ async fn serve(settings: cli::Settings) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let lmtp_addrs = bound
+        .iter()
+        .filter(|(_, _, kind)| *kind == "lmtp")
+        .filter_map(|(socket, _, _)| socket.local_addr().ok())
+        .collect();
     let max_connections = settings.max_connections;
     let quiet = settings.quiet;
     let shared = Arc::new(Shared {
         settings,
         stats: Stats::new(),
         maildir,
+        lmtp_addrs,
     });
     let for_handlers = shared.clone();
     let mut listener =
