@@ -232,3 +232,14 @@ fn maildir_files_carry_trace_headers() {
     client.quit();
     assert_eq!(maildir_messages(exact.path()), vec![body.to_vec()]);
 }
+
+/// Item 6 (part): `--listen localhost:PORT` works; `--help` says AUTH needs TLS.
+#[test]
+fn listen_takes_a_host_name_and_help_says_auth_needs_tls() {
+    let bh = Blackhole::start(&["--listen", "localhost:0", "--quiet"]);
+    assert!(bh.smtp_addr().ip().is_loopback(), "{:?}", bh.listeners());
+    let output = Blackhole::run(&["--help"], std::time::Duration::from_secs(20));
+    let help = String::from_utf8_lossy(&output.stdout);
+    let auth = help.lines().find(|l| l.contains("--auth")).unwrap();
+    assert!(auth.contains("only after TLS"), "{auth}");
+}

@@ -38,15 +38,15 @@ certificate or key.";
 )]
 struct Args {
     /// Listen for SMTP (plain, STARTTLS) on IP:PORT; repeatable [default: 127.0.0.1:2525 if no listener is given]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     listen: Vec<SocketAddr>,
 
     /// Listen for SMTP over implicit TLS (RFC 8314, like port 465) on IP:PORT; repeatable
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     tls_listen: Vec<SocketAddr>,
 
     /// Listen for LMTP (RFC 2033; plain, STARTTLS) on IP:PORT; repeatable
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     lmtp_listen: Vec<SocketAddr>,
 
     /// TLS certificate chain, PEM (needs --key) [default: self-signed, made at start]
@@ -76,7 +76,7 @@ struct Args {
           value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     max_connections: usize,
 
-    /// Accept AUTH PLAIN/LOGIN with USER:PASSWORD (split at the first ':'); repeatable
+    /// Accept AUTH PLAIN/LOGIN with USER:PASSWORD (split at the first ':'), offered only after TLS (STARTTLS or --tls-listen); repeatable
     #[arg(long, value_name = "USER:PASSWORD", value_parser = parse_auth)]
     auth: Vec<(String, String)>,
 
@@ -126,6 +126,25 @@ struct Args {
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: Option<String>,
+}
+
+/// Parses `IP:PORT`, or `NAME:PORT` for a name the system resolves (`localhost:2525`:
+/// its first address); anything else says that IP:PORT is wanted.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let wanted = "expected IP:PORT, e.g. 127.0.0.1:2525 or [::1]:2525 (or NAME:PORT for a name that resolves, e.g. localhost:2525)";
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("no port ({wanted})"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(wanted.to_owned());
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(s)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("'{host}' does not resolve ({wanted})"))
 }
 
 /// Parses `USER:PASSWORD`, split at the first `:`; the user must not be empty.
@@ -404,7 +423,11 @@ mod tests {
     fn bad_values() {
         use ErrorKind::{InvalidValue, MissingRequiredArgument, ValueValidation};
         let cases: &[(&[&str], ErrorKind, &str)] = &[
-            (&["--listen", "localhost:25"], ValueValidation, "--listen"),
+            (
+                &["--listen", "no-such-host.invalid:25"],
+                ValueValidation,
+                "--listen",
+            ),
             (&["--listen", "127.0.0.1"], ValueValidation, "--listen"),
             (
                 &["--tls-listen", "1.2.3.4:99999"],
@@ -463,6 +486,17 @@ mod tests {
         for (args, kind, flag) in cases {
             assert_usage_error(args, *kind, flag);
         }
+        // A name that resolves is taken; a bad one says what is wanted.
+        assert!(
+            ok(&["--listen", "localhost:2525"]).listen[0]
+                .ip()
+                .is_loopback()
+        );
+        assert!(
+            err(&["--listen", "127.0.0.1"])
+                .to_string()
+                .contains("IP:PORT")
+        );
         // The reason is in the message too.
         assert!(
             err(&["--delay", "2000-100"])
