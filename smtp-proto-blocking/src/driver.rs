@@ -10,6 +10,10 @@ use smtp_proto::connection::{Connection, Machine, Next, Stop};
 /// How often a blocked read wakes up to look at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
+/// The largest buffer a read that follows a wait is given, whatever size the core asks:
+/// a session whose peer went quiet does not keep a 64 KiB buffer through its timeout.
+const WAITING_READ: usize = 2 * 1024;
+
 /// Drives one [`Connection`] over a `TcpStream`: it writes, reads, keeps the deadlines
 /// and looks at the stop flag, and returns only the events, for the application to
 /// handle. Answer every decision token ([`answer`](Self::answer)) before asking for the
@@ -19,6 +23,8 @@ const STOP_CHECK: Duration = Duration::from_millis(100);
 pub struct Driver<'a, M: Machine> {
     stream: TcpStream,
     connection: Connection<M>,
+    /// The read buffer: the size the core asks while reads return data, at most
+    /// [`WAITING_READ`] for the first read after one that found nothing.
     read_buf: Vec<u8>,
     stop: Option<&'a AtomicU8>,
     error: Option<io::Error>,
@@ -106,9 +112,14 @@ impl<'a, M: Machine> Driver<'a, M> {
     }
 
     fn read(&mut self, until: Option<Instant>, size: usize) -> io::Result<()> {
-        if self.read_buf.len() != size {
+        let want = if self.read_buf.is_empty() {
+            size.min(WAITING_READ)
+        } else {
+            size
+        };
+        if self.read_buf.len() != want {
             // A new vector rather than a resize: a smaller size gives the memory back.
-            self.read_buf = vec![0; size];
+            self.read_buf = vec![0; want];
         }
         let waited = if until.is_some_and(|at| at <= now()) {
             // One read that does not wait.
@@ -129,6 +140,8 @@ impl<'a, M: Machine> Driver<'a, M> {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
+                // Nothing came: the peer is quiet, the large buffer goes back.
+                self.read_buf = Vec::new();
                 self.timeout_if_due(until);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -76,6 +76,11 @@ pub trait Handler: Send {
 
     /// An AUTH step. The default refuses (`535 5.7.8`), so a server that offers AUTH must
     /// decide.
+    ///
+    /// Checking the password is not all: PLAIN carries an authorization identity
+    /// ([`Credentials::authzid`](smtp_proto::Credentials::authzid), RFC 4616 §2), a request
+    /// to act as someone else. Refuse one that is not the user's own unless the user may
+    /// act as it; accepting any would let every known password open every account.
     fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
         let _ = (mechanism, data);
         Err(Reply::authentication_failed())

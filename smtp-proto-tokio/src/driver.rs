@@ -3,12 +3,17 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use smtp_proto::connection::{Connection, Machine, Next, Stop};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Sleep;
+
+/// The largest buffer a read that may have to wait for the peer is given: the first
+/// read after a wait, whatever size the core asks (see [`poll_read_sized`]).
+const WAITING_READ: usize = 2 * 1024;
 
 /// Drives one [`Connection`] over a socket: it writes, reads, keeps the timer and hears
 /// stop requests, and returns only the events, for the application to handle. Answer
@@ -46,6 +51,8 @@ use tokio::time::Sleep;
 pub struct Driver<S, M: Machine> {
     io: S,
     connection: Connection<M>,
+    /// The buffer of the read in progress: empty while a read waits for the peer (see
+    /// [`poll_read_sized`]), the size the core asks while data flows.
     read_buf: Vec<u8>,
     /// One timer for the whole session, only ever moved earlier: when it fires before
     /// the machine's (later) deadline, `handle_timeout` does nothing and it is armed again.
@@ -146,15 +153,19 @@ where
     }
 
     async fn read(&mut self, until: Option<Instant>, size: usize) {
-        if self.read_buf.len() != size {
-            // A new vector rather than a resize: a smaller size gives the memory back.
-            self.read_buf = vec![0; size];
-        }
         self.arm(until);
         let armed = self.armed.is_some();
+        let Self {
+            io,
+            read_buf,
+            timer,
+            stop,
+            ..
+        } = &mut *self;
+        let read = std::future::poll_fn(|cx| poll_read_sized(cx, io, read_buf, size));
         tokio::select! {
             biased;
-            result = self.io.read(&mut self.read_buf) => match result {
+            result = read => match result {
                 Ok(0) => self.connection.handle_eof(now()),
                 Ok(n) => self.connection.handle_input(now(), &self.read_buf[..n]),
                 Err(error) => {
@@ -162,11 +173,11 @@ where
                     self.connection.handle_eof(now());
                 }
             },
-            () = &mut self.timer, if armed => {
+            () = timer.as_mut(), if armed => {
                 self.armed = None;
                 self.connection.handle_timeout(now());
             }
-            (level, stop) = &mut self.stop => self.on_stop(level, stop),
+            (level, next) = stop.as_mut() => self.on_stop(level, next),
         }
     }
 
@@ -200,6 +211,38 @@ where
     }
 }
 
+/// Tries one read of at most `size` bytes into `buf` without holding a large buffer
+/// while the peer is silent: a read that has to wait gives its buffer back (a stalled
+/// session keeps no 64 KiB buffer for its whole timeout), and the first read after a
+/// wait goes into a buffer of at most [`WAITING_READ`] bytes. While reads keep
+/// returning data, `buf` stays allocated at the size the core asks.
+fn poll_read_sized<S: AsyncRead + Unpin>(
+    cx: &mut Context<'_>,
+    io: &mut S,
+    buf: &mut Vec<u8>,
+    size: usize,
+) -> Poll<io::Result<usize>> {
+    let want = if buf.is_empty() {
+        size.min(WAITING_READ)
+    } else {
+        size
+    };
+    if buf.len() != want {
+        // A new vector rather than a resize: a smaller size gives the memory back.
+        *buf = vec![0; want];
+    }
+    let mut read = ReadBuf::new(buf);
+    match Pin::new(io).poll_read(cx, &mut read) {
+        Poll::Ready(Ok(())) => Poll::Ready(Ok(read.filled().len())),
+        Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+        Poll::Pending => {
+            // The waker is registered; the buffer is not needed until data comes.
+            *buf = Vec::new();
+            Poll::Pending
+        }
+    }
+}
+
 /// A stop request, with the receiver to wait for the next one (`None` once the sender
 /// went away).
 type StopSignal = Pin<Box<dyn Future<Output = (Stop, Option<watch::Receiver<Stop>>)> + Send>>;
@@ -224,4 +267,38 @@ async fn write_all<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8]) -> io::Resul
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn now() -> Instant {
     Instant::now()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: a read that waits holds no buffer, the first read after a wait is
+    /// small, and reads that keep finding data use the size the core asks.
+    #[tokio::test]
+    async fn a_waiting_read_holds_no_buffer() {
+        let (mut peer, mut io) = tokio::io::duplex(256 * 1024);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut buf = Vec::new();
+        let size = 64 * 1024;
+        assert!(poll_read_sized(&mut cx, &mut io, &mut buf, size).is_pending());
+        assert_eq!(buf.capacity(), 0);
+        peer.write_all(&[b'x'; 100 * 1024]).await.unwrap();
+        let first = poll_read_sized(&mut cx, &mut io, &mut buf, size);
+        assert!(matches!(first, Poll::Ready(Ok(WAITING_READ))), "{first:?}");
+        let second = poll_read_sized(&mut cx, &mut io, &mut buf, size);
+        assert!(
+            matches!(second, Poll::Ready(Ok(n)) if n == size),
+            "{second:?}"
+        );
+        let rest = poll_read_sized(&mut cx, &mut io, &mut buf, size);
+        assert!(
+            matches!(rest, Poll::Ready(Ok(n)) if n == 100 * 1024 - size - WAITING_READ),
+            "{rest:?}"
+        );
+        // The burst is over: the next read waits, and gives the 64 KiB back.
+        assert!(poll_read_sized(&mut cx, &mut io, &mut buf, size).is_pending());
+        assert_eq!(buf.capacity(), 0);
+    }
 }

@@ -160,14 +160,32 @@ pub struct Blackhole {
 }
 
 impl Blackhole {
-    /// Starts blackhole with exactly `args` and waits (up to [`START_TIMEOUT`]) for one
+    /// Starts blackhole with `args` and waits (up to [`START_TIMEOUT`]) for one
     /// listening line per listen flag. Pass `--listen 127.0.0.1:0` (and the like) so the
     /// system picks free ports; the listening lines give them.
     ///
     /// # Panics
     /// If the binary cannot be built or started, exits early, or does not print its
     /// listening lines in time (the message shows what it printed).
+    ///
+    /// With `--maildir`, `--no-trace-headers` is added unless given: the suites compare
+    /// Maildir files byte for byte with what was sent. [`start_exact`](Self::start_exact)
+    /// keeps the trace headers.
     pub fn start(args: &[&str]) -> Self {
+        if args.contains(&"--maildir") && !args.contains(&"--no-trace-headers") {
+            let mut args = args.to_vec();
+            args.push("--no-trace-headers");
+            return Self::start_exact(&args);
+        }
+        Self::start_exact(args)
+    }
+
+    /// Starts blackhole with exactly `args`, as [`start`](Self::start) does but adding
+    /// nothing (Maildir files get blackhole's trace header fields).
+    ///
+    /// # Panics
+    /// As [`start`](Self::start).
+    pub fn start_exact(args: &[&str]) -> Self {
         let mut child = Command::new(binary())
             .args(args)
             .stdin(Stdio::null())

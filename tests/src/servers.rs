@@ -156,6 +156,8 @@ pub fn blackhole_args(maildir: &str) -> Vec<String> {
         &max,
         "--maildir",
         maildir,
+        // Maildir files compared byte for byte with what was sent.
+        "--no-trace-headers",
     ]
     .iter()
     .map(|s| (*s).to_owned())

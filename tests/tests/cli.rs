@@ -25,6 +25,7 @@ fn unknown_flag_exits_2_naming_it() {
 fn bad_values_exit_2_naming_the_flag() {
     for (args, flag) in [
         (&["--listen", "not-an-address"][..], "--listen"),
+        (&["--listen", "127.0.0.1"][..], "IP:PORT"),
         (&["--mode", "sideways"][..], "--mode"),
         (&["--delay", "500-100"][..], "--delay"),
         (&["--auth", "no-colon"][..], "--auth"),
@@ -125,6 +126,7 @@ fn help_lists_every_flag() {
         "--require-tls",
         "--require-auth",
         "--maildir",
+        "--no-trace-headers",
         "--mode",
         "--delay",
         "--no-header-switches",

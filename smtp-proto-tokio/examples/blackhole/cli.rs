@@ -38,15 +38,15 @@ certificate or key.";
 )]
 struct Args {
     /// Listen for SMTP (plain, STARTTLS) on IP:PORT; repeatable [default: 127.0.0.1:2525 if no listener is given]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     listen: Vec<SocketAddr>,
 
     /// Listen for SMTP over implicit TLS (RFC 8314, like port 465) on IP:PORT; repeatable
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     tls_listen: Vec<SocketAddr>,
 
     /// Listen for LMTP (RFC 2033; plain, STARTTLS) on IP:PORT; repeatable
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     lmtp_listen: Vec<SocketAddr>,
 
     /// TLS certificate chain, PEM (needs --key) [default: self-signed, made at start]
@@ -76,7 +76,7 @@ struct Args {
           value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     max_connections: usize,
 
-    /// Accept AUTH PLAIN/LOGIN with USER:PASSWORD (split at the first ':'); repeatable
+    /// Accept AUTH PLAIN/LOGIN with USER:PASSWORD (split at the first ':'), offered only after TLS (STARTTLS or --tls-listen); repeatable
     #[arg(long, value_name = "USER:PASSWORD", value_parser = parse_auth)]
     auth: Vec<(String, String)>,
 
@@ -91,6 +91,10 @@ struct Args {
     /// Keep every accepted message as a file in this Maildir (tmp/, new/, cur/ are created)
     #[arg(long, value_name = "DIR")]
     maildir: Option<PathBuf>,
+
+    /// Write Maildir files exactly as received: no Return-Path, Delivered-To or Received
+    #[arg(long)]
+    no_trace_headers: bool,
 
     /// What to answer each message: accept, bounce (a random 4xx/5xx) or random (50/50)
     #[arg(long, value_name = "MODE", default_value = "accept")]
@@ -122,6 +126,25 @@ struct Args {
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: Option<String>,
+}
+
+/// Parses `IP:PORT`, or `NAME:PORT` for a name the system resolves (`localhost:2525`:
+/// its first address); anything else says that IP:PORT is wanted.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let wanted = "expected IP:PORT, e.g. 127.0.0.1:2525 or [::1]:2525 (or NAME:PORT for a name that resolves, e.g. localhost:2525)";
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("no port ({wanted})"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(wanted.to_owned());
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(s)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("'{host}' does not resolve ({wanted})"))
 }
 
 /// Parses `USER:PASSWORD`, split at the first `:`; the user must not be empty.
@@ -160,6 +183,8 @@ pub(crate) struct Settings {
     pub(crate) require_auth: bool,
     /// Where to keep accepted messages, if anywhere.
     pub(crate) maildir: Option<PathBuf>,
+    /// Maildir files start with Return-Path, Delivered-To and Received header fields.
+    pub(crate) trace_headers: bool,
     /// The default answer to each message.
     pub(crate) mode: Mode,
     /// The default delay before the final reply to a message.
@@ -191,6 +216,7 @@ impl fmt::Debug for Settings {
             .field("require_tls", &self.require_tls)
             .field("require_auth", &self.require_auth)
             .field("maildir", &self.maildir)
+            .field("trace_headers", &self.trace_headers)
             .field("mode", &self.mode)
             .field("delay", &self.delay)
             .field("header_switches", &self.header_switches)
@@ -232,6 +258,7 @@ where
         require_tls: args.require_tls,
         require_auth: args.require_auth,
         maildir: args.maildir,
+        trace_headers: !args.no_trace_headers,
         mode: args.mode,
         delay: args.delay,
         header_switches: !args.no_header_switches,
@@ -313,6 +340,7 @@ mod tests {
         assert!(s.auth.is_empty());
         assert!(!s.require_tls && !s.require_auth);
         assert_eq!(s.maildir, None);
+        assert!(s.trace_headers);
         assert_eq!(s.mode, Mode::Accept);
         assert_eq!(s.delay, Delay::NONE);
         assert!(s.header_switches);
@@ -348,7 +376,7 @@ mod tests {
         let args: Vec<&str> = "--cert c.pem --key k.pem --hostname mx.test \
             --max-message-size 1000 --max-recipients 5 --max-connections 7 \
             --auth alice:s3cr:et --auth bob: --require-tls --require-auth --maildir /tmp/md \
-            --mode Bounce --delay 100-200 --no-header-switches --quiet --threads 1 --log-level DEBUG"
+            --mode Bounce --delay 100-200 --no-header-switches --no-trace-headers --quiet --threads 1 --log-level DEBUG"
             .split_whitespace()
             .collect();
         let s = ok(&args);
@@ -373,6 +401,7 @@ mod tests {
         assert_eq!(s.delay.to_string(), "100-200");
         assert!(s.delay.pick() >= Duration::from_millis(100));
         assert!(!s.header_switches);
+        assert!(!s.trace_headers);
         assert!(s.quiet);
         assert_eq!(s.threads, 1);
         assert_eq!(s.log_level.as_deref(), Some("debug"));
@@ -394,7 +423,11 @@ mod tests {
     fn bad_values() {
         use ErrorKind::{InvalidValue, MissingRequiredArgument, ValueValidation};
         let cases: &[(&[&str], ErrorKind, &str)] = &[
-            (&["--listen", "localhost:25"], ValueValidation, "--listen"),
+            (
+                &["--listen", "no-such-host.invalid:25"],
+                ValueValidation,
+                "--listen",
+            ),
             (&["--listen", "127.0.0.1"], ValueValidation, "--listen"),
             (
                 &["--tls-listen", "1.2.3.4:99999"],
@@ -453,6 +486,17 @@ mod tests {
         for (args, kind, flag) in cases {
             assert_usage_error(args, *kind, flag);
         }
+        // A name that resolves is taken; a bad one says what is wanted.
+        assert!(
+            ok(&["--listen", "localhost:2525"]).listen[0]
+                .ip()
+                .is_loopback()
+        );
+        assert!(
+            err(&["--listen", "127.0.0.1"])
+                .to_string()
+                .contains("IP:PORT")
+        );
         // The reason is in the message too.
         assert!(
             err(&["--delay", "2000-100"])
@@ -473,7 +517,7 @@ mod tests {
             .filter_map(|arg| arg.get_long())
             .map(|long| format!("--{long}"))
             .collect();
-        assert_eq!(longs.len(), 19, "{longs:?}");
+        assert_eq!(longs.len(), 20, "{longs:?}");
         for option in ["--help", "-h"] {
             let e = err(&[option]);
             assert_eq!(e.kind(), ErrorKind::DisplayHelp);

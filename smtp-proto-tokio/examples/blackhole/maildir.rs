@@ -3,17 +3,22 @@
 //! The Maildir protocol: write the file under `tmp/`, flush and fsync it, then rename it
 //! into `new/` (atomic) and fsync `new/` so the name survives a crash. A reader never sees a
 //! partial message.
+//!
+//! Memory: content is gathered until [`FLUSH_AT`] octets and then written; the buffer is
+//! given back after every write, so a session that stalls mid-message holds less than
+//! `FLUSH_AT` here, however much it sent before (issue 15).
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::fs::{self, File};
 
-/// Writes are gathered into blocks of this size before they reach the file.
-const BUFFER: usize = 64 * 1024;
+/// Content is gathered up to this many octets before it is written (bulk content comes
+/// in reads of up to 64 KiB, each written at once; small pieces are batched).
+const FLUSH_AT: usize = 8 * 1024;
 
 /// Deliveries started by this process: the `Q<n>` part of unique names.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -46,13 +51,16 @@ impl Maildir {
     pub(crate) async fn begin(&self) -> io::Result<Delivery> {
         let name = unique_name(&self.host);
         let tmp = self.tmp.join(&name);
-        let file = OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .await?;
+            .await?
+            .into_std()
+            .await;
         Ok(Delivery {
-            file: BufWriter::with_capacity(BUFFER, file),
+            file: Arc::new(file),
+            buffer: Vec::new(),
             tmp,
             pending: true,
             new: self.new.join(&name),
@@ -65,8 +73,10 @@ impl Maildir {
 /// never reaches `new/` (and is removed from `tmp/`).
 #[derive(Debug)]
 pub(crate) struct Delivery {
-    /// The file in `tmp/`, buffered.
-    file: BufWriter<File>,
+    /// The file in `tmp/`; written on a blocking thread (the `Arc` goes along).
+    file: Arc<std::fs::File>,
+    /// Content not yet written: at most [`FLUSH_AT`] octets allocated between calls.
+    buffer: Vec<u8>,
     /// The file's path in `tmp/`.
     tmp: PathBuf,
     /// Neither committed nor discarded yet: dropping it removes the tmp file.
@@ -80,7 +90,33 @@ pub(crate) struct Delivery {
 impl Delivery {
     /// Appends message content, exactly as given.
     pub(crate) async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.file.write_all(chunk).await
+        if self.buffer.capacity() == 0 && chunk.len() < FLUSH_AT {
+            // Room for small pieces up to the flush, and never more.
+            self.buffer.reserve_exact(FLUSH_AT);
+        }
+        self.buffer.extend_from_slice(chunk);
+        if self.buffer.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and gives the buffer back.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.buffer);
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || (&*file).write_all(&bytes))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// Octets held in memory (buffered, not yet written), for tests.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.buffer.capacity()
     }
 
     /// Makes the message durable and visible: flush, fsync the file, rename it into
@@ -96,8 +132,11 @@ impl Delivery {
 
     /// The steps of [`Delivery::commit`].
     async fn finish(&mut self) -> io::Result<()> {
-        self.file.flush().await?;
-        self.file.get_ref().sync_all().await?;
+        self.flush().await?;
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(io::Error::other)??;
         fs::rename(&self.tmp, &self.new).await?;
         File::open(&self.new_dir).await?.sync_all().await
     }
@@ -127,6 +166,96 @@ impl Drop for Delivery {
             }
         }
     }
+}
+
+/// The trace header fields an MDA adds (RFC 5321 §4.4, RFC 5322 §3.6.7): who sent the
+/// message and to whom (BCC recipients are not lost), and a `Received` line for the hop.
+pub(crate) struct Trace<'a> {
+    /// The envelope sender, `<...>` or `<>`.
+    pub(crate) from: &'a str,
+    /// The envelope recipients, each `<...>`.
+    pub(crate) rcpts: &'a [String],
+    /// The name the client gave in HELO/EHLO/LHLO.
+    pub(crate) helo: &'a str,
+    /// The client's address.
+    pub(crate) peer: Option<std::net::SocketAddr>,
+    /// Our host name.
+    pub(crate) host: &'a str,
+    /// `ESMTP`, `ESMTPS`, `ESMTPSA`, `LMTP`... (RFC 3848).
+    pub(crate) protocol: &'a str,
+    /// TLS protocol version and cipher suite, when TLS is on.
+    pub(crate) tls: Option<(&'a str, &'a str)>,
+    /// Seconds since the Unix epoch, for the date.
+    pub(crate) unix_secs: u64,
+}
+
+impl Trace<'_> {
+    /// `Return-Path`, one `Delivered-To` per recipient, and `Received`, each CR LF-ended.
+    pub(crate) fn header(&self) -> String {
+        let mut out = format!("Return-Path: {}\r\n", self.from);
+        for rcpt in self.rcpts {
+            let bare = rcpt.trim_start_matches('<').trim_end_matches('>');
+            out.push_str(&format!("Delivered-To: {bare}\r\n"));
+        }
+        let ip = self
+            .peer
+            .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
+        let tls = self.tls.map_or_else(String::new, |(version, cipher)| {
+            format!("\r\n\t(using {version} with cipher {cipher})")
+        });
+        let helo = if self.helo.is_empty() {
+            "unknown"
+        } else {
+            self.helo
+        };
+        out.push_str(&format!(
+            "Received: from {helo} ([{ip}])\r\n\tby {} (blackhole) with {}{tls};\r\n\t{}\r\n",
+            self.host,
+            self.protocol,
+            rfc5322_date(self.unix_secs)
+        ));
+        out
+    }
+}
+
+/// `Tue, 1 Jul 2003 10:52:37 +0000` (RFC 5322 §3.3), in UTC, from seconds since the
+/// Unix epoch.
+pub(crate) fn rfc5322_date(unix_secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs / 86_400;
+    let secs = unix_secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Year, month (1-12) and day (1-31) of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Seconds since the Unix epoch, for trace header dates.
+pub(crate) fn unix_secs() -> u64 {
+    since_epoch().as_secs()
 }
 
 /// `/` and `:` cannot appear in a Maildir host part; they become `\057` and `\072` (the
@@ -198,6 +327,33 @@ mod tests {
         assert!(name.ends_with(".mx.example"), "{name}");
     }
 
+    /// Issue 15: a burst then a stall keeps less than `FLUSH_AT` octets in memory, and
+    /// the file still gets every octet.
+    #[tokio::test]
+    async fn a_stalled_delivery_holds_little() {
+        let dir = TempDir::new("stall");
+        let maildir = Maildir::create(&dir.0, "h").unwrap();
+        let mut delivery = maildir.begin().await.unwrap();
+        let mut sent = Vec::new();
+        for size in [65_536, 65_536, 40_000, 1_000, 7_000, 65_535] {
+            let chunk = vec![b'a' + (size % 26) as u8; size];
+            delivery.write(&chunk).await.unwrap();
+            sent.extend_from_slice(&chunk);
+            assert!(
+                delivery.held() <= FLUSH_AT,
+                "{} after {size}",
+                delivery.held()
+            );
+        }
+        delivery.write(b"tail").await.unwrap();
+        assert!(delivery.held() <= FLUSH_AT);
+        let path = delivery.commit().await.unwrap();
+        assert_eq!(
+            std::fs::read(path).unwrap(),
+            sent.iter().chain(b"tail").copied().collect::<Vec<u8>>()
+        );
+    }
+
     #[tokio::test]
     async fn discard_leaves_nothing() {
         let dir = TempDir::new("discard");
@@ -245,6 +401,41 @@ mod tests {
         for (i, path) in paths.iter().enumerate() {
             assert_eq!(std::fs::read(path).unwrap(), vec![i as u8]);
         }
+    }
+
+    #[test]
+    fn dates_are_rfc5322() {
+        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+        assert_eq!(
+            rfc5322_date(1_057_056_757),
+            "Tue, 1 Jul 2003 10:52:37 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(4_102_444_799),
+            "Thu, 31 Dec 2099 23:59:59 +0000"
+        );
+    }
+
+    #[test]
+    fn trace_header_fields() {
+        let rcpts = ["<b@y.example>".to_owned(), "<c@z.example>".to_owned()];
+        let trace = Trace {
+            from: "<a@x.example>",
+            rcpts: &rcpts,
+            helo: "client.example",
+            peer: Some("127.0.0.1:4000".parse().unwrap()),
+            host: "mx.example",
+            protocol: "ESMTPS",
+            tls: Some(("TLSv1_3", "TLS13_AES_256_GCM_SHA384")),
+            unix_secs: 0,
+        };
+        assert_eq!(
+            trace.header(),
+            "Return-Path: <a@x.example>\r\nDelivered-To: b@y.example\r\nDelivered-To: c@z.example\r\n\
+             Received: from client.example ([127.0.0.1])\r\n\tby mx.example (blackhole) with ESMTPS\r\n\
+             \t(using TLSv1_3 with cipher TLS13_AES_256_GCM_SHA384);\r\n\tThu, 1 Jan 1970 00:00:00 +0000\r\n"
+        );
     }
 
     #[test]

@@ -16,20 +16,24 @@ mod switches;
 #[cfg(test)]
 mod testing;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use smtp_proto::tls::{Endpoint, TlsMode, TlsServerConfig};
-use smtp_proto::{AbortReason, AuthData, CloseReason, MessageInfo, Protocol, Reply, ServerConfig};
+use smtp_proto::{
+    AbortReason, AuthData, CloseReason, Domain, ForwardPath, MailParams, MessageInfo, Protocol,
+    RcptParams, Reply, ReversePath, ServerConfig, TlsInfo,
+};
 use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
 use tokio::net::TcpListener;
 
 use crate::cli::Settings;
-use crate::maildir::{Delivery, Maildir};
+use crate::maildir::{Delivery, Maildir, Trace};
 use crate::stats::Stats;
 use crate::switches::HeaderSwitches;
 
@@ -41,12 +45,98 @@ struct Shared {
     settings: Settings,
     stats: Stats,
     maildir: Option<Maildir>,
+    /// The bound addresses of the LMTP listeners (for the trace headers' protocol).
+    lmtp_addrs: Vec<SocketAddr>,
 }
 
 /// One session's handler: counts, applies the mode and delay, stores if asked.
 struct Blackhole {
     shared: Arc<Shared>,
     message: Option<Message>,
+    session: Session,
+}
+
+/// Sessions started by this process: each session's id.
+static SESSIONS: AtomicU64 = AtomicU64::new(0);
+
+impl Blackhole {
+    /// The handler of a new session, with the next session id.
+    fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            message: None,
+            session: Session {
+                id: SESSIONS.fetch_add(1, Ordering::Relaxed) + 1,
+                ..Session::default()
+            },
+        }
+    }
+
+    /// The trace header fields of the message about to start.
+    fn trace(&self) -> Trace<'_> {
+        let session = &self.session;
+        let protocol = match (session.lmtp, session.tls.is_some(), session.user.is_some()) {
+            (true, _, _) => "LMTP",
+            (false, false, false) => "ESMTP",
+            (false, false, true) => "ESMTPA",
+            (false, true, false) => "ESMTPS",
+            (false, true, true) => "ESMTPSA",
+        };
+        Trace {
+            from: &session.from,
+            rcpts: &session.rcpts,
+            helo: &session.helo,
+            peer: session.peer,
+            host: &self.shared.settings.hostname,
+            protocol,
+            tls: session
+                .tls
+                .as_ref()
+                .map(|(version, cipher)| (version.as_str(), cipher.as_str())),
+            unix_secs: maildir::unix_secs(),
+        }
+    }
+
+    /// The `info` line of one message: who sent it, to whom, how big, and the answer.
+    fn log_message(&self, size: Option<u64>, reply: &str) {
+        let session = &self.session;
+        let client = session
+            .peer
+            .map_or_else(|| "?".to_owned(), |peer| peer.to_string());
+        let size = size.map_or_else(|| "-".to_owned(), |size| size.to_string());
+        tracing::info!(
+            session = session.id,
+            client = %client,
+            tls = %if session.tls.is_some() { "yes" } else { "no" },
+            user = %session.user.as_deref().unwrap_or("-"),
+            from = %session.from,
+            rcpt = %session.rcpts.join(","),
+            size = %size,
+            reply = %reply,
+            "message"
+        );
+    }
+}
+
+/// What one session said about itself, for log lines and trace headers.
+#[derive(Default)]
+struct Session {
+    /// Numbered from 1 in the order sessions start.
+    id: u64,
+    /// The client's address.
+    peer: Option<SocketAddr>,
+    /// The TLS protocol and cipher suite, once TLS is on.
+    tls: Option<(String, String)>,
+    /// The authenticated user.
+    user: Option<String>,
+    /// The session came in on an LMTP listener.
+    lmtp: bool,
+    /// The name the client gave in HELO, EHLO or LHLO.
+    helo: String,
+    /// The envelope sender of the current transaction, as `<...>`.
+    from: String,
+    /// The envelope recipients of the current transaction, each as `<...>`.
+    rcpts: Vec<String>,
 }
 
 /// The message being received.
@@ -60,19 +150,53 @@ struct Message {
 impl Handler for Blackhole {
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
         self.shared.stats.session_opened();
-        tracing::debug!(peer = %info.peer, local = %info.local, "session opened");
+        self.session.peer = Some(info.peer);
+        self.session.lmtp = self.shared.lmtp_addrs.contains(&info.local);
+        tracing::debug!(session = self.session.id, peer = %info.peer, local = %info.local, "session opened");
         Ok(())
     }
 
+    async fn tls_established(&mut self, info: &TlsInfo) {
+        let known = |s: &Option<String>| s.clone().unwrap_or_else(|| "unknown".to_owned());
+        self.session.tls = Some((known(&info.protocol), known(&info.cipher_suite)));
+    }
+
+    async fn hello(&mut self, domain: &Domain) -> Decision {
+        self.session.helo = domain.to_string();
+        Ok(())
+    }
+
+    async fn mail(&mut self, from: &ReversePath, _params: &MailParams) -> Decision {
+        self.session.from = from.to_string();
+        self.session.rcpts.clear();
+        Ok(())
+    }
+
+    async fn rcpt(&mut self, to: &ForwardPath, _params: &RcptParams) -> Decision {
+        self.session.rcpts.push(to.to_string());
+        Ok(())
+    }
+
+    /// Checks the user name and password against `--auth`. An authorization identity
+    /// (PLAIN's `authzid`, RFC 4616 §2) asks to act as someone else: only the user's own
+    /// (or none) is allowed here, so a known password never opens another account. An
+    /// application that copies this must keep that check, or decide who may act as whom.
     async fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
         let AuthData::Credentials(credentials) = data else {
             return Err(Reply::authentication_failed());
         };
+        if let Some(authzid) = &credentials.authzid
+            && *authzid != credentials.username
+        {
+            tracing::debug!(mechanism, user = %credentials.username, %authzid, "AUTH as another identity refused");
+            return Err(authzid_refused());
+        }
         let known = self.shared.settings.auth.iter().any(|(user, password)| {
             *user == credentials.username && *password == *credentials.password.expose()
         });
         tracing::debug!(mechanism, user = %credentials.username, known, "AUTH");
         if known {
+            self.session.user = Some(credentials.username.clone());
             Ok(())
         } else {
             Err(Reply::authentication_failed())
@@ -82,6 +206,15 @@ impl Handler for Blackhole {
     async fn data_start(&mut self) -> Decision {
         let delivery = match &self.shared.maildir {
             Some(maildir) => match maildir.begin().await {
+                Ok(mut delivery) if self.shared.settings.trace_headers => {
+                    let header = self.trace().header();
+                    if let Err(error) = delivery.write(header.as_bytes()).await {
+                        tracing::error!(%error, "cannot write a Maildir file");
+                        delivery.discard().await;
+                        return Err(Reply::local_error());
+                    }
+                    Some(delivery)
+                }
                 Ok(delivery) => Some(delivery),
                 Err(error) => {
                     tracing::error!(%error, "cannot create a Maildir file");
@@ -115,6 +248,34 @@ impl Handler for Blackhole {
     }
 
     async fn message_complete(&mut self, info: &MessageInfo) -> Decision {
+        let decision = self.complete(info).await;
+        let reply = match &decision {
+            Ok(()) => "250 accepted".to_owned(),
+            Err(reply) => reply.to_string(),
+        };
+        self.log_message(Some(info.size), &reply);
+        decision
+    }
+
+    async fn message_aborted(&mut self, reason: AbortReason) {
+        self.log_message(None, &format!("aborted ({reason:?})"));
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+    }
+
+    async fn closed(&mut self, reason: CloseReason) {
+        tracing::debug!(session = self.session.id, ?reason, "session closed");
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+        self.shared.stats.session_closed();
+    }
+}
+
+impl Blackhole {
+    /// The end of a message: mode, delay, storage; the answer to give.
+    async fn complete(&mut self, info: &MessageInfo) -> Decision {
         let Some(message) = self.message.take() else {
             return Err(Reply::local_error());
         };
@@ -146,21 +307,22 @@ impl Handler for Blackhole {
         self.shared.stats.message_accepted(info.size);
         Ok(())
     }
+}
 
-    async fn message_aborted(&mut self, reason: AbortReason) {
-        tracing::debug!(?reason, "message aborted");
-        if let Some(message) = self.message.take() {
-            discard(message.delivery).await;
-        }
-    }
-
-    async fn closed(&mut self, reason: CloseReason) {
-        tracing::debug!(?reason, "session closed");
-        if let Some(message) = self.message.take() {
-            discard(message.delivery).await;
-        }
-        self.shared.stats.session_closed();
-    }
+/// `535 5.7.8`: a PLAIN authorization identity other than the user's own (RFC 4616 §2,
+/// RFC 4954 §6).
+fn authzid_refused() -> Reply {
+    smtp_proto::EnhancedCode::new(5, 7, 8)
+        .and_then(|code| {
+            Reply::new(
+                535,
+                "Authentication credentials invalid (acting as another identity is not allowed)",
+            )
+            .ok()?
+            .with_enhanced(code)
+            .ok()
+        })
+        .unwrap_or_else(Reply::authentication_failed)
 }
 
 async fn discard(delivery: Option<Delivery>) {
@@ -229,6 +391,8 @@ fn init_logging(settings: &Settings) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour only on a terminal: a file or a pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -324,19 +488,23 @@ async fn serve(settings: cli::Settings) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let lmtp_addrs = bound
+        .iter()
+        .filter(|(_, _, kind)| *kind == "lmtp")
+        .filter_map(|(socket, _, _)| socket.local_addr().ok())
+        .collect();
     let max_connections = settings.max_connections;
     let quiet = settings.quiet;
     let shared = Arc::new(Shared {
         settings,
         stats: Stats::new(),
         maildir,
+        lmtp_addrs,
     });
     let for_handlers = shared.clone();
-    let mut listener = Listener::new(move |_: &ConnectionInfo| Blackhole {
-        shared: for_handlers.clone(),
-        message: None,
-    })
-    .max_connections(max_connections);
+    let mut listener =
+        Listener::new(move |_: &ConnectionInfo| Blackhole::new(for_handlers.clone()))
+            .max_connections(max_connections);
     let mut stdout = std::io::stdout().lock();
     for (socket, endpoint, kind) in bound {
         let addr = socket

@@ -84,7 +84,14 @@ pub(super) struct LineReader {
     strict: bool,
     /// Line-length limits in force (they depend on TLS).
     limits: LineLimits,
+    /// More than [`BULK_INPUT`] octets were buffered since the last
+    /// [`release_spare`](Self::release_spare): the allocation may be large.
+    bulk: bool,
 }
+
+/// Buffered input above which the reader's allocation is given back once consumed (see
+/// [`LineReader::release_spare`]).
+const BULK_INPUT: usize = 4 * 1024;
 
 impl LineReader {
     /// An empty reader for a session without TLS.
@@ -95,6 +102,7 @@ impl LineReader {
             discarding: None,
             strict: config.line_endings == LineEndingPolicy::Strict,
             limits: LineLimits::new(config, false),
+            bulk: false,
         }
     }
 
@@ -107,6 +115,21 @@ impl LineReader {
     #[inline]
     pub(super) fn extend(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
+        self.bulk |= self.buffer.len() > BULK_INPUT;
+    }
+
+    /// Called when the input is consumed as far as it can be: after bulk input (a burst
+    /// of content), what is left moves to a fresh, small allocation, so a session whose
+    /// peer then goes quiet does not hold the burst's buffer through its timeout.
+    pub(super) fn release_spare(&mut self) {
+        if self.bulk && self.buffer.len() <= BULK_INPUT {
+            self.buffer = if self.buffer.is_empty() {
+                BytesMut::new()
+            } else {
+                BytesMut::from(&self.buffer[..])
+            };
+            self.bulk = false;
+        }
     }
 
     /// Octets received and not yet consumed.
@@ -258,5 +281,38 @@ impl LineReader {
         let n = usize::try_from(max).map_or(self.buffer.len(), |m| m.min(self.buffer.len()));
         self.scanned = 0;
         self.buffer.split_to(n).freeze()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A burst of content followed by a quiet peer: the burst's allocation goes back
+    /// (issue 15: stalled sessions held their largest buffer through the timeout).
+    #[test]
+    fn a_consumed_burst_gives_its_buffer_back() {
+        let mut reader = LineReader::new(&ServerConfig::new("mx.test".to_owned()));
+        reader.extend(&[b'x'; 64 * 1024]);
+        let chunk = reader.take(64 * 1024 - 6);
+        drop(chunk);
+        reader.release_spare();
+        assert_eq!(reader.len(), 6);
+        assert!(
+            reader.buffer.capacity() < 1024,
+            "{}",
+            reader.buffer.capacity()
+        );
+        assert!(!reader.bulk);
+        // Consumed entirely: nothing is kept at all.
+        reader.extend(&[b'y'; 32 * 1024]);
+        let _ = reader.take(u64::MAX);
+        reader.release_spare();
+        assert_eq!(reader.buffer.capacity(), 0);
+        // Small input is left alone (no copy per command).
+        reader.extend(b"NOOP");
+        reader.release_spare();
+        assert_eq!(&reader.buffer[..], b"NOOP");
     }
 }

@@ -505,6 +505,7 @@ impl Server {
             // A step may queue events (Closed among them) even when it reports no
             // progress; they are returned before giving up.
             if self.events.is_empty() && !self.step() && self.events.is_empty() {
+                self.reader.release_spare();
                 return None;
             }
         }
