@@ -26,7 +26,6 @@ use bytes::Bytes;
 use smtp_proto::tls::{Endpoint, TlsMode, TlsServerConfig};
 use smtp_proto::{AbortReason, AuthData, CloseReason, MessageInfo, Protocol, Reply, ServerConfig};
 use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
-use tokio::net::TcpListener;
 
 use crate::cli::Settings;
 use crate::maildir::{Delivery, Maildir};
@@ -183,11 +182,11 @@ fn smtp_config(settings: &Settings, protocol: Protocol) -> Arc<ServerConfig> {
     Arc::new(config)
 }
 
-/// The listening sockets, each with what it speaks, bound in flag order.
-async fn bind_all(
+/// The listening addresses, each with what it speaks, in flag order.
+fn endpoints(
     settings: &Settings,
     tls: &Arc<TlsServerConfig>,
-) -> Result<Vec<(TcpListener, Endpoint, &'static str)>, String> {
+) -> Vec<(SocketAddr, Endpoint, &'static str)> {
     let smtp = smtp_config(settings, Protocol::Smtp);
     let lmtp = smtp_config(settings, Protocol::Lmtp);
     let groups = [
@@ -210,17 +209,13 @@ async fn bind_all(
             "lmtp",
         ),
     ];
-    let mut bound = Vec::new();
+    let mut all = Vec::new();
     for (addrs, config, mode, kind) in groups {
         for addr in addrs {
-            let socket = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let endpoint = Endpoint::new(config.clone(), mode.clone());
-            bound.push((socket, endpoint, kind));
+            all.push((*addr, Endpoint::new(config.clone(), mode.clone()), kind));
         }
     }
-    Ok(bound)
+    all
 }
 
 fn init_logging(settings: &Settings) {
@@ -273,18 +268,11 @@ fn now() -> Instant {
 fn main() -> ExitCode {
     let settings = cli::parse();
     init_logging(&settings);
-    let runtime = match settings.threads {
-        1 => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        0 => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
-        n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build(),
-    };
+    // The sessions run on the listener's own runtimes (`--threads`: one per core by
+    // default); this one only waits for the signal and prints the summary lines.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
     match runtime {
         Ok(runtime) => runtime.block_on(serve(settings)),
         Err(error) => {
@@ -317,13 +305,8 @@ async fn serve(settings: cli::Settings) -> ExitCode {
         },
         None => None,
     };
-    let bound = match bind_all(&settings, &tls).await {
-        Ok(bound) => bound,
-        Err(message) => {
-            eprintln!("blackhole: {message}");
-            return ExitCode::from(1);
-        }
-    };
+    let endpoints = endpoints(&settings, &tls);
+    let threads = settings.threads;
     let max_connections = settings.max_connections;
     let quiet = settings.quiet;
     let shared = Arc::new(Shared {
@@ -336,14 +319,22 @@ async fn serve(settings: cli::Settings) -> ExitCode {
         shared: for_handlers.clone(),
         message: None,
     })
-    .max_connections(max_connections);
+    .max_connections(max_connections)
+    .threads(threads);
     let mut stdout = std::io::stdout().lock();
-    for (socket, endpoint, kind) in bound {
-        let addr = socket
-            .local_addr()
-            .map_or_else(|_| "?".to_owned(), |a: SocketAddr| a.to_string());
+    for (addr, endpoint, kind) in endpoints {
+        listener = match listener.bind(addr, endpoint) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("blackhole: cannot listen on {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let addr = listener
+            .local_addrs()
+            .last()
+            .map_or_else(|| "?".to_owned(), SocketAddr::to_string);
         let _ = writeln!(stdout, "blackhole listening: {kind} {addr}");
-        listener = listener.listen(socket, endpoint);
     }
     let _ = stdout.flush();
     drop(stdout);
