@@ -371,6 +371,12 @@ async fn accept_loop<F, H>(
     H: Handler + 'static,
 {
     let mut sessions = JoinSet::new();
+    // A socket bound to one address accepts on that address: no system call per
+    // connection to ask.
+    let bound = socket
+        .local_addr()
+        .ok()
+        .filter(|addr| !addr.ip().is_unspecified());
     let stopping = {
         let mut stop = stop.clone();
         async move {
@@ -385,7 +391,10 @@ async fn accept_loop<F, H>(
             () = &mut stopping => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             accepted = socket.accept() => match accepted {
-                Ok((stream, peer)) => accept(stream, peer, &endpoint, &shared, &stop, &mut sessions),
+                Ok((stream, peer)) => {
+                    let local = bound.or_else(|| stream.local_addr().ok()).unwrap_or(peer);
+                    accept(stream, ConnectionInfo::new(peer, local), &endpoint, &shared, &stop, &mut sessions);
+                }
                 Err(error) => {
                     // Out of descriptors or a connection reset before accept: try again
                     // soon.
@@ -405,7 +414,7 @@ async fn accept_loop<F, H>(
 /// Serves a connection just accepted, or refuses it over the limit.
 fn accept<F, H>(
     stream: TcpStream,
-    peer: SocketAddr,
+    info: ConnectionInfo,
     endpoint: &Arc<Endpoint>,
     shared: &Arc<Shared<F>>,
     stop: &watch::Receiver<Stop>,
@@ -416,8 +425,6 @@ fn accept<F, H>(
 {
     // Replies are small and pipelined batches are written at once.
     let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().unwrap_or(peer);
-    let info = ConnectionInfo::new(peer, local);
     let Some(guard) = Counted::acquire(&shared.open, shared.limit) else {
         refuse_over_limit(sessions, stream, endpoint, shared);
         return;
