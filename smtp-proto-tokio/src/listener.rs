@@ -38,6 +38,8 @@ const BACKLOG: i32 = 1024;
 ///   connection. [`threads`](Self::threads) sets how many runtimes;
 ///   [`on_current_runtime`](Self::on_current_runtime) serves on the runtime that awaits
 ///   [`run`](Self::run) instead.
+/// * `make_handler` is called, and the handler runs, on the runtime that accepted the
+///   connection.
 /// * Over [`max_connections`](Self::max_connections) open sessions (counted across all
 ///   runtimes), a new connection gets `421 4.3.2 … Too many connections` and is closed;
 ///   on an implicit-TLS socket it is closed without a byte (see
@@ -109,7 +111,6 @@ where
     /// [`TcpListener::into_std`]), which does not happen for a socket that is listening.
     #[must_use]
     pub fn listen(mut self, socket: TcpListener, endpoint: Endpoint) -> Self {
-        #[allow(clippy::expect_used)]
         let socket = socket
             .into_std()
             .expect("a tokio TcpListener converts to a std one");
