@@ -2,11 +2,13 @@
 //! [`Handler`].
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
-use smtp_proto::connection::{ConnectionInfo, Stop};
+use smtp_proto::connection::{Connection, ConnectionInfo, Machine, Next, Stop};
 use smtp_proto::tls::Endpoint;
 use smtp_proto::{CloseReason, Event, Server};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
 use crate::driver::{Driver, now};
@@ -46,18 +48,58 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
-    let connection = match handler.connect(&info).await {
+    let mut io = io;
+    let mut connection = match handler.connect(&info).await {
         Ok(()) => endpoint.accept(now()),
         Err(reply) => endpoint.refuse(now(), Some(reply)),
-    };
-    let mut driver = Driver::new(io, connection.with_info(info)).with_stop(stop);
+    }
+    .with_info(info);
+    let first = peek(&mut io, &mut connection);
+    let mut driver = Driver::new(io, connection).with_stop(stop);
     let mut closed = CloseReason::PeerEof;
+    if let Some(event) = first
+        && let Some(reason) = dispatch(&mut driver, handler, event).await
+    {
+        closed = reason;
+    }
     while let Some(event) = driver.next_event().await? {
         if let Some(reason) = dispatch(&mut driver, handler, event).await {
             closed = reason;
         }
     }
     Ok(closed)
+}
+
+/// Answers the connection's first question, whether the client spoke before the
+/// greeting ([`Next::Read`] until now), from what the socket holds at once: one read
+/// polled without waiting. Through the [`Driver`] the answer would wait for a timer due
+/// now, which tokio fires on its next millisecond tick: about a millisecond before every
+/// greeting (1.2 ms from connect to greeting, measured, against 0.08 ms for Postfix's
+/// smtp-sink). Returns an event the connection gave instead (not for a fresh one).
+fn peek<S: AsyncRead + Unpin>(io: &mut S, connection: &mut Connection<Server>) -> Option<Event> {
+    if !connection.machine().reads_first() {
+        return None;
+    }
+    match connection.next(now()) {
+        Next::Read { .. } => {}
+        Next::Event(event) => return Some(event),
+        // A fresh connection asks for its events, then this read, before anything else.
+        _ => return None,
+    }
+    let mut buf = [0; 512];
+    let mut read = ReadBuf::new(&mut buf);
+    // A waker that does nothing: the driver polls the socket again, with its own.
+    let mut cx = Context::from_waker(Waker::noop());
+    match Pin::new(io).poll_read(&mut cx, &mut read) {
+        Poll::Pending => connection.handle_timeout(now()),
+        Poll::Ready(Ok(())) if read.filled().is_empty() => connection.handle_eof(now()),
+        Poll::Ready(Ok(())) => connection.handle_input(now(), read.filled()),
+        Poll::Ready(Err(error)) => {
+            tracing::debug!(%error, "the first read failed");
+            connection.handle_eof(now());
+        }
+    }
+    None
 }
 
 /// Writes a refusal (`421 4.3.2` by default) and closes, without a handler.

@@ -2,8 +2,9 @@
 //! sockets and timers for the core's
 //! [`Connection`](smtp_proto::Connection) (STARTTLS and implicit TLS included), a
 //! [`Handler`] trait whose async methods make the decisions, a pull-style [`Driver`]
-//! (`next_event().await`) for applications without a trait, and a [`Listener`] with a
-//! connection limit and graceful shutdown.
+//! (`next_event().await`) for applications without a trait, and a [`Listener`] that
+//! serves on one single-threaded runtime per core (a `SO_REUSEPORT` socket each), with a
+//! connection limit exact across them and graceful shutdown.
 //!
 //! The adapter never parses SMTP and decides no policy: it does what
 //! [`Connection::next`](smtp_proto::Connection::next) says (write these bytes by then,

@@ -128,10 +128,19 @@ impl Endpoint {
         Connection::with_transport(server, layer)
     }
 
-    /// A connection that refuses the client at once (see [`Server::refuse`]). It runs in
-    /// plaintext even on an implicit-TLS endpoint: a refusal is not worth a handshake.
+    /// A connection that refuses the client at once (see [`Server::refuse`]): it writes
+    /// the reply and closes. On an implicit-TLS endpoint it closes without a byte: a TLS
+    /// client cannot read a plaintext reply (it reports a protocol error), and a refusal
+    /// (typically over a connection limit, when the server is busiest) is not worth a
+    /// handshake. The client sees the connection close before the handshake, a transient
+    /// failure it retries like a `421`.
     pub fn refuse(&self, now: Instant, reply: Option<Reply>) -> Connection<Server> {
-        Connection::plain(Server::refuse(self.config.clone(), now, reply))
+        let mut server = Server::refuse(self.config.clone(), now, reply);
+        if let TlsMode::Implicit(_) = self.tls {
+            // Dropped unwritten: nothing leaves in plaintext.
+            let _ = server.poll_transmit(&mut Vec::new());
+        }
+        Connection::plain(server)
     }
 }
 

@@ -19,7 +19,10 @@
 # /dev/null. All three stay up for the whole run; only one is loaded at a time.
 # Wall-clock rates move with whatever else runs on the machine; each server's own CPU time
 # per message (user + system from /proc/PID/stat, the median of the rounds) is printed
-# beside them and moves much less.
+# beside them and moves much less. Each round also gives a paired ratio (blackhole /
+# smtp-sink of that round, run back to back; even rounds load blackhole first), and the
+# "paired" column is their median: it follows the machine's load less than the ratio of
+# the medians.
 #
 # Exit 1 if any smtp-source run fails (it dies on any reply other than 2xx) or an
 # idle-session check fails; 2 for bad usage or a missing tool.
@@ -143,17 +146,24 @@ median() {
 
 echo "# bench-e2e: $(date -u +%FT%TZ), $(nproc) cores, rounds $ROUNDS$([ "$QUICK" = 1 ] && echo ', --quick')"
 echo "# smtp-sink 127.0.0.1:$SINK_PORT | blackhole 127.0.0.1:$BH_PORT | sink 127.0.0.1:$BLK_PORT"
-TABLE="| row | smtp-source args | smtp-sink msg/s | blackhole msg/s | blackhole / smtp-sink | target ≥ 1.2× | blocking sink msg/s | sink / smtp-sink | server CPU µs/msg: smtp-sink, blackhole, sink | of which user | load avg |
-|---|---|---|---|---|---|---|---|---|---|---|"
+TABLE="| row | smtp-source args | smtp-sink msg/s | blackhole msg/s | blackhole / smtp-sink | paired | target ≥ 1.2× | blocking sink msg/s | sink / smtp-sink | server CPU µs/msg: smtp-sink, blackhole, sink | of which user | load avg |
+|---|---|---|---|---|---|---|---|---|---|---|---|"
 MISSED=0
 for row in "${ROWS[@]}"; do
     IFS='|' read -r name args messages <<<"$row"
-    a=() b=() c=() ca=() cb=() cc=() ua=() ub=() uc=()
+    a=() b=() c=() ca=() cb=() cc=() ua=() ub=() uc=() p=()
     for r in $(seq "$ROUNDS"); do
+        if [ $((r % 2)) = 0 ]; then
+            read -r v u w < <(run "$BH_PORT" "$BH_PID" "$args" "$messages")
+            b+=("$v"); cb+=("$u"); ub+=("$w")
+        fi
         read -r v u w < <(run "$SINK_PORT" "$SINK_PID" "$args" "$messages")
         a+=("$v"); ca+=("$u"); ua+=("$w")
-        read -r v u w < <(run "$BH_PORT" "$BH_PID" "$args" "$messages")
-        b+=("$v"); cb+=("$u"); ub+=("$w")
+        if [ $((r % 2)) = 1 ]; then
+            read -r v u w < <(run "$BH_PORT" "$BH_PID" "$args" "$messages")
+            b+=("$v"); cb+=("$u"); ub+=("$w")
+        fi
+        p+=("$(awk -v x="${b[-1]}" -v y="${a[-1]}" 'BEGIN{ if (y>0) printf "%.3f", x/y; else print 0 }')")
         read -r v u w < <(run "$BLK_PORT" "$BLK_PID" "$args" "$messages")
         c+=("$v"); cc+=("$u"); uc+=("$w")
         echo "# $name, round $r: msg/s (server CPU µs/msg, of which user): smtp-sink ${a[-1]}" \
@@ -166,11 +176,12 @@ for row in "${ROWS[@]}"; do
     ma=$(median "${a[@]}") mb=$(median "${b[@]}") mc=$(median "${c[@]}")
     ratio=$(awk -v x="$mb" -v y="$ma" 'BEGIN{ if (y>0) printf "%.2f", x/y; else print "n/a" }')
     bratio=$(awk -v x="$mc" -v y="$ma" 'BEGIN{ if (y>0) printf "%.2f", x/y; else print "n/a" }')
+    paired=$(median "${p[@]}" | awk '{printf "%.2f", $1}')
     met=$(awk -v r="$ratio" 'BEGIN{ print (r+0 >= 1.2) ? "met" : "missed" }')
     [ "$met" = met ] || MISSED=1
     cpu="$(median "${ca[@]}"), $(median "${cb[@]}"), $(median "${cc[@]}")"
     user="$(median "${ua[@]}"), $(median "${ub[@]}"), $(median "${uc[@]}")"
-    TABLE+=$'\n'"| $name | \`$args\` | $ma | $mb | $ratio | $met | $mc | $bratio | $cpu | $user | $(cut -d' ' -f1 /proc/loadavg) |"
+    TABLE+=$'\n'"| $name | \`$args\` | $ma | $mb | $ratio | $paired | $met | $mc | $bratio | $cpu | $user | $(cut -d' ' -f1 /proc/loadavg) |"
 done
 echo
 echo "$TABLE"

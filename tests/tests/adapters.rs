@@ -201,6 +201,49 @@ fn vanishing_client_aborts_the_message(target: Target) {
     server.shutdown();
 }
 
+/// Over the connection limit, an implicit-TLS listener closes without a byte (issue 15,
+/// defect 2: it wrote its 421 in plaintext, which a TLS client reports as a protocol
+/// error). So does a handler's refusal there.
+fn implicit_tls_refusals_send_no_plaintext(target: Target) {
+    let mut setup = Setup::new();
+    setup.tls = Tls::Implicit;
+    setup.max_connections = 1;
+    let server = WireServer::start(target, &setup);
+    let mut first = SmtpClient::connect_tls(server.addr);
+    assert_eq!(first.expect_greeting().code, 220);
+    // A client that sends nothing: not a byte before the close (was `421 4.3.2 …`).
+    let mut silent = SmtpClient::connect(server.addr);
+    let received = silent.expect_closed(Duration::from_secs(5));
+    assert!(
+        received.is_empty(),
+        "plaintext on an implicit-TLS socket: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    // A TLS client: the handshake ends with the connection, never with a record rustls
+    // cannot read (InvalidData, "corrupt message", was the plaintext 421).
+    let mut tls = SmtpClient::connect(server.addr);
+    let error = tls
+        .try_upgrade_tls()
+        .expect_err("no TLS session over the limit");
+    assert_ne!(error.kind(), std::io::ErrorKind::InvalidData, "{error}");
+    first.expect("NOOP", 250);
+    first.quit();
+    server.shutdown();
+
+    let mut setup = Setup::new();
+    setup.tls = Tls::Implicit;
+    setup.refuse_connect = Some(554);
+    let server = WireServer::start(target, &setup);
+    let mut client = SmtpClient::connect(server.addr);
+    let received = client.expect_closed(Duration::from_secs(5));
+    assert!(
+        received.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&received)
+    );
+    server.shutdown();
+}
+
 /// A handler that implements nothing: every method has its default.
 struct Defaults;
 
@@ -261,4 +304,290 @@ on_targets!(
     handler_refusals_reach_the_client,
     vanishing_client_aborts_the_message,
     auth_default_refuses_with_535,
+    implicit_tls_refusals_send_no_plaintext,
 );
+
+// ---- The tokio listener's runtimes ----------------------------------------------------
+
+/// The tokio listener on its own runtimes, with a handler that notes which thread
+/// serves each client (by the client's address) and takes `delay` over each message.
+mod per_core {
+    use std::collections::{HashMap, HashSet};
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier, Mutex};
+    use std::thread::{self, ThreadId};
+    use std::time::Duration;
+
+    use smtp_proto::tls::{Endpoint, TlsMode};
+    use smtp_proto::{CloseReason, ConnectionInfo, Decision, MessageInfo, ServerConfig};
+    use smtp_proto_tests::SmtpClient;
+
+    /// Which thread served each client.
+    type Threads = Arc<Mutex<HashMap<SocketAddr, ThreadId>>>;
+
+    struct Probe {
+        threads: Threads,
+        closed: Arc<AtomicUsize>,
+        delay: Duration,
+    }
+
+    impl smtp_proto_tokio::Handler for Probe {
+        async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
+            self.threads
+                .lock()
+                .unwrap()
+                .insert(info.peer, thread::current().id());
+            Ok(())
+        }
+
+        async fn message_complete(&mut self, _: &MessageInfo) -> Decision {
+            tokio::time::sleep(self.delay).await;
+            Ok(())
+        }
+
+        async fn closed(&mut self, _: CloseReason) {
+            self.closed.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// How the listener gets its socket.
+    #[derive(Clone, Copy)]
+    enum Socket {
+        /// `Listener::bind`: one `SO_REUSEPORT` socket per runtime.
+        Bind,
+        /// `Listener::listen`: one socket, shared by the runtimes.
+        Listen,
+    }
+
+    struct Server {
+        addr: SocketAddr,
+        threads: Threads,
+        closed: Arc<AtomicUsize>,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        serving: Option<thread::JoinHandle<()>>,
+    }
+
+    impl Server {
+        /// Two runtimes, `limit` connections.
+        fn start(socket: Socket, limit: usize, delay: Duration) -> Self {
+            let threads = Threads::default();
+            let closed = Arc::new(AtomicUsize::new(0));
+            let endpoint = Endpoint::new(Arc::new(ServerConfig::new("mx.example")), TlsMode::Off);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+            let for_handlers = (threads.clone(), closed.clone());
+            let serving = thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let listener =
+                        smtp_proto_tokio::Listener::new(move |_: &ConnectionInfo| Probe {
+                            threads: for_handlers.0.clone(),
+                            closed: for_handlers.1.clone(),
+                            delay,
+                        });
+                    let listener = match socket {
+                        Socket::Bind => listener
+                            .bind("127.0.0.1:0".parse().unwrap(), endpoint)
+                            .unwrap(),
+                        Socket::Listen => listener.listen(
+                            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+                            endpoint,
+                        ),
+                    };
+                    let listener = listener
+                        .threads(2)
+                        .max_connections(limit)
+                        .grace_period(Duration::from_secs(5));
+                    addr_tx.send(listener.local_addrs()[0]).unwrap();
+                    listener
+                        .run(async {
+                            let _ = stopped.await;
+                        })
+                        .await
+                        .unwrap();
+                });
+            });
+            Self {
+                addr: addr_rx.recv().unwrap(),
+                threads,
+                closed,
+                stop: Some(stop),
+                serving: Some(serving),
+            }
+        }
+
+        fn thread_of(&self, client: &SmtpClient) -> ThreadId {
+            let addr = client.tcp().local_addr().unwrap();
+            self.threads.lock().unwrap()[&addr]
+        }
+
+        /// Stops it; returns once every runtime has finished.
+        fn shutdown(mut self) {
+            let _ = self.stop.take().unwrap().send(());
+            self.serving.take().unwrap().join().unwrap();
+        }
+    }
+
+    /// Greeted clients, until both runtimes serve at least one (the kernel spreads them
+    /// by address: 16 tries miss one runtime with probability 2^-15).
+    fn clients_on_both(server: &Server) -> Vec<SmtpClient> {
+        let mut clients = Vec::new();
+        let mut seen = HashSet::new();
+        while seen.len() < 2 {
+            assert!(clients.len() < 16, "one runtime served 16 clients in a row");
+            let mut client = SmtpClient::connect(server.addr);
+            assert_eq!(client.expect_greeting().code, 220);
+            seen.insert(server.thread_of(&client));
+            clients.push(client);
+        }
+        clients
+    }
+
+    /// Max 3 over two runtimes: 3 clients at once are greeted and a 4th gets 421; of 12
+    /// connecting at once, exactly 3 are greeted.
+    fn limit_is_exact(socket: Socket) {
+        let server = Server::start(socket, 3, Duration::ZERO);
+        let mut clients: Vec<_> = (0..3)
+            .map(|_| {
+                let mut client = SmtpClient::connect(server.addr);
+                assert_eq!(client.expect_greeting().code, 220);
+                client
+            })
+            .collect();
+        let mut fourth = SmtpClient::connect(server.addr);
+        let reply = fourth.read_reply();
+        assert_eq!(reply.code, 421, "{}", reply.text());
+        assert!(reply.text().contains("4.3.2"), "{}", reply.text());
+        for client in clients.drain(..) {
+            client.quit();
+        }
+        // The sessions end when the server reads the QUIT.
+        let deadline = smtp_proto_tests::now() + Duration::from_secs(10);
+        while server.closed.load(Ordering::SeqCst) < 3 {
+            assert!(
+                smtp_proto_tests::now() < deadline,
+                "the sessions did not end"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+
+        let start = Arc::new(Barrier::new(12));
+        let replies: Vec<_> = (0..12)
+            .map(|_| {
+                let start = start.clone();
+                let addr = server.addr;
+                thread::spawn(move || {
+                    start.wait();
+                    let mut client = SmtpClient::connect(addr);
+                    // Past as many refusals again as the limit, a connection may be
+                    // closed without a reply.
+                    let code = client.try_read_reply().map_or(0, |reply| reply.code);
+                    (code, client)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let greeted = replies.iter().filter(|(code, _)| *code == 220).count();
+        assert_eq!(
+            greeted,
+            3,
+            "codes: {:?}",
+            replies.iter().map(|r| r.0).collect::<Vec<_>>()
+        );
+        assert!(replies.iter().all(|(code, _)| [220, 421, 0].contains(code)));
+        drop(replies);
+        server.shutdown();
+    }
+
+    #[test]
+    fn limit_is_exact_across_runtimes_with_bind() {
+        limit_is_exact(Socket::Bind);
+    }
+
+    #[test]
+    fn limit_is_exact_across_runtimes_with_listen() {
+        limit_is_exact(Socket::Listen);
+    }
+
+    /// A graceful shutdown finishes the message in flight on each runtime, tells the idle
+    /// clients 421 at once, and closes every socket. With `bind`, both runtimes serve
+    /// clients (the kernel spreads them); a shared socket goes to whichever runtime is
+    /// awake first, which may be the same one every time, so there one message is in
+    /// flight on each of two clients, wherever they are served.
+    fn shutdown_drains_every_runtime(socket: Socket) {
+        let server = Server::start(socket, 100, Duration::from_millis(700));
+        let mut busy = Vec::new();
+        let mut idle = Vec::new();
+        match socket {
+            Socket::Bind => {
+                let mut seen = HashSet::new();
+                for client in clients_on_both(&server) {
+                    if seen.insert(server.thread_of(&client)) {
+                        busy.push(client);
+                    } else {
+                        idle.push(client);
+                    }
+                }
+            }
+            Socket::Listen => {
+                for i in 0..4 {
+                    let mut client = SmtpClient::connect(server.addr);
+                    assert_eq!(client.expect_greeting().code, 220);
+                    if i < 2 {
+                        busy.push(client);
+                    } else {
+                        idle.push(client);
+                    }
+                }
+            }
+        }
+        for client in &mut busy {
+            client.ehlo("client.example");
+            client.expect("MAIL FROM:<a@x>", 250);
+            client.expect("RCPT TO:<b@y>", 250);
+            client.expect("DATA", 354);
+            client.send(b"in flight\r\n.\r\n");
+        }
+        thread::sleep(Duration::from_millis(200));
+        let addr = server.addr;
+        thread::scope(|scope| {
+            let stopping = scope.spawn(|| server.shutdown());
+            for client in &mut idle {
+                assert_eq!(
+                    client.read_reply().code,
+                    421,
+                    "an idle client is told at once"
+                );
+            }
+            for client in &mut busy {
+                assert_eq!(
+                    client.read_reply().code,
+                    250,
+                    "the message in flight is acknowledged"
+                );
+                assert_eq!(client.read_reply().code, 421);
+            }
+            stopping.join().unwrap();
+        });
+        assert!(
+            SmtpClient::try_connect(addr).is_err(),
+            "every runtime stopped listening"
+        );
+    }
+
+    #[test]
+    fn shutdown_drains_every_runtime_with_bind() {
+        shutdown_drains_every_runtime(Socket::Bind);
+    }
+
+    #[test]
+    fn shutdown_drains_every_runtime_with_listen() {
+        shutdown_drains_every_runtime(Socket::Listen);
+    }
+}

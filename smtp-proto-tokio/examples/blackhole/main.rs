@@ -19,8 +19,8 @@ mod testing;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,7 +30,6 @@ use smtp_proto::{
     RcptParams, Reply, ReversePath, ServerConfig, TlsInfo,
 };
 use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
-use tokio::net::TcpListener;
 
 use crate::cli::Settings;
 use crate::maildir::{Delivery, Maildir, Trace};
@@ -45,8 +44,9 @@ struct Shared {
     settings: Settings,
     stats: Stats,
     maildir: Option<Maildir>,
-    /// The bound addresses of the LMTP listeners (for the trace headers' protocol).
-    lmtp_addrs: Vec<SocketAddr>,
+    /// The bound addresses of the LMTP listeners (for the trace headers' protocol), set
+    /// once every listener is bound, before the first connection is accepted.
+    lmtp_addrs: OnceLock<Vec<SocketAddr>>,
 }
 
 /// One session's handler: counts, applies the mode and delay, stores if asked.
@@ -151,7 +151,11 @@ impl Handler for Blackhole {
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
         self.shared.stats.session_opened();
         self.session.peer = Some(info.peer);
-        self.session.lmtp = self.shared.lmtp_addrs.contains(&info.local);
+        self.session.lmtp = self
+            .shared
+            .lmtp_addrs
+            .get()
+            .is_some_and(|addrs| addrs.contains(&info.local));
         tracing::debug!(session = self.session.id, peer = %info.peer, local = %info.local, "session opened");
         Ok(())
     }
@@ -345,11 +349,11 @@ fn smtp_config(settings: &Settings, protocol: Protocol) -> Arc<ServerConfig> {
     Arc::new(config)
 }
 
-/// The listening sockets, each with what it speaks, bound in flag order.
-async fn bind_all(
+/// The listening addresses, each with what it speaks, in flag order.
+fn endpoints(
     settings: &Settings,
     tls: &Arc<TlsServerConfig>,
-) -> Result<Vec<(TcpListener, Endpoint, &'static str)>, String> {
+) -> Vec<(SocketAddr, Endpoint, &'static str)> {
     let smtp = smtp_config(settings, Protocol::Smtp);
     let lmtp = smtp_config(settings, Protocol::Lmtp);
     let groups = [
@@ -372,17 +376,13 @@ async fn bind_all(
             "lmtp",
         ),
     ];
-    let mut bound = Vec::new();
+    let mut all = Vec::new();
     for (addrs, config, mode, kind) in groups {
         for addr in addrs {
-            let socket = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let endpoint = Endpoint::new(config.clone(), mode.clone());
-            bound.push((socket, endpoint, kind));
+            all.push((*addr, Endpoint::new(config.clone(), mode.clone()), kind));
         }
     }
-    Ok(bound)
+    all
 }
 
 fn init_logging(settings: &Settings) {
@@ -437,18 +437,11 @@ fn now() -> Instant {
 fn main() -> ExitCode {
     let settings = cli::parse();
     init_logging(&settings);
-    let runtime = match settings.threads {
-        1 => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        0 => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
-        n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build(),
-    };
+    // The sessions run on the listener's own runtimes (`--threads`: one per core by
+    // default); this one only waits for the signal and prints the summary lines.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
     match runtime {
         Ok(runtime) => runtime.block_on(serve(settings)),
         Err(error) => {
@@ -481,38 +474,41 @@ async fn serve(settings: cli::Settings) -> ExitCode {
         },
         None => None,
     };
-    let bound = match bind_all(&settings, &tls).await {
-        Ok(bound) => bound,
-        Err(message) => {
-            eprintln!("blackhole: {message}");
-            return ExitCode::from(1);
-        }
-    };
-    let lmtp_addrs = bound
-        .iter()
-        .filter(|(_, _, kind)| *kind == "lmtp")
-        .filter_map(|(socket, _, _)| socket.local_addr().ok())
-        .collect();
+    let endpoints = endpoints(&settings, &tls);
+    let threads = settings.threads;
     let max_connections = settings.max_connections;
     let quiet = settings.quiet;
     let shared = Arc::new(Shared {
         settings,
         stats: Stats::new(),
         maildir,
-        lmtp_addrs,
+        lmtp_addrs: OnceLock::new(),
     });
     let for_handlers = shared.clone();
     let mut listener =
         Listener::new(move |_: &ConnectionInfo| Blackhole::new(for_handlers.clone()))
-            .max_connections(max_connections);
+            .max_connections(max_connections)
+            .threads(threads);
     let mut stdout = std::io::stdout().lock();
-    for (socket, endpoint, kind) in bound {
-        let addr = socket
-            .local_addr()
-            .map_or_else(|_| "?".to_owned(), |a: SocketAddr| a.to_string());
+    let mut lmtp_addrs = Vec::new();
+    for (addr, endpoint, kind) in endpoints {
+        listener = match listener.bind(addr, endpoint) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("blackhole: cannot listen on {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let addr = listener
+            .local_addrs()
+            .last()
+            .map_or_else(|| "?".to_owned(), SocketAddr::to_string);
         let _ = writeln!(stdout, "blackhole listening: {kind} {addr}");
-        listener = listener.listen(socket, endpoint);
+        if kind == "lmtp" {
+            lmtp_addrs.extend(listener.local_addrs().last().copied());
+        }
     }
+    let _ = shared.lmtp_addrs.set(lmtp_addrs);
     let _ = stdout.flush();
     drop(stdout);
     let started = now();
