@@ -94,10 +94,17 @@ fn collect(pipe: impl Read + Send + 'static, sink: Arc<Collected>) -> JoinHandle
 /// If the build fails.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build).as_path()
+    BINARY.get_or_init(|| build_example("blackhole")).as_path()
 }
 
-fn build() -> PathBuf {
+/// Builds the example `name` of `smtp-proto-tokio` with `$CARGO build -q -p
+/// smtp-proto-tokio --example NAME`, in the same target directory and profile as the
+/// running test, and returns its path. Callers keep the result in a `OnceLock` (one build
+/// per test process).
+///
+/// # Panics
+/// If the build fails or the binary is not where cargo puts it.
+pub fn build_example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
     // <target>/<profile>/deps/<test binary>
     let profile_dir = exe
@@ -115,28 +122,21 @@ fn build() -> PathBuf {
     command
         .current_dir(workspace)
         .env("CARGO_TARGET_DIR", target_dir)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "smtp-proto-tokio",
-            "--example",
-            "blackhole",
-        ]);
+        .args(["build", "-q", "-p", "smtp-proto-tokio", "--example", name]);
     if profile_dir.file_name().is_some_and(|p| p == "release") {
         command.arg("--release");
     }
     let output = crate::run_with_timeout(&mut command, b"", Duration::from_secs(900));
     assert!(
         output.status.success(),
-        "building blackhole failed ({:?}):\n{}",
+        "building {name} failed ({:?}):\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
     let binary = profile_dir
         .join("examples")
-        .join(format!("blackhole{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.is_file(), "no blackhole at {}", binary.display());
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(binary.is_file(), "no {name} at {}", binary.display());
     binary
 }
 

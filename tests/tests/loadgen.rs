@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use smtp_proto_tests::peers::{PEER_DOMAIN, Postfix, PostfixOptions, SmtpSink, SmtpSinkOptions};
-use smtp_proto_tests::{Blackhole, TempDir, maildir_messages, run_with_timeout};
+use smtp_proto_tests::{Blackhole, TempDir, blackhole, maildir_messages, run_with_timeout};
 
 /// The deadline of one smtp-load run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,50 +22,11 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| std::env::var_os("SMTP_LOAD_BIN").map_or_else(build, PathBuf::from))
+        .get_or_init(|| {
+            std::env::var_os("SMTP_LOAD_BIN")
+                .map_or_else(|| blackhole::build_example("smtp-load"), PathBuf::from)
+        })
         .as_path()
-}
-
-/// Builds smtp-load with `$CARGO build -q -p smtp-proto-tokio --example smtp-load`.
-fn build() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    // <target>/<profile>/deps/<test binary>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("a test binary under <target>/<profile>/deps");
-    let target_dir = profile_dir.parent().expect("a target directory");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(workspace)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "smtp-proto-tokio",
-            "--example",
-            "smtp-load",
-        ]);
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        command.arg("--release");
-    }
-    let output = run_with_timeout(&mut command, b"", Duration::from_secs(900));
-    assert!(
-        output.status.success(),
-        "building smtp-load failed ({:?}):\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("smtp-load{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.is_file(), "no smtp-load at {}", binary.display());
-    binary
 }
 
 /// One finished smtp-load run.
