@@ -243,3 +243,32 @@ fn listen_takes_a_host_name_and_help_says_auth_needs_tls() {
     let auth = help.lines().find(|l| l.contains("--auth")).unwrap();
     assert!(auth.contains("only after TLS"), "{auth}");
 }
+
+/// A client that sends its whole session at once (`printf … | nc`): by default the RFC
+/// 2920 check answers 554 with the reason and closes; with `--allow-blind-pipelining`
+/// every command is answered and the message is stored.
+#[test]
+fn blind_pipelining_is_refused_with_the_reason_unless_allowed() {
+    let session = b"HELO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nSubject: t\r\n\r\nhi\r\n.\r\nQUIT\r\n";
+    let bh = Blackhole::start_smtp(&[]);
+    let mut client = SmtpClient::connect(bh.smtp_addr());
+    assert_eq!(client.read_reply().code, 220);
+    client.send(session);
+    // The MAIL behind the HELO was sent before HELO's reply could have been read.
+    let refused = client.read_reply();
+    assert_eq!(refused.code, 554);
+    let text = refused.lines.join(" ");
+    assert!(
+        text.contains("synchronization") && text.contains("RFC 2920"),
+        "{text}"
+    );
+
+    let dir = TempDir::new("blind-pipelining");
+    let bh = Blackhole::start_smtp(&["--allow-blind-pipelining", "--maildir", dir.arg()]);
+    let mut client = SmtpClient::connect(bh.smtp_addr());
+    assert_eq!(client.read_reply().code, 220);
+    client.send(session);
+    let codes: Vec<u16> = (0..6).map(|_| client.read_reply().code).collect();
+    assert_eq!(codes, [250, 250, 250, 354, 250, 221]);
+    assert_eq!(maildir_messages(dir.path()).len(), 1);
+}

@@ -536,7 +536,7 @@ fn ext_pipelining_after_ehlo_violation() {
         r"
         S: 220 mx.example ESMTP
         C: EHLO c.example\r\nMAIL FROM:<a@x.example>\r\n
-        S: 554 5.5.0 Error: SMTP protocol synchronization
+        S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
         E: Closed ProtocolViolation
         ",
     );
@@ -558,7 +558,7 @@ fn ext_pipelining_not_in_force_violation() {
         S: 250 mx.example
         C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n
         E: Mail <a@x.example>
-        S: 554 5.5.0 Error: SMTP protocol synchronization
+        S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
         E: Closed ProtocolViolation
         ",
     );
@@ -571,7 +571,7 @@ fn ext_pipelining_not_in_force_violation() {
         S: 250 mx.example
         C: MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n
         E: Mail <a@x.example>
-        S: 554 5.5.0 Error: SMTP protocol synchronization
+        S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
         E: Closed ProtocolViolation
         ",
     );

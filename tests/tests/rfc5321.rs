@@ -1112,7 +1112,7 @@ fn r_data_2_no_content_before_354() {
             TX_E,
             r"
             C: DATA\r\nSubject: x\r\n
-            S: 554 5.5.0 Error: SMTP protocol synchronization
+            S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
             E: TransactionReset
             E: Closed ProtocolViolation
             ",

@@ -157,7 +157,7 @@ E: Mail <evil@a.example>
 S: 250 2.1.0 Ok
 E: Rcpt <victim@b.example>
 S: 250 2.1.5 Ok
-S: 554 5.5.0 Error: SMTP protocol synchronization
+S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
 E: TransactionReset
 E: Closed ProtocolViolation
 "#;
@@ -628,7 +628,7 @@ fn smg_p1_content_before_354_is_a_sync_violation() -> Vec<Row> {
     let script = in_transaction()
         + r"
 C: DATA\r\nSubject: x\r\n
-S: 554 5.5.0 Error: SMTP protocol synchronization
+S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
 E: TransactionReset
 E: Closed ProtocolViolation
 ";
@@ -674,7 +674,7 @@ E: Mail <evil@a.example>
 S: 250 2.1.0 Ok
 E: Rcpt <victim@b.example>
 S: 250 2.1.5 Ok
-S: 554 5.5.0 Error: SMTP protocol synchronization
+S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
 E: TransactionReset
 E: Closed ProtocolViolation
 "#;
@@ -704,7 +704,7 @@ fn smg_p4_command_pipelined_after_ehlo() -> Vec<Row> {
     let script = r"
 S: 220 mx.example ESMTP
 C: EHLO c\r\nMAIL FROM:<a@x>\r\n
-S: 554 5.5.0 Error: SMTP protocol synchronization
+S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
 E: Closed ProtocolViolation
 ";
     vec![
@@ -738,7 +738,7 @@ fn smg_p5_client_speaks_before_greeting_transcript() -> Vec<Row> {
     let script = r"
 C: EHLO c\r\n
 S: 220 mx.example ESMTP
-S: 554 5.5.0 Error: SMTP protocol synchronization
+S: 554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)
 E: Closed ProtocolViolation
 ";
     vec![
@@ -798,7 +798,7 @@ fn smg_p5_client_speaks_before_greeting() {
     let _ = server.poll_transmit(&mut out);
     assert_eq!(
         String::from_utf8_lossy(&out),
-        "220 mx.example ESMTP\r\n554 5.5.0 Error: SMTP protocol synchronization\r\n"
+        "220 mx.example ESMTP\r\n554 5.5.0 Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)\r\n"
     );
     assert!(server.is_closed());
 }

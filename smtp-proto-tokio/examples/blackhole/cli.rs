@@ -88,6 +88,12 @@ struct Args {
     #[arg(long, requires = "auth")]
     require_auth: bool,
 
+    /// Let clients send commands without waiting for the replies RFC 2920 says to wait for
+    /// (`printf 'HELO x\r\nMAIL FROM:<a@b>\r\n…' | nc`); by default such a session gets
+    /// "554 5.5.0 … synchronization" and is closed, as a public server should
+    #[arg(long)]
+    allow_blind_pipelining: bool,
+
     /// Keep every accepted message as a file in this Maildir (tmp/, new/, cur/ are created)
     #[arg(long, value_name = "DIR")]
     maildir: Option<PathBuf>,
@@ -181,6 +187,8 @@ pub(crate) struct Settings {
     pub(crate) require_tls: bool,
     /// MAIL needs AUTH (then `auth` is not empty).
     pub(crate) require_auth: bool,
+    /// The RFC 2920 synchronisation check is off.
+    pub(crate) allow_blind_pipelining: bool,
     /// Where to keep accepted messages, if anywhere.
     pub(crate) maildir: Option<PathBuf>,
     /// Maildir files start with Return-Path, Delivered-To and Received header fields.
@@ -215,6 +223,7 @@ impl fmt::Debug for Settings {
             .field("auth_users", &users)
             .field("require_tls", &self.require_tls)
             .field("require_auth", &self.require_auth)
+            .field("allow_blind_pipelining", &self.allow_blind_pipelining)
             .field("maildir", &self.maildir)
             .field("trace_headers", &self.trace_headers)
             .field("mode", &self.mode)
@@ -257,6 +266,7 @@ where
         auth: args.auth,
         require_tls: args.require_tls,
         require_auth: args.require_auth,
+        allow_blind_pipelining: args.allow_blind_pipelining,
         maildir: args.maildir,
         trace_headers: !args.no_trace_headers,
         mode: args.mode,
@@ -339,6 +349,7 @@ mod tests {
         assert_eq!(s.max_connections, 1000);
         assert!(s.auth.is_empty());
         assert!(!s.require_tls && !s.require_auth);
+        assert!(!s.allow_blind_pipelining);
         assert_eq!(s.maildir, None);
         assert!(s.trace_headers);
         assert_eq!(s.mode, Mode::Accept);
@@ -517,7 +528,7 @@ mod tests {
             .filter_map(|arg| arg.get_long())
             .map(|long| format!("--{long}"))
             .collect();
-        assert_eq!(longs.len(), 20, "{longs:?}");
+        assert_eq!(longs.len(), 21, "{longs:?}");
         for option in ["--help", "-h"] {
             let e = err(&[option]);
             assert_eq!(e.kind(), ErrorKind::DisplayHelp);

@@ -346,6 +346,7 @@ fn smtp_config(settings: &Settings, protocol: Protocol) -> Arc<ServerConfig> {
     }
     config.require_tls = settings.require_tls;
     config.require_auth = settings.require_auth;
+    config.pipelining_sync_check = !settings.allow_blind_pipelining;
     Arc::new(config)
 }
 

@@ -99,7 +99,8 @@
 //! client never produces it. Postfix ≥ 3.9 (`smtpd_forbid_unauth_pipelining = yes`) answers
 //! `554 5.5.0 Error: SMTP protocol synchronization` and disconnects; so does this crate when
 //! [`ServerConfig::pipelining_sync_check`](crate::ServerConfig::pipelining_sync_check) is on
-//! (the default). It is a second line of defence: a smuggled `DATA` is always followed by
+//! (the default), with Postfix's text followed by what happened ("a command came before the
+//! reply it must wait for (RFC 2920)"), so a person testing with `nc` sees why. It is a second line of defence: a smuggled `DATA` is always followed by
 //! its content in the same buffer.
 //!
 //! | ID | input | expected | RFC | bug |

@@ -135,7 +135,13 @@ pub(crate) static AUTH_FAILED: Reply =
     r!(535, 5, 7, 8, "Error: authentication credentials invalid");
 
 // Closing.
-pub(crate) static SYNC_VIOLATION: Reply = r!(554, 5, 5, 0, "Error: SMTP protocol synchronization");
+pub(crate) static SYNC_VIOLATION: Reply = r!(
+    554,
+    5,
+    5,
+    0,
+    "Error: SMTP protocol synchronization: a command came before the reply it must wait for (RFC 2920)"
+);
 pub(crate) static STARTTLS_INJECTION: Reply =
     r!(554, 5, 5, 0, "Error: plaintext received after STARTTLS");
 pub(crate) static FORBIDDEN_COMMAND: Reply =
