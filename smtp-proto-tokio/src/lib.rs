@@ -23,5 +23,15 @@ pub use connection::serve;
 pub use driver::Driver;
 pub use handler::Handler;
 pub use listener::Listener;
-pub use smtp_proto::ConnectionInfo;
-pub use smtp_proto::Decision;
+/// The core crate, so that this one dependency is enough: `smtp_proto_*::smtp_proto::…`
+/// reaches everything the adapter does not name itself.
+pub use smtp_proto;
+/// The core's items that handlers and client programs name most.
+pub use smtp_proto::client::{
+    BodyType, ClientAuth, ClientConfig, ClientError, Envelope, TlsPolicy, TransactionReport,
+    Verdict,
+};
+pub use smtp_proto::tls::{ClientTls, Endpoint, TlsMode};
+pub use smtp_proto::{
+    ConnectionInfo, Decision, EnhancedCode, Event, Mailbox, Reply, ServerConfig, Stop,
+};
