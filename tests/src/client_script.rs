@@ -223,8 +223,7 @@ impl ClientScript {
 }
 
 /// One run of a script.
-struct Run<'a> {
-    script: &'a ClientScript,
+struct Run {
     client: Client,
     now: Instant,
     written: Vec<u8>,
@@ -234,8 +233,8 @@ struct Run<'a> {
     mode: &'static str,
 }
 
-impl<'a> Run<'a> {
-    fn new(script: &'a ClientScript, mode: &'static str) -> Self {
+impl Run {
+    fn new(script: &ClientScript, mode: &'static str) -> Self {
         let now = crate::now();
         let mut client = match Client::new(Arc::new(script.config.clone()), now) {
             Ok(client) => client,
@@ -247,7 +246,6 @@ impl<'a> Run<'a> {
             }
         }
         let mut run = Self {
-            script,
             client,
             now,
             written: Vec::new(),
@@ -381,6 +379,5 @@ impl<'a> Run<'a> {
         if !self.events.is_empty() {
             self.fail("events no R: line checked");
         }
-        let _ = &self.script;
     }
 }

@@ -2,9 +2,9 @@
 //! transcript (`smtp_proto_tests::client_script`), as written and byte by byte.
 #![allow(clippy::unwrap_used)]
 
+use smtp_proto::Protocol;
 use smtp_proto::client::{BodyType, Chunking, ClientAuth, Envelope, TlsPolicy};
 use smtp_proto::codec::params::{MailParams, Notify, Orcpt, RcptParams, Ret};
-use smtp_proto::{Protocol, ReversePath};
 use smtp_proto_tests::client_script::{
     ClientScript, EHLO_E, client_config, default_job, greeted, greeted_lockstep, greeted_with,
     mailbox,
@@ -1440,7 +1440,6 @@ fn inj_01_to_06_typed_values() {
     let script = greeted_with(r"250-mx.example\r\n250 FUTURERELEASE 100 2030-01-01T00:00:00Z\r\n")
         + "R: Done #0 <b@y.example> Rejected 501 5.5.4 Mail local\nR: Idle\n";
     ClientScript::new(client_config()).job(job).run(&script);
-    let _ = ReversePath::Null;
 }
 
 // ---------------------------------------------------------------- more rows

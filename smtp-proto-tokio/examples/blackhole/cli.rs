@@ -201,7 +201,8 @@ pub(crate) struct Settings {
     pub(crate) header_switches: bool,
     /// No periodic summary lines.
     pub(crate) quiet: bool,
-    /// Runtime worker threads; 0 means one per core, 1 a single-threaded runtime.
+    /// Single-threaded runtimes serving sessions (each on its own SO_REUSEPORT socket);
+    /// 0 means one per core.
     pub(crate) threads: usize,
     /// `--log-level`, lower case, if given (RUST_LOG wins over it).
     pub(crate) log_level: Option<String>,

@@ -573,8 +573,7 @@ impl Client {
         });
         if reply.code() == 421 && kind != Kind::Quit {
             // END-01, GRT-05, EHLO-05, PIPE-13: no more replies will come.
-            let mut outcome = Outcome::from_reply(reply.clone(), kind.stage());
-            outcome.maybe_delivered = false;
+            let outcome = Outcome::from_reply(reply.clone(), kind.stage());
             self.fail_all(&outcome, CloseReason::ServiceClosing(reply));
             return;
         }

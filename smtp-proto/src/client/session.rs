@@ -16,7 +16,7 @@ impl Client {
     pub(super) fn on_greeting(&mut self, now: Instant, reply: ParsedReply) {
         self.greeting = Some(reply.clone());
         if reply.is_positive() {
-            self.send_hello(now);
+            self.send_hello();
         } else {
             // GRT-04: QUIT, and the caller tries the next host; never a bounce by itself.
             let outcome = Outcome::from_reply(reply.clone(), Stage::Session);
@@ -25,8 +25,7 @@ impl Client {
     }
 
     /// EHLO, or LHLO under LMTP (EHLO-06).
-    fn send_hello(&mut self, now: Instant) {
-        let _ = now;
+    fn send_hello(&mut self) {
         self.phase = Phase::Hello;
         let (kind, verb) = match self.config.protocol {
             Protocol::Smtp => (Kind::Ehlo, "EHLO"),
@@ -121,7 +120,7 @@ impl Client {
         self.events.push_back(ClientEvent::TlsEstablished(info));
         if self.phase == Phase::Handshake {
             self.caps = Capabilities::default();
-            self.send_hello(now);
+            self.send_hello();
         }
         Ok(())
     }

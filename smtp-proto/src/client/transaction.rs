@@ -457,7 +457,7 @@ impl Client {
             tx.encoder.encode(bytes, &mut self.out);
         }
         self.deadline = Some(deadline);
-        self.check_content(now);
+        self.check_content();
         Ok(())
     }
 
@@ -495,13 +495,13 @@ impl Client {
             }
         };
         self.queue.push_back(command);
-        self.check_content(now);
+        self.check_content();
         Ok(())
     }
 
     /// BODY-08..10: content the server was not told about never leaves. After `354` the
     /// only way to cancel is to close without the terminator (PIPE-11).
-    fn check_content(&mut self, now: Instant) {
+    fn check_content(&mut self) {
         let max_line = self.config.max_line_length;
         let Some(tx) = self.current.as_ref() else {
             return;
@@ -518,7 +518,6 @@ impl Client {
             None
         };
         let Some(text) = problem else { return };
-        let _ = now;
         self.out.clear();
         self.queue.clear();
         if let Some(tx) = self.current.take() {
