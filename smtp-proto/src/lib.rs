@@ -38,8 +38,10 @@ mod error;
 /// The rule book: every rule ID cited in this repository (`SMG-*`, `SMUG-*`, `TLS-*`, `R-*`),
 /// the bugs behind them, and why each default is what it is. Documentation only.
 pub mod manual;
+pub mod relay;
 mod secret;
 mod server;
+pub mod trace;
 
 pub use codec::address::{AddressLiteral, Domain, DomainRef, ForwardPath, Mailbox, ReversePath};
 pub use codec::command::Verb;
