@@ -17,6 +17,9 @@
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
 //! - [`proxy`]: a TCP forwarder that counts connections;
+//! - [`dns`]: a small authoritative DNS server on a loopback port (the relay's MX tests);
+//! - [`relay`]: build, start and kill the `relay` example;
+//! - [`relay_sim`]: a virtual network and clock for the relay's queue (relay-rules.md);
 //! - [`peers`] (feature `peers`): real SMTP servers we did not write (a private Postfix,
 //!   smtp-sink, aiosmtpd) on loopback, for interop tests of the client;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
@@ -39,6 +42,7 @@
 pub mod blackhole;
 pub mod client;
 pub mod client_script;
+pub mod dns;
 #[cfg(feature = "adapters")]
 pub mod faulty;
 pub mod fs;
@@ -47,6 +51,8 @@ pub mod message;
 #[cfg(feature = "peers")]
 pub mod peers;
 pub mod proxy;
+pub mod relay;
+pub mod relay_sim;
 #[cfg(feature = "adapters")]
 pub mod servers;
 pub mod tls;

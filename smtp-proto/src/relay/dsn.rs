@@ -141,16 +141,16 @@ fn write_human(out: &mut String, notice: &Notice, context: &Context<'_>, global:
     );
     for recipient in &notice.recipients {
         let what = match recipient.action {
-            NoticeAction::Failed => "could not be delivered; no further attempts will be made",
-            NoticeAction::Delayed => "has not been delivered yet; the mail system keeps trying",
-            NoticeAction::Delivered => "was delivered",
-            NoticeAction::Relayed => "was passed to a mail system that sends no delivery notices",
+            NoticeAction::Failed => "could not be delivered; no further attempts will be made:",
+            NoticeAction::Delayed => "is not delivered yet; the mail system keeps trying:",
+            NoticeAction::Delivered => "was delivered:",
+            NoticeAction::Relayed => "went to a mail system that sends no delivery notices:",
         };
-        let _ = write!(out, "Your message to {} {what}.\r\n", recipient.recipient);
+        let _ = write!(out, "{}\r\n    {what}\r\n", recipient.recipient);
         let _ = write!(
             out,
             "    {}\r\n\r\n",
-            fold(&diagnostic_text(recipient), "    ")
+            fold(&diagnostic_text(recipient), 4, "    ")
         );
     }
 }
@@ -211,10 +211,14 @@ fn write_recipient(
     let _ = write!(out, "Action: {action}\r\nStatus: {}\r\n", recipient.status);
     if let Some(mta) = &recipient.diagnosis.remote_mta {
         let _ = write!(out, "Remote-MTA: dns; {}\r\n", printable(mta));
-        let line = fold(&diagnostic_text(recipient), " ");
+        let line = fold(&diagnostic_text(recipient), 23, " ");
         let _ = write!(out, "Diagnostic-Code: smtp; {line}\r\n");
     } else {
-        let line = fold(&printable(&recipient.diagnosis.reply.sanitized_text()), " ");
+        let line = fold(
+            &printable(&recipient.diagnosis.reply.sanitized_text()),
+            31,
+            " ",
+        );
         let _ = write!(out, "Diagnostic-Code: X-smtp-proto; {line}\r\n");
     }
     let _ = write!(
@@ -286,11 +290,12 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Folds at spaces so no line exceeds 78 characters where a space allows it; continuation
-/// lines start with `indent` (which must begin with white space).
-fn fold(text: &str, indent: &str) -> String {
+/// Folds at spaces so no line exceeds 78 characters where a space allows it, the first line
+/// starting at column `column`; continuation lines start with `indent` (which must begin
+/// with white space).
+fn fold(text: &str, column: usize, indent: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    let mut line = 0;
+    let mut line = column;
     for (i, word) in text.split(' ').enumerate() {
         if i > 0 {
             if line + 1 + word.len() > 78 {

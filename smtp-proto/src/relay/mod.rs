@@ -118,9 +118,16 @@ impl Diagnosis {
         self.status.class() == 5
     }
 
-    /// The reply as one line, `code text`, with controls removed (DSN-04).
+    /// The reply as one line, `code enhanced-code text`, with controls removed (DSN-04).
     pub fn line(&self) -> String {
-        format!("{} {}", self.reply.code(), self.reply.sanitized_text())
+        match self.reply.enhanced() {
+            Some(enhanced) => format!(
+                "{} {enhanced} {}",
+                self.reply.code(),
+                self.reply.sanitized_text()
+            ),
+            None => format!("{} {}", self.reply.code(), self.reply.sanitized_text()),
+        }
     }
 }
 

@@ -350,6 +350,18 @@ impl Queue {
         stats
     }
 
+    /// Each destination with work or connections: its key, transactions ready, connections.
+    pub fn destinations(&self) -> Vec<(String, usize, usize)> {
+        let mut list: Vec<_> = self
+            .dests
+            .iter()
+            .filter(|(_, dest)| !dest.ready.is_empty() || dest.conns > 0)
+            .map(|(key, dest)| (key.clone(), dest.ready.len(), dest.conns))
+            .collect();
+        list.sort();
+        list
+    }
+
     /// Adds a spooled message; its unsettled recipients are due at once.
     pub fn enqueue(&mut self, now: Instant, message: Message) -> Result<(), EnqueueError> {
         if self.entries.contains_key(&message.id) {
@@ -446,12 +458,18 @@ impl Queue {
     }
 
     /// A [`Action::Connect`] failed: every candidate was tried ([`Step::Failed`](super::Step)).
-    /// If no other connection to the destination is open, its ready transactions are
-    /// deferred (and the destination waits `min_backoff`, Q-05) or bounced.
+    /// If no session to the destination is open (others may still be opening), its ready
+    /// transactions are deferred (and the destination waits `min_backoff`, Q-05) or bounced.
     pub fn connect_failed(&mut self, now: Instant, conn: ConnId, diagnosis: &Diagnosis) {
         let Some(c) = self.forget(conn) else { return };
-        let last = self.dests.get(&c.dest).is_some_and(|dest| dest.conns == 0);
-        if last {
+        // No session is open to the destination (others may still be opening): it is down
+        // for now. Waiting for the other attempts would let each failure open a
+        // replacement, hammering a dead host.
+        let down = self
+            .dests
+            .get(&c.dest)
+            .is_some_and(|dest| dest.conns == dest.opening);
+        if down {
             self.fail_ready(now, &c.dest, diagnosis);
         }
         self.dispatch(now);
@@ -556,7 +574,11 @@ impl Queue {
     }
 
     fn connect_failed_forgotten(&mut self, now: Instant, key: &str, diagnosis: &Diagnosis) {
-        if self.dests.get(key).is_some_and(|dest| dest.conns == 0) {
+        if self
+            .dests
+            .get(key)
+            .is_some_and(|dest| dest.conns == dest.opening)
+        {
             self.fail_ready(now, key, diagnosis);
         }
     }
@@ -588,7 +610,9 @@ impl Queue {
         };
         let jobs: Vec<Job> = dest.ready.drain(..).collect();
         dest.resolved = None;
-        dest.window = self.config.initial_concurrency;
+        // The retry probes with one connection; successes widen the window again (Postfix's
+        // negative feedback for a destination that failed).
+        dest.window = 1;
         if !diagnosis.is_permanent() {
             dest.retry_at = Some(now + self.config.min_backoff);
         }
