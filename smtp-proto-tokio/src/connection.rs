@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 
 use smtp_proto::connection::{Connection, ConnectionInfo, Machine, Next, Stop};
 use smtp_proto::tls::Endpoint;
-use smtp_proto::{CloseReason, Event, Server};
+use smtp_proto::{AbortReason, CloseReason, Event, Reply, Server};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
@@ -56,6 +56,7 @@ where
     .with_info(info);
     let first = peek(&mut io, &mut connection);
     let mut driver = Driver::new(io, connection).with_stop(stop);
+    driver.set_output(handler.output());
     let mut closed = CloseReason::PeerEof;
     if let Some(event) = first
         && let Some(reason) = dispatch(&mut driver, handler, event).await
@@ -125,6 +126,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
+    if driver.is_disconnected() {
+        return after_disconnect(driver, handler, event).await;
+    }
     let (pending, decision) = match event {
         Event::Hello {
             pending, domain, ..
@@ -139,7 +143,14 @@ where
             to,
             params,
         } => (pending, handler.rcpt(&to, &params).await),
-        Event::DataStart { pending, .. } => (pending, handler.data_start().await),
+        Event::DataStart {
+            pending,
+            chunked: false,
+        } => (pending, handler.data_start().await),
+        Event::DataStart {
+            pending,
+            chunked: true,
+        } => (pending, handler.bdat_start().await),
         Event::MessageComplete { pending, info } => {
             (pending, handler.message_complete(&info).await)
         }
@@ -173,6 +184,7 @@ where
         }
         Event::Closed { reason } => {
             handler.closed(reason).await;
+            driver.set_output(handler.output());
             return Some(reason);
         }
         other => {
@@ -181,5 +193,39 @@ where
         }
     };
     driver.answer(pending, decision);
+    driver.set_output(handler.output());
+    None
+}
+
+/// After a deliberate disconnect ([`Output::disconnect`](crate::Output::disconnect)) the
+/// machine winds down on what it had buffered: the handler hears only how the session
+/// ends (a message in progress is aborted), and what is still decided gets a refusal
+/// nobody reads, so nothing is accepted or stored behind the client's back.
+async fn after_disconnect<S, H>(
+    driver: &mut Driver<S, Server>,
+    handler: &mut H,
+    event: Event,
+) -> Option<CloseReason>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    match event {
+        Event::MessageComplete { pending, .. } => {
+            handler.message_aborted(AbortReason::SessionEnded).await;
+            driver.answer(pending, Err(Reply::local_error()));
+        }
+        Event::MessageAborted { reason } => handler.message_aborted(reason).await,
+        Event::TransactionReset => handler.transaction_reset().await,
+        Event::Closed { reason } => {
+            handler.closed(reason).await;
+            return Some(reason);
+        }
+        other => {
+            if let Some(pending) = other.into_pending() {
+                driver.answer(pending, Err(Reply::local_error()));
+            }
+        }
+    }
     None
 }
