@@ -58,15 +58,19 @@ where
     let mut driver = Driver::new(io, connection).with_stop(stop);
     driver.set_output(handler.output());
     let mut closed = CloseReason::PeerEof;
-    if let Some(event) = first
-        && let Some(reason) = dispatch(&mut driver, handler, event).await
-    {
-        closed = reason;
-    }
-    while let Some(event) = driver.next_event().await? {
+    let mut next = first;
+    loop {
+        let event = match next.take() {
+            Some(event) => event,
+            None => match driver.next_event().await? {
+                Some(event) => event,
+                None => break,
+            },
+        };
         if let Some(reason) = dispatch(&mut driver, handler, event).await {
             closed = reason;
         }
+        driver.set_output(handler.output());
     }
     Ok(closed)
 }
@@ -184,7 +188,6 @@ where
         }
         Event::Closed { reason } => {
             handler.closed(reason).await;
-            driver.set_output(handler.output());
             return Some(reason);
         }
         other => {
@@ -193,7 +196,6 @@ where
         }
     };
     driver.answer(pending, decision);
-    driver.set_output(handler.output());
     None
 }
 
