@@ -272,3 +272,33 @@ fn blind_pipelining_is_refused_with_the_reason_unless_allowed() {
     assert_eq!(codes, [250, 250, 250, 354, 250, 221]);
     assert_eq!(maildir_messages(dir.path()).len(), 1);
 }
+
+/// AUTH before TLS: the 538 says that AUTH comes only after TLS and what to do; without
+/// `--auth` the 502 says AUTH is not offered at all.
+#[test]
+fn auth_before_tls_says_what_to_do() {
+    let bh = Blackhole::start_smtp(&["--auth", USER_ARG]);
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    let reply = client.command(&format!("AUTH PLAIN {}", base64(b"\0user\0pass")));
+    assert_eq!(
+        (reply.code, reply.text()),
+        (
+            538,
+            "5.7.11 Encryption required for requested authentication mechanism: \
+             AUTH is offered only after TLS, send STARTTLS first"
+                .to_owned()
+        )
+    );
+    client.quit();
+    let bh = Blackhole::start_smtp(&[]);
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    let reply = client.command("AUTH PLAIN");
+    assert_eq!(
+        (reply.code, reply.text()),
+        (
+            502,
+            "5.5.1 Error: AUTH is not offered by this server, send MAIL without it".to_owned()
+        )
+    );
+    client.quit();
+}
