@@ -38,8 +38,12 @@ use crate::maildir::{Delivery, Maildir, Trace};
 use crate::stats::Stats;
 use crate::switches::HeaderSwitches;
 
-/// How often the summary line is printed.
+/// How often the summary line is printed (when something changed).
 const SUMMARY_EVERY: Duration = Duration::from_secs(5);
+
+/// How long a graceful shutdown waits for messages in flight (the listener's grace
+/// period).
+const GRACE: Duration = Duration::from_secs(30);
 
 /// What every session shares.
 struct Shared {
@@ -483,7 +487,7 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Prints the summary line every 5 seconds.
+/// Prints the summary line every 5 seconds, when something changed.
 async fn report(shared: Arc<Shared>) {
     let mut before = shared.stats.snapshot();
     let mut last = now();
@@ -493,7 +497,9 @@ async fn report(shared: Arc<Shared>) {
         ticks.tick().await;
         let snapshot = shared.stats.snapshot();
         let at = now();
-        println!("{}", stats::summary_line(snapshot, before, at - last));
+        if let Some(line) = stats::periodic_line(snapshot, before, at - last) {
+            println!("{line}");
+        }
         (before, last) = (snapshot, at);
     }
 }
@@ -569,6 +575,7 @@ async fn serve(settings: cli::Settings) -> ExitCode {
     let mut listener =
         Listener::new(move |_: &ConnectionInfo| Blackhole::new(for_handlers.clone()))
             .max_connections(max_connections)
+            .grace_period(GRACE)
             .threads(threads);
     let mut stdout = std::io::stdout().lock();
     let mut lmtp_addrs = Vec::new();
@@ -594,7 +601,32 @@ async fn serve(settings: cli::Settings) -> ExitCode {
     drop(stdout);
     let started = now();
     let reporter = (!quiet).then(|| tokio::spawn(report(shared.clone())));
-    let result = listener.run(shutdown_signal()).await;
+    // The first Ctrl-C (or SIGTERM) starts a graceful shutdown and says what it waits
+    // for; a second one stops at once.
+    let (asked, stopping) = tokio::sync::oneshot::channel();
+    let first = {
+        let shared = shared.clone();
+        async move {
+            shutdown_signal().await;
+            let open = shared.stats.snapshot().sessions_open;
+            println!("{}", stats::shutdown_line(open, GRACE));
+            let _ = asked.send(());
+        }
+    };
+    let second = async {
+        if stopping.await.is_ok() {
+            shutdown_signal().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = listener.run(first) => result,
+        () = second => {
+            println!("{}", stats::stopped_line(shared.stats.snapshot().sessions_open));
+            Ok(())
+        }
+    };
     if let Some(reporter) = reporter {
         reporter.abort();
     }
