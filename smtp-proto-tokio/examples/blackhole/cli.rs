@@ -316,10 +316,10 @@ where
 /// The checks that span flags or go beyond one value's syntax.
 fn check(args: &Args) -> Result<(), String> {
     let name = &args.hostname;
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+    // The library's own check, so blackhole never starts with a name it would refuse.
+    if let Err(error) = smtp_proto::ServerConfig::try_new(name.as_str()) {
         return Err(format!(
-            "invalid value '{name}' for '--hostname <NAME>': expected a host name \
-             (printable ASCII, no spaces)"
+            "invalid value '{name}' for '--hostname <NAME>': {error}"
         ));
     }
     let mut seen = HashSet::new();
@@ -518,6 +518,11 @@ mod tests {
             (&["--log-level", "loud"], InvalidValue, "--log-level"),
             (&["--hostname", ""], ValueValidation, "--hostname"),
             (&["--hostname", "two words"], ValueValidation, "--hostname"),
+            (
+                &["--hostname", "mx.example."],
+                ValueValidation,
+                "--hostname",
+            ),
             (
                 &["--listen", "127.0.0.1:25", "--tls-listen", "127.0.0.1:25"],
                 ValueValidation,

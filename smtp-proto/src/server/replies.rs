@@ -152,6 +152,9 @@ pub(crate) static AUTH_FAILED: Reply =
     r!(535, 5, 7, 8, "Error: authentication credentials invalid");
 
 // Closing.
+/// In place of the greeting when the configuration fails `ServerConfig::validate`
+/// (RFC 3463 X.3.5).
+pub(crate) static MISCONFIGURED: Reply = r!(421, 4, 3, 5, "System incorrectly configured");
 pub(crate) static SYNC_VIOLATION: Reply = r!(
     554,
     5,
