@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::codec::address::parse_hello_domain;
 use crate::codec::data::LineEndingPolicy;
-use crate::error::ConfigError;
+use crate::error::ServerConfigError;
 
 /// Which protocol the session speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -241,8 +241,8 @@ impl ServerConfig {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::InvalidHostname`], saying what is wrong with the name.
-    pub fn try_new(hostname: impl Into<String>) -> Result<Self, ConfigError> {
+    /// [`ServerConfigError::InvalidHostname`], saying what is wrong with the name.
+    pub fn try_new(hostname: impl Into<String>) -> Result<Self, ServerConfigError> {
         let config = Self::new(hostname);
         config.validate()?;
         Ok(config)
@@ -255,8 +255,8 @@ impl ServerConfig {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::InvalidHostname`] or [`ConfigError::InvalidGreeting`].
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// [`ServerConfigError::InvalidHostname`] or [`ServerConfigError::InvalidGreeting`].
+    pub fn validate(&self) -> Result<(), ServerConfigError> {
         let hostname = &self.hostname;
         let reason = match parse_hello_domain(hostname.as_bytes()) {
             Ok(domain) if domain.is_ascii() => None,
@@ -264,7 +264,7 @@ impl ServerConfig {
             Err(error) => Some(error.description()),
         };
         if let Some(reason) = reason {
-            return Err(ConfigError::InvalidHostname {
+            return Err(ServerConfigError::InvalidHostname {
                 hostname: hostname.clone(),
                 reason,
             });
@@ -273,7 +273,7 @@ impl ServerConfig {
         if greeting.len() > Self::MAX_GREETING
             || !greeting.bytes().all(|b| (0x20..0x7f).contains(&b))
         {
-            return Err(ConfigError::InvalidGreeting {
+            return Err(ServerConfigError::InvalidGreeting {
                 greeting: greeting.clone(),
             });
         }
@@ -344,7 +344,7 @@ mod tests {
             ("[300.1.1.1]", "Bad address literal"),
         ] {
             let error = ServerConfig::try_new(bad).err();
-            let Some(ConfigError::InvalidHostname { hostname, reason }) = &error else {
+            let Some(ServerConfigError::InvalidHostname { hostname, reason }) = &error else {
                 panic!("{bad:?}: {error:?}");
             };
             assert_eq!(hostname, bad);
@@ -360,7 +360,10 @@ mod tests {
         ] {
             config.greeting = bad.to_owned();
             assert!(
-                matches!(config.validate(), Err(ConfigError::InvalidGreeting { .. })),
+                matches!(
+                    config.validate(),
+                    Err(ServerConfigError::InvalidGreeting { .. })
+                ),
                 "{bad:?}"
             );
         }

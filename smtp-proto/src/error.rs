@@ -6,7 +6,7 @@
 /// [`ServerConfig::validate`](crate::ServerConfig::validate).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum ServerConfigError {
     /// The host name is not an ASCII domain or address literal (RFC 5321 §4.1.2, §4.1.3).
     #[error(
         "host name {hostname:?} is not a domain or an address literal ({reason}): give the server's name, like mx.example or [192.0.2.1]"
