@@ -34,8 +34,9 @@ impl Output {
         close_now: false,
     };
 
-    /// Write the next bytes (the reply or pipelined batch of replies the session sends
-    /// next) one octet per `interval`, within the write's usual deadline.
+    /// Write the next bytes one octet per `interval`, within the write's usual deadline.
+    /// The next write holds every reply queued by then: for a pipelining client, the
+    /// replies to the whole batch the command came in (RFC 2920 replies leave together).
     pub const fn tarpit(interval: Duration) -> Self {
         Self {
             tarpit: Some(interval),
@@ -43,8 +44,9 @@ impl Output {
         }
     }
 
-    /// Close the connection now, without writing what the session queued (the reply to
-    /// the command just decided, say). The handler then hears only the end of the
+    /// Close the connection now, without writing what the session queued: the reply to
+    /// the command just decided, and for a pipelining client the replies to the earlier
+    /// commands of its batch, which had not left yet. The handler then hears only the end of the
     /// session: decisions still owed are refused by the adapter, content is dropped, and
     /// a message in progress is aborted.
     pub const fn disconnect() -> Self {
@@ -54,7 +56,8 @@ impl Output {
         }
     }
 
-    /// The same, and close the connection once the next bytes are written.
+    /// The same, and close the connection once the next bytes (see
+    /// [`tarpit`](Self::tarpit) for what they hold) are written.
     #[must_use]
     pub const fn and_close(mut self) -> Self {
         self.close_after = true;
