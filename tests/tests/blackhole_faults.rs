@@ -445,3 +445,35 @@ fn bad_rules_say_what_is_wrong() {
         assert!(stderr.contains(expected), "{rule}: {stderr}");
     }
 }
+
+/// Greeting: `disconnect` closes before the 220; a delay holds the 220 back.
+#[test]
+fn greeting_disconnect_and_delay() {
+    let bh = blackhole(
+        &["greeting:first=1:disconnect", "greeting:delay=600ms"],
+        &[],
+    );
+    let mut client = SmtpClient::connect(bh.smtp_addr());
+    assert_eq!(client.expect_closed(CLOSE), b"");
+    let start = now();
+    let mut client = SmtpClient::connect(bh.smtp_addr());
+    client.expect_greeting();
+    assert!(now() - start >= Duration::from_millis(600));
+    client.quit();
+}
+
+/// BDAT: `disconnect=OCTETS` cuts the connection inside a chunk's content.
+#[test]
+fn bdat_disconnect_inside_the_content() {
+    let dir = TempDir::new("faults-bdat-cut");
+    let bh = blackhole(&["bdat:disconnect=100"], &["--maildir", dir.arg()]);
+    let mut client = in_transaction(&bh, "a@x.example");
+    client.expect("RCPT TO:<b@y.example>", 250);
+    // A 1000-octet chunk, LAST: without the cut it would be answered 250.
+    let mut chunk = b"BDAT 1000 LAST\r\n".to_vec();
+    chunk.extend_from_slice(&[b'x'; 1000]);
+    let _ = client.try_send(&chunk);
+    assert_eq!(client.expect_closed(CLOSE), b"");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(maildir_messages(dir.path()).is_empty());
+}
