@@ -51,7 +51,7 @@ pub use codec::reply::{EnhancedCode, Reply, ReplyError};
 pub use codec::sasl::Credentials;
 pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Timeouts};
 pub use connection::{Connection, ConnectionInfo, Next, Stop};
-pub use error::ApiMisuse;
+pub use error::{ApiMisuse, ServerConfigError};
 pub use secret::Secret;
 pub use server::{
     AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, Server,
