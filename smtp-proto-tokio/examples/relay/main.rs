@@ -16,6 +16,7 @@
 //! * `deliver`: one task per outbound connection (the core's client);
 //! * this file: the scheduler task that runs the queue, and the status line.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 // The self-signed certificate for STARTTLS is made the way blackhole makes it.
 #[path = "../blackhole/certs.rs"]
@@ -99,10 +100,18 @@ pub(crate) fn now() -> Instant {
     Instant::now()
 }
 
-fn unix_now() -> u64 {
+/// The one place the relay reads the wall clock: time since the Unix epoch (queue
+/// identifiers, arrival dates, Received and DSN dates).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn since_epoch() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    since_epoch().as_secs()
 }
 
 fn main() -> ExitCode {
@@ -220,7 +229,13 @@ async fn serve(settings: Settings) -> ExitCode {
         shared.clone(),
     ));
 
-    let mut config = ServerConfig::new(settings.hostname.clone());
+    let mut config = match ServerConfig::try_new(settings.hostname.clone()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("relay: --hostname {}: {error}", settings.hostname);
+            return ExitCode::from(2);
+        }
+    };
     config.limits.max_message_size = settings.max_size;
     if !settings.auth.is_empty() {
         config.extensions.auth_mechanisms = vec!["PLAIN".to_owned(), "LOGIN".to_owned()];

@@ -122,12 +122,6 @@ pub(crate) fn trusted(settings: &Settings, ip: IpAddr) -> bool {
         .any(|network| contains(*network, ip))
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Handler for Receiver {
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
         self.client = Some(info.peer.ip());

@@ -51,9 +51,7 @@ impl Spool {
     /// A fresh queue identifier: the wall clock in nanoseconds and a sequence number, so
     /// identifiers are never reused, even across restarts (SPL-09).
     pub(crate) fn new_id(&self) -> QueueId {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = crate::since_epoch().as_nanos();
         QueueId::from_parts(nanos, self.sequence.fetch_add(1, Ordering::Relaxed))
     }
 
