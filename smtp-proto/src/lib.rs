@@ -35,6 +35,7 @@ pub mod codec;
 mod config;
 pub mod connection;
 mod error;
+pub mod proxy;
 /// The rule book: every rule ID cited in this repository (`SMG-*`, `SMUG-*`, `TLS-*`, `R-*`),
 /// the bugs behind them, and why each default is what it is. Documentation only.
 pub mod manual;
@@ -48,12 +49,13 @@ pub use codec::params::{MailParams, RcptParams};
 pub use codec::reply::{EnhancedCode, Reply, ReplyError};
 pub use codec::sasl::Credentials;
 pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Timeouts};
-pub use connection::{Connection, ConnectionInfo, Next, Stop};
+pub use connection::{ClientUpdate, Connection, ConnectionInfo, Next, Stop};
 pub use error::ApiMisuse;
+pub use proxy::{Cidr, ProxyConfig, ProxyHeader, ProxyProtocol};
 pub use secret::Secret;
 pub use server::{
     AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, Server,
-    TlsInfo,
+    TlsInfo, Xclient, XclientValue,
 };
 
 #[cfg(feature = "rustls")]
