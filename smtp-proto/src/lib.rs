@@ -35,10 +35,10 @@ pub mod codec;
 mod config;
 pub mod connection;
 mod error;
-pub mod proxy;
 /// The rule book: every rule ID cited in this repository (`SMG-*`, `SMUG-*`, `TLS-*`, `R-*`),
 /// the bugs behind them, and why each default is what it is. Documentation only.
 pub mod manual;
+pub mod proxy;
 mod secret;
 mod server;
 

@@ -69,7 +69,9 @@ impl FromStr for ProxyProtocol {
             "v1" | "1" => Ok(Self::V1),
             "v2" | "2" => Ok(Self::V2),
             "any" => Ok(Self::Any),
-            _ => Err(format!("unknown PROXY protocol version {s:?} (v1, v2 or any)")),
+            _ => Err(format!(
+                "unknown PROXY protocol version {s:?} (v1, v2 or any)"
+            )),
         }
     }
 }
@@ -159,7 +161,9 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {

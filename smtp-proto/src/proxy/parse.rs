@@ -284,7 +284,10 @@ fn ipv4(s: &str) -> Result<Ipv4Addr, ProxyError> {
 
 /// An IPv6 address in hex groups (the standard library's grammar, no zone).
 fn ipv6(s: &str) -> Result<Ipv6Addr, ProxyError> {
-    if !s.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    {
         return Err(ProxyError::BadV1);
     }
     s.parse().map_err(|_| ProxyError::BadV1)
@@ -376,7 +379,10 @@ fn be16(bytes: &[u8], at: usize) -> u16 {
 fn tlvs(buf: &[u8], mut at: usize, header: &mut ProxyHeader) -> Result<(), ProxyError> {
     while at < buf.len() {
         let fixed = buf.get(at..at + 3).ok_or(ProxyError::BadTlv)?;
-        let (kind, len) = (fixed[0], usize::from(u16::from_be_bytes([fixed[1], fixed[2]])));
+        let (kind, len) = (
+            fixed[0],
+            usize::from(u16::from_be_bytes([fixed[1], fixed[2]])),
+        );
         let start = at + 3;
         let value = buf.get(start..start + len).ok_or(ProxyError::BadTlv)?;
         match kind {

@@ -211,7 +211,10 @@ impl Server {
             add(true, format_args!("AUTH {mechanisms}"));
         }
         add(x.mt_priority, format_args!("MT-PRIORITY"));
-        add(self.session.xclient, format_args!("{}", super::xclient::KEYWORD));
+        add(
+            self.session.xclient,
+            format_args!("{}", super::xclient::KEYWORD),
+        );
         if let Some(min) = x.deliver_by {
             add(true, format_args!("DELIVERBY {min}"));
         }

@@ -5,8 +5,8 @@ use std::time::Instant;
 use super::{Decision, Event, Pending, Server, TlsInfo};
 use crate::codec::reply::Reply;
 use crate::connection::{ClientUpdate, Machine, Stop};
-use crate::proxy::{ProxyError, ProxyHeader};
 use crate::error::ApiMisuse;
+use crate::proxy::{ProxyError, ProxyHeader};
 
 impl Machine for Server {
     type Event = Event;

@@ -232,7 +232,12 @@ impl Server {
             attributes: Box::new(attributes),
         });
         let greeting = format!("{} {}", self.config.hostname, self.config.greeting);
-        encode_lines(220, None, std::iter::once(greeting.as_str()), &mut self.output);
+        encode_lines(
+            220,
+            None,
+            std::iter::once(greeting.as_str()),
+            &mut self.output,
+        );
         self.arm(super::timer::Timer::Command);
     }
 }
