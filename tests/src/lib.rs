@@ -17,6 +17,8 @@
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
 //! - [`proxy`]: a TCP forwarder that counts connections;
+//! - [`proxied`]: PROXY headers byte by byte, and a whole server connection (PROXY stage
+//!   included) driven in memory;
 //! - [`peers`] (feature `peers`): real SMTP servers we did not write (a private Postfix,
 //!   smtp-sink, aiosmtpd) on loopback, for interop tests of the client;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
@@ -46,6 +48,7 @@ pub mod fuzzing;
 pub mod message;
 #[cfg(feature = "peers")]
 pub mod peers;
+pub mod proxied;
 pub mod proxy;
 #[cfg(feature = "adapters")]
 pub mod servers;
