@@ -16,6 +16,8 @@
 //! - [`tls`]: a rustls client configuration that accepts blackhole's self-signed certificate;
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
+//! - [`haproxy`]: HAProxy in front of blackhole instances, with the repository's
+//!   configuration;
 //! - [`proxy`]: a TCP forwarder that counts connections;
 //! - [`proxied`]: PROXY headers byte by byte, and a whole server connection (PROXY stage
 //!   included) driven in memory;
@@ -45,6 +47,7 @@ pub mod client_script;
 pub mod faulty;
 pub mod fs;
 pub mod fuzzing;
+pub mod haproxy;
 pub mod message;
 #[cfg(feature = "peers")]
 pub mod peers;

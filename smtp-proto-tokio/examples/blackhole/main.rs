@@ -151,17 +151,16 @@ struct Message {
 }
 
 impl Handler for Blackhole {
-    async fn proxy_header(&mut self, header: &smtp_proto::ProxyHeader) {
-        self.session.health_check = proxy::is_health_check(header);
-    }
-
     async fn xclient(&mut self, _attributes: &smtp_proto::Xclient, info: &ConnectionInfo) {
         self.session.peer = Some(info.peer);
         tracing::debug!(session = self.session.id, peer = %info.peer, proxy = %proxy::via(info), "XCLIENT");
     }
 
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
-        if !self.session.health_check {
+        self.session.health_check = proxy::is_health_check(info);
+        if self.session.health_check {
+            tracing::debug!(session = self.session.id, "load balancer health check");
+        } else {
             self.shared.stats.session_opened();
         }
         self.session.peer = Some(info.peer);

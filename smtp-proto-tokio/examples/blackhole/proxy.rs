@@ -2,10 +2,12 @@
 //! `--trusted-proxy`, `--xclient`), applied to every listener's configuration, and what a
 //! session learns from them (the real client, for log lines and the Received header).
 //!
-//! A connection whose header names no client (v2 `LOCAL`, v1 `UNKNOWN`: the balancer's
-//! own health checks) is not counted as a session.
+//! A connection through which the balancer speaks for itself (its health checks) is not
+//! counted as a session: its header names no client (v2 `LOCAL`, v1 `UNKNOWN`), or names
+//! the connection's own socket peer (HAProxy's v1 checks send `PROXY TCP4` with the
+//! check connection's addresses).
 
-use smtp_proto::{Cidr, ConnectionInfo, ProxyConfig, ProxyHeader, ProxyProtocol, ServerConfig};
+use smtp_proto::{Cidr, ConnectionInfo, ProxyConfig, ProxyProtocol, ServerConfig};
 
 /// The flags, grouped (flattened into blackhole's).
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -36,9 +38,10 @@ impl ProxyArgs {
     }
 }
 
-/// Whether a header is the balancer speaking for itself (a health check).
-pub(crate) fn is_health_check(header: &ProxyHeader) -> bool {
-    header.source.is_none()
+/// Whether the connection is the balancer speaking for itself (a health check): after
+/// the PROXY header, the effective client is still the socket peer.
+pub(crate) fn is_health_check(info: &ConnectionInfo) -> bool {
+    info.proxy == Some(info.peer)
 }
 
 /// The `proxy` field of a log line: the balancer's address, or `-`.
