@@ -3,6 +3,8 @@
 //! adapter drives it; the parser's own unit tests are in `smtp-proto/src/proxy/tests.rs`,
 //! the socket rows in `proxy_wire.rs`, HAProxy in `haproxy.rs`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

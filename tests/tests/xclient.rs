@@ -2,6 +2,8 @@
 //! in-memory `Connection` built by `Endpoint::accept_from`, so authorisation is decided
 //! on the socket peer as on a real listener. swaks against blackhole: `haproxy.rs`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 
 use smtp_proto::{Cidr, ProxyProtocol, ServerConfig};

@@ -64,7 +64,7 @@ mod tests {
         };
         let mut config = ServerConfig::new("x");
         args.apply(&mut config);
-        let proxy = config.proxy.unwrap();
+        let proxy = config.proxy.clone().unwrap();
         assert_eq!(proxy.protocol, ProxyProtocol::V2);
         assert!(proxy.trusts("127.0.0.1".parse().unwrap()));
         assert!(config.xclient_allowed("10.1.2.3".parse().unwrap()));
