@@ -173,6 +173,9 @@ impl Endpoint {
     /// (typically over a connection limit, when the server is busiest) is not worth a
     /// handshake. The client sees the connection close before the handshake, a transient
     /// failure it retries like a `421`.
+    ///
+    /// On a PROXY listener ([`ServerConfig::proxy`]) the reply goes out without waiting
+    /// for the header: the balancer passes it on to its client.
     pub fn refuse(&self, now: Instant, reply: Option<Reply>) -> Connection<Server> {
         let mut server = Server::refuse(self.config.clone(), now, reply);
         if let TlsMode::Implicit(_) = self.tls {
