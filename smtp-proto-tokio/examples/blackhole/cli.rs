@@ -536,7 +536,7 @@ mod tests {
             .filter_map(|arg| arg.get_long())
             .map(|long| format!("--{long}"))
             .collect();
-        assert_eq!(longs.len(), 21, "{longs:?}");
+        assert_eq!(longs.len(), 24, "{longs:?}");
         for option in ["--help", "-h"] {
             let e = err(&[option]);
             assert_eq!(e.kind(), ErrorKind::DisplayHelp);
