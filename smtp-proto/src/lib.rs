@@ -39,8 +39,10 @@ mod error;
 /// the bugs behind them, and why each default is what it is. Documentation only.
 pub mod manual;
 pub mod proxy;
+pub mod relay;
 mod secret;
 mod server;
+pub mod trace;
 
 pub use codec::address::{AddressLiteral, Domain, DomainRef, ForwardPath, Mailbox, ReversePath};
 pub use codec::command::Verb;

@@ -53,20 +53,20 @@ pub fn parse_listening_line(line: &str) -> Option<Listener> {
 
 /// Text collected from one of the child's pipes, with a signal for each new line.
 #[derive(Default)]
-struct Collected {
-    text: Mutex<String>,
-    changed: Condvar,
+pub(crate) struct Collected {
+    pub(crate) text: Mutex<String>,
+    pub(crate) changed: Condvar,
 }
 
 impl Collected {
-    fn snapshot(&self) -> String {
+    pub(crate) fn snapshot(&self) -> String {
         self.text.lock().map(|t| t.clone()).unwrap_or_default()
     }
 }
 
 /// Reads `pipe` line by line into `sink` until end of file, so the child never blocks on
 /// a full pipe.
-fn collect(pipe: impl Read + Send + 'static, sink: Arc<Collected>) -> JoinHandle<()> {
+pub(crate) fn collect(pipe: impl Read + Send + 'static, sink: Arc<Collected>) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();

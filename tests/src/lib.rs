@@ -21,6 +21,9 @@
 //! - [`proxy`]: a TCP forwarder that counts connections;
 //! - [`proxied`]: PROXY headers byte by byte, and a whole server connection (PROXY stage
 //!   included) driven in memory;
+//! - [`dns`]: a small authoritative DNS server on a loopback port (the relay's MX tests);
+//! - [`relay`]: build, start and kill the `relay` example;
+//! - [`relay_sim`]: a virtual network and clock for the relay's queue (relay-rules.md);
 //! - [`peers`] (feature `peers`): real SMTP servers we did not write (a private Postfix,
 //!   smtp-sink, aiosmtpd) on loopback, for interop tests of the client;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);
@@ -43,6 +46,7 @@
 pub mod blackhole;
 pub mod client;
 pub mod client_script;
+pub mod dns;
 #[cfg(feature = "adapters")]
 pub mod faulty;
 pub mod fs;
@@ -53,6 +57,8 @@ pub mod message;
 pub mod peers;
 pub mod proxied;
 pub mod proxy;
+pub mod relay;
+pub mod relay_sim;
 #[cfg(feature = "adapters")]
 pub mod servers;
 pub mod tls;
