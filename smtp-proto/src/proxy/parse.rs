@@ -99,8 +99,10 @@ impl HeaderReader {
         }
     }
 
-    /// Feeds bytes; returns how many belonged to the header and, once decided, the header
-    /// or the reason it is refused. After a decision nothing more is taken.
+    /// Feeds bytes; returns how many it took and, once decided, the header or the reason
+    /// it is refused. With a header, the count is exactly the header's bytes of this call
+    /// (the rest belongs to the client), whatever the reads; after a refusal it is
+    /// unspecified (the connection closes). After a decision nothing more is taken.
     pub fn feed(&mut self, bytes: &[u8]) -> (usize, Option<Result<ProxyHeader, ProxyError>>) {
         if self.done {
             return (0, None);
