@@ -11,6 +11,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
+use crate::output::Output;
+
 /// The largest buffer a read that may have to wait for the peer is given: the first
 /// read after a wait, whatever size the core asks (see [`poll_read_sized`]).
 const WAITING_READ: usize = 2 * 1024;
@@ -62,6 +64,11 @@ pub struct Driver<S, M: Machine> {
     /// new waiter.
     stop: StopSignal,
     error: Option<io::Error>,
+    /// How the next bytes leave (see [`set_output`](Self::set_output)).
+    output: Output,
+    /// The connection was closed on purpose ([`Output::disconnect`], or after a write
+    /// with [`Output::and_close`]).
+    disconnected: bool,
 }
 
 impl<S, M> Driver<S, M>
@@ -79,7 +86,24 @@ where
             armed: None,
             stop: Box::pin(std::future::pending()),
             error: None,
+            output: Output::NORMAL,
+            disconnected: false,
         }
+    }
+
+    /// How the session's next bytes leave: a tarpit, a close after them, or a close now
+    /// (before they are written). [`Output::NORMAL`] changes nothing; anything else
+    /// replaces what an earlier call asked for the next write.
+    pub fn set_output(&mut self, output: Output) {
+        if !output.is_normal() {
+            self.output = output;
+        }
+    }
+
+    /// Whether the connection was closed on purpose through [`set_output`](Self::set_output):
+    /// the peer hears nothing more, and decisions still owed need no real answer.
+    pub fn is_disconnected(&self) -> bool {
+        self.disconnected
     }
 
     /// Listens for stop requests (graceful, then immediate shutdown) on `stop`; a sender
@@ -121,15 +145,27 @@ where
     /// was never answered.
     pub async fn next_event(&mut self) -> io::Result<Option<M::Event>> {
         loop {
+            if self.output.closes_now() {
+                self.output = Output::NORMAL;
+                self.disconnect().await;
+            }
             match self.connection.next(now()) {
                 Next::Event(event) => return Ok(Some(event)),
                 Next::Transmit { bytes, by } => {
-                    let written =
-                        tokio::time::timeout_at(by.into(), write_all(&mut self.io, bytes)).await;
-                    match written {
+                    let output = std::mem::take(&mut self.output);
+                    let write = async {
+                        match output.tarpit_interval() {
+                            Some(interval) => write_slowly(&mut self.io, bytes, interval).await,
+                            None => write_all(&mut self.io, bytes).await,
+                        }
+                    };
+                    match tokio::time::timeout_at(by.into(), write).await {
                         Ok(Ok(())) => self.connection.transmitted(now()),
                         Ok(Err(error)) => self.fail(error),
                         Err(_) => self.fail(io::ErrorKind::TimedOut.into()),
+                    }
+                    if output.closes_after_write() {
+                        self.disconnect().await;
                     }
                 }
                 Next::Read { until, size } => self.read(until, size).await,
@@ -144,6 +180,16 @@ where
                     return self.error.take().map_or(Ok(None), Err);
                 }
             }
+        }
+    }
+
+    /// Closes the connection on purpose: nothing more is written or read, the socket is
+    /// shut down, and the machine winds down as if the peer had gone.
+    async fn disconnect(&mut self) {
+        if !self.disconnected {
+            self.disconnected = true;
+            self.connection.write_failed(now());
+            let _ = self.io.shutdown().await;
         }
     }
 
@@ -256,6 +302,21 @@ async fn next_stop(mut stop: watch::Receiver<Stop>) -> (Stop, Option<watch::Rece
         }
         Err(_) => (Stop::Now, None),
     }
+}
+
+/// Writes `bytes` one octet per `interval` (a tarpit).
+async fn write_slowly<S: AsyncWrite + Unpin>(
+    io: &mut S,
+    bytes: &[u8],
+    interval: std::time::Duration,
+) -> io::Result<()> {
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(interval).await;
+        }
+        write_all(io, std::slice::from_ref(byte)).await?;
+    }
+    Ok(())
 }
 
 async fn write_all<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8]) -> io::Result<()> {

@@ -7,6 +7,8 @@ use smtp_proto::{
 };
 use std::future::Future;
 
+use crate::output::Output;
+
 /// The application's side of one SMTP session. Every method has an accepting default, so
 /// a handler implements only what it cares about; one handler value serves one connection.
 ///
@@ -81,9 +83,16 @@ pub trait Handler: Send {
         async { Ok(()) }
     }
 
-    /// DATA, or the first BDAT of a message.
+    /// DATA, or the first BDAT of a message (unless [`bdat_start`](Self::bdat_start) is
+    /// implemented).
     fn data_start(&mut self) -> impl Future<Output = Decision> + Send {
         async { Ok(()) }
+    }
+
+    /// The first BDAT of a message (RFC 3030), for a handler that treats it apart from
+    /// DATA. The default is [`data_start`](Self::data_start).
+    fn bdat_start(&mut self) -> impl Future<Output = Decision> + Send {
+        self.data_start()
     }
 
     /// Message content, in order, dot-unstuffed. A failure to store it should be
@@ -130,7 +139,17 @@ pub trait Handler: Send {
         async {}
     }
 
-    /// The session ended.
+    /// Asked after [`connect`](Self::connect) and after every event the handler was
+    /// given: how the session's next bytes leave ([`Output::NORMAL`], the default, writes
+    /// them at once). A test server uses it for tarpits and dropped connections; a
+    /// handler that sets a fault keeps it until asked, then returns to normal.
+    fn output(&mut self) -> Output {
+        Output::NORMAL
+    }
+
+    /// The session ended. [`output`](Self::output) is asked once more after this: a
+    /// delay here holds back the last reply (the `221` to QUIT), and
+    /// [`Output::disconnect`] drops it.
     fn closed(&mut self, reason: CloseReason) -> impl Future<Output = ()> + Send {
         let _ = reason;
         async {}

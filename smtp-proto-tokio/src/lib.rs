@@ -17,12 +17,14 @@ mod connection;
 mod driver;
 mod handler;
 mod listener;
+mod output;
 
 pub use client::{CONNECT_TIMEOUT, ReplyLog, SmtpClient};
 pub use connection::serve;
 pub use driver::Driver;
 pub use handler::Handler;
 pub use listener::Listener;
+pub use output::Output;
 /// The core crate, so that this one dependency is enough: `smtp_proto_*::smtp_proto::…`
 /// reaches everything the adapter does not name itself.
 pub use smtp_proto;

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use crate::codec::address::parse_hello_domain;
 use crate::codec::data::LineEndingPolicy;
+use crate::error::ServerConfigError;
 use crate::proxy::{Cidr, ProxyConfig};
 
 /// Which protocol the session speaks.
@@ -204,7 +206,29 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// The longest [`greeting`](Self::greeting) text, in octets: with a 255-octet host
+    /// name the 220 line stays within the 512 octets of a reply line (RFC 5321 §4.5.3.1.5).
+    pub const MAX_GREETING: usize = 200;
+
     /// The defaults, with `hostname` as the server's name.
+    ///
+    /// The name is not checked here (the fields are public and may change afterwards):
+    /// a session whose configuration fails [`validate`](Self::validate), such as
+    /// `ServerConfig::new("bad\r\n250 x")`, sends `421 4.3.5 System incorrectly
+    /// configured` in place of the greeting and closes, and logs why, so a bad name never
+    /// reaches the wire. For a name that comes from input, use [`try_new`](Self::try_new)
+    /// and report the error where it arises.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Instant};
+    /// use smtp_proto::{Server, ServerConfig};
+    ///
+    /// assert!(ServerConfig::try_new("bad\r\n250 x").is_err());
+    /// let mut server = Server::new(Arc::new(ServerConfig::new("bad\r\n250 x")), Instant::now());
+    /// let mut out = Vec::new();
+    /// let _ = server.poll_transmit(&mut out);
+    /// assert_eq!(out, b"421 4.3.5 System incorrectly configured\r\n");
+    /// ```
     pub fn new(hostname: impl Into<String>) -> Self {
         Self {
             hostname: hostname.into(),
@@ -230,6 +254,50 @@ impl ServerConfig {
     /// Whether a socket peer at `ip` may use XCLIENT.
     pub fn xclient_allowed(&self, ip: std::net::IpAddr) -> bool {
         self.xclient.iter().any(|net| net.contains(ip))
+    }
+
+    /// The defaults, with `hostname` as the server's name, if it is an ASCII domain or
+    /// address literal (as [`validate`](Self::validate) checks).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerConfigError::InvalidHostname`], saying what is wrong with the name.
+    pub fn try_new(hostname: impl Into<String>) -> Result<Self, ServerConfigError> {
+        let config = Self::new(hostname);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what a session puts on the wire from the configuration: the host name is an
+    /// ASCII domain (`_` allowed, as in EHLO) or address literal of at most 255 octets,
+    /// and the greeting is printable ASCII of at most [`MAX_GREETING`](Self::MAX_GREETING)
+    /// octets.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerConfigError::InvalidHostname`] or [`ServerConfigError::InvalidGreeting`].
+    pub fn validate(&self) -> Result<(), ServerConfigError> {
+        let hostname = &self.hostname;
+        let reason = match parse_hello_domain(hostname.as_bytes()) {
+            Ok(domain) if domain.is_ascii() => None,
+            Ok(_) => Some("non-ASCII: give the A-label form, xn--…"),
+            Err(error) => Some(error.description()),
+        };
+        if let Some(reason) = reason {
+            return Err(ServerConfigError::InvalidHostname {
+                hostname: hostname.clone(),
+                reason,
+            });
+        }
+        let greeting = &self.greeting;
+        if greeting.len() > Self::MAX_GREETING
+            || !greeting.bytes().all(|b| (0x20..0x7f).contains(&b))
+        {
+            return Err(ServerConfigError::InvalidGreeting {
+                greeting: greeting.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// The longest MAIL command line: the base limit plus the room each advertised
@@ -267,5 +335,83 @@ impl ServerConfig {
     pub fn rcpt_line_limit(&self) -> usize {
         let x = &self.extensions;
         self.limits.command_line + if x.dsn { 530 } else { 0 } + if x.smtputf8 { 10 } else { 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_and_greetings_are_checked() {
+        for good in [
+            "mx.example",
+            "MX.Example",
+            "localhost",
+            "[192.0.2.1]",
+            "[IPv6:::1]",
+            "win_host.example",
+        ] {
+            assert!(ServerConfig::try_new(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("bad\r\n250 x", "Invalid character"),
+            ("", "Bad domain"),
+            ("two words", "Invalid character"),
+            ("mx.example.", "Bad domain"),
+            ("-mx.example", "Bad domain"),
+            ("bücher.example", "non-ASCII"),
+            ("[300.1.1.1]", "Bad address literal"),
+        ] {
+            let error = ServerConfig::try_new(bad).err();
+            let Some(ServerConfigError::InvalidHostname { hostname, reason }) = &error else {
+                panic!("{bad:?}: {error:?}");
+            };
+            assert_eq!(hostname, bad);
+            assert!(reason.contains(why), "{bad:?}: {reason}");
+            let text = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains("give the server's name"), "{text}");
+        }
+        let mut config = ServerConfig::new("mx.example");
+        for bad in [
+            "ESMTP\r\n250 x",
+            "ESMTP\u{e9}",
+            &"x".repeat(ServerConfig::MAX_GREETING + 1),
+        ] {
+            config.greeting = bad.to_owned();
+            assert!(
+                matches!(
+                    config.validate(),
+                    Err(ServerConfigError::InvalidGreeting { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        config.greeting = "ESMTP ready".to_owned();
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    /// A session of a configuration that fails `validate` refuses with 421 4.3.5 in place
+    /// of the greeting, also when built to refuse or to offer STARTTLS.
+    #[test]
+    fn an_invalid_configuration_never_reaches_the_wire() {
+        use std::sync::Arc;
+        #[allow(clippy::disallowed_methods)]
+        let now = std::time::Instant::now();
+        let mut bad_greeting = ServerConfig::new("mx.example");
+        bad_greeting.greeting = "ESMTP\r\n250 x".to_owned();
+        for config in [ServerConfig::new("bad\r\n250 x"), bad_greeting] {
+            let config = Arc::new(config);
+            for mut server in [
+                crate::Server::new(config.clone(), now),
+                crate::Server::offering_starttls(config.clone(), now),
+                crate::Server::refuse(config.clone(), now, None),
+            ] {
+                let mut out = Vec::new();
+                let _ = server.poll_transmit(&mut out);
+                assert_eq!(out, b"421 4.3.5 System incorrectly configured\r\n");
+                assert!(server.is_closed());
+            }
+        }
     }
 }

@@ -1,4 +1,33 @@
-//! Errors: only for a caller misusing the API. Client misbehaviour is an SMTP reply.
+//! Errors: only for a caller misusing the API or configuring a server wrongly. Client
+//! misbehaviour is an SMTP reply.
+
+/// Why a [`ServerConfig`](crate::ServerConfig) cannot be served: its host name or
+/// greeting would put something other than one line of a 220 reply on the wire. See
+/// [`ServerConfig::validate`](crate::ServerConfig::validate).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerConfigError {
+    /// The host name is not an ASCII domain or address literal (RFC 5321 §4.1.2, §4.1.3).
+    #[error(
+        "host name {hostname:?} is not a domain or an address literal ({reason}): give the server's name, like mx.example or [192.0.2.1]"
+    )]
+    InvalidHostname {
+        /// The name given.
+        hostname: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The greeting text holds a control character or a non-ASCII octet, or is longer
+    /// than [`MAX_GREETING`](crate::ServerConfig::MAX_GREETING) octets.
+    #[error(
+        "greeting {greeting:?} is not one line of printable ASCII of at most {max} octets: give text like \"ESMTP\"",
+        max = crate::ServerConfig::MAX_GREETING
+    )]
+    InvalidGreeting {
+        /// The greeting given.
+        greeting: String,
+    },
+}
 
 /// The caller broke the API contract.
 ///

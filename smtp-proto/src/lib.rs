@@ -52,7 +52,7 @@ pub use codec::reply::{EnhancedCode, Reply, ReplyError};
 pub use codec::sasl::Credentials;
 pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Timeouts};
 pub use connection::{ClientUpdate, Connection, ConnectionInfo, Next, Stop};
-pub use error::ApiMisuse;
+pub use error::{ApiMisuse, ServerConfigError};
 pub use proxy::{Cidr, ProxyConfig, ProxyHeader, ProxyProtocol};
 pub use secret::Secret;
 pub use server::{

@@ -356,6 +356,31 @@ impl Blackhole {
         status
     }
 
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `timeout` for a stdout line containing `needle` and returns it.
+    ///
+    /// # Panics
+    /// If no such line is printed in time (the message shows what was).
+    pub fn wait_for_stdout_line(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = crate::now() + timeout;
+        loop {
+            let stdout = self.stdout();
+            if let Some(line) = stdout.lines().find(|line| line.contains(needle)) {
+                return line.to_owned();
+            }
+            assert!(
+                crate::now() < deadline,
+                "no stdout line with {needle:?} within {timeout:?}:\n--- stdout\n{stdout}\n--- stderr\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything printed on stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout.snapshot()

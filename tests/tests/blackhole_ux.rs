@@ -272,3 +272,71 @@ fn blind_pipelining_is_refused_with_the_reason_unless_allowed() {
     assert_eq!(codes, [250, 250, 250, 354, 250, 221]);
     assert_eq!(maildir_messages(dir.path()).len(), 1);
 }
+
+/// AUTH before TLS: the 538 says that AUTH comes only after TLS and what to do; without
+/// `--auth` the 502 says AUTH is not offered at all.
+#[test]
+fn auth_before_tls_says_what_to_do() {
+    let bh = Blackhole::start_smtp(&["--auth", USER_ARG]);
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    let reply = client.command(&format!("AUTH PLAIN {}", base64(b"\0user\0pass")));
+    assert_eq!(
+        (reply.code, reply.text()),
+        (
+            538,
+            "5.7.11 Encryption required for requested authentication mechanism: \
+             AUTH is offered only after TLS, send STARTTLS first"
+                .to_owned()
+        )
+    );
+    client.quit();
+    let bh = Blackhole::start_smtp(&[]);
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    let reply = client.command("AUTH PLAIN");
+    assert_eq!(
+        (reply.code, reply.text()),
+        (
+            502,
+            "5.5.1 Error: AUTH is not offered by this server, send MAIL without it".to_owned()
+        )
+    );
+    client.quit();
+}
+
+/// Ctrl-C says at once what the shutdown waits for (a session with a transaction open
+/// keeps it going); a second Ctrl-C stops at once, with the final line.
+#[test]
+fn ctrl_c_says_what_it_waits_for_and_a_second_one_stops_at_once() {
+    use std::time::Duration;
+    let mut bh = Blackhole::start_smtp(&[]);
+    let mut client = SmtpClient::connect_ehlo(bh.smtp_addr());
+    client.expect("MAIL FROM:<a@x.example>", 250);
+    bh.interrupt();
+    let line = bh.wait_for_stdout_line("shutting down", Duration::from_secs(5));
+    assert!(
+        line.starts_with("shutting down: waiting for 1 open session (")
+            && line.ends_with("Ctrl-C again stops at once"),
+        "{line}"
+    );
+    // The transaction holds the shutdown (for up to 30 s).
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(bh.is_running(), "exited with a transaction open");
+    let interrupted = smtp_proto_tests::now();
+    bh.interrupt();
+    let status = bh.wait_exit(Duration::from_secs(5));
+    assert!(status.success(), "{status}");
+    assert!(smtp_proto_tests::now() - interrupted < Duration::from_secs(5));
+    let stdout = bh.stdout();
+    assert!(
+        stdout.contains("stopping at once: 1 session(s) cut off"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l.starts_with("final:")), "{stdout}");
+    drop(client);
+
+    // Nothing open: the line says so and the process ends on its own.
+    let mut bh = Blackhole::start_smtp(&[]);
+    bh.interrupt();
+    bh.wait_for_stdout_line("shutting down: no session open", Duration::from_secs(5));
+    assert!(bh.wait_exit(Duration::from_secs(10)).success());
+}

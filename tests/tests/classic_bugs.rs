@@ -818,7 +818,7 @@ fn tls_14_auth_before_tls() -> Vec<Row> {
     let script = greeted()
         + r"
 C: AUTH PLAIN AHVzZXIAcGFzcw==\r\n
-S: 538 5.7.11 Encryption required for requested authentication mechanism
+S: 538 5.7.11 Encryption required for requested authentication mechanism: AUTH is offered only after TLS, send STARTTLS first
 " + QUIT;
     vec![Row::transcript("TLS-14 AUTH before TLS", 0, script).absent("auth")]
 }

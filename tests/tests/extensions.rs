@@ -590,7 +590,7 @@ fn ext_auth_needs_tls() {
             EHLO,
             r"
             C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n
-            S: 538 5.7.11 Encryption required for requested authentication mechanism
+            S: 538 5.7.11 Encryption required for requested authentication mechanism: AUTH is offered only after TLS, send STARTTLS first
             ",
         ]),
     );

@@ -162,7 +162,7 @@ fn seq_state_greeted() {
             &[STARTTLS_HANDSHAKE, NEEDS_HELLO],
             &[r"
                 C: AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n
-                S: 538 5.7.11 Encryption required for requested authentication mechanism
+                S: 538 5.7.11 Encryption required for requested authentication mechanism: AUTH is offered only after TLS, send STARTTLS first
                 "],
             &[
                 STARTTLS_HANDSHAKE,

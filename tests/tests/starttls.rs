@@ -370,11 +370,11 @@ fn tls_14_auth_needs_tls() {
     let script = greeted()
         + r"
 C: AUTH PLAIN AHVzZXIAcGFzcw==\r\n
-S: 538 5.7.11 Encryption required for requested authentication mechanism
+S: 538 5.7.11 Encryption required for requested authentication mechanism: AUTH is offered only after TLS, send STARTTLS first
 C: AUTH LOGIN\r\n
-S: 538 5.7.11 Encryption required for requested authentication mechanism
+S: 538 5.7.11 Encryption required for requested authentication mechanism: AUTH is offered only after TLS, send STARTTLS first
 C: AUTH XTEST\r\n
-S: 538 5.7.11 Encryption required for requested authentication mechanism
+S: 538 5.7.11 Encryption required for requested authentication mechanism: AUTH is offered only after TLS, send STARTTLS first
 C: AUTH CRAM-MD5\r\n
 S: 504 5.5.4 Error: unrecognized authentication mechanism
 C: STARTTLS\r\n

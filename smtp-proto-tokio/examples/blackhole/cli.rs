@@ -13,6 +13,8 @@ use clap::builder::RangedU64ValueParser;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 
+use crate::faults::Rule;
+use crate::faults::parse::GRAMMAR;
 use crate::policy::{Delay, Mode};
 
 /// Where blackhole listens when no listener flag is given.
@@ -25,8 +27,24 @@ Per-message switches: the header fields X-Blackhole-Mode (accept, bounce or rand
 X-Blackhole-Delay (MS or MIN-MAX) override --mode and --delay for that message; only the
 header section counts, never the body. --no-header-switches turns them off.
 
-Exit codes: 0 after Ctrl-C; 1 when a listener cannot bind; 2 for bad flags or an unreadable
-certificate or key.";
+Exit codes: 0 after Ctrl-C (a second Ctrl-C stops at once, without waiting for sessions);
+1 when a listener cannot bind; 2 for bad flags or an unreadable certificate or key.";
+
+/// Examples of `--fault`, shown after the grammar in `--help` (the README has the same).
+const FAULT_EXAMPLES: &str = "Examples:
+  Greylisting: the first attempt per sender and recipient gets 451, the retry is accepted
+    --fault 'rcpt:first=1,key=sender+rcpt:reply=451 4.7.1 Greylisted, try again later'
+  Drop 1% of connections in the middle of DATA, after 1000 bytes of content
+    --fault 'data:p=0.01:disconnect=1000' --seed 7
+  Rate limit: 421 and close at the 11th message of a connection
+    --fault 'mail:after=10:close,reply=421 4.7.0 Too many messages, 10 per connection'
+  A slow server: every EHLO reply one byte per 200 ms, each message answered after 2 s
+    --fault 'ehlo:tarpit=200ms' --fault 'dot:delay=2s'";
+
+/// Everything `--help` shows after the flags.
+fn after_help() -> String {
+    format!("{AFTER_HELP}\n\nScripted faults:\n{GRAMMAR}\n\n{FAULT_EXAMPLES}")
+}
 
 /// The flags as clap parses them (see [`Settings`] for their meaning once checked).
 #[derive(Parser)]
@@ -34,7 +52,7 @@ certificate or key.";
     name = "blackhole",
     version,
     about = "A test SMTP server that accepts and forgets (or keeps) every message",
-    after_help = AFTER_HELP
+    after_help = after_help()
 )]
 struct Args {
     /// Listen for SMTP (plain, STARTTLS) on IP:PORT; repeatable [default: 127.0.0.1:2525 if no listener is given]
@@ -119,6 +137,14 @@ struct Args {
     #[arg(long)]
     no_header_switches: bool,
 
+    /// Inject a fault at a phase of the session: PHASE:[CONDITIONS:]ACTIONS (below); repeatable
+    #[arg(long = "fault", value_name = "RULE")]
+    faults: Vec<Rule>,
+
+    /// Seed the random draws of --fault p= rules, so a run can be repeated [default: random, logged]
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
     /// Print no summary line every 5 seconds
     #[arg(long)]
     quiet: bool,
@@ -132,6 +158,7 @@ struct Args {
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: Option<String>,
+
     /// Behind a load balancer: PROXY protocol and XCLIENT.
     #[command(flatten)]
     proxy: crate::proxy::ProxyArgs,
@@ -202,6 +229,10 @@ pub(crate) struct Settings {
     pub(crate) delay: Delay,
     /// Whether X-Blackhole-Mode / X-Blackhole-Delay header fields are honoured.
     pub(crate) header_switches: bool,
+    /// The `--fault` rules, in the order given.
+    pub(crate) faults: Vec<Rule>,
+    /// `--seed`, if given.
+    pub(crate) seed: Option<u64>,
     /// No periodic summary lines.
     pub(crate) quiet: bool,
     /// Single-threaded runtimes serving sessions (each on its own SO_REUSEPORT socket);
@@ -235,6 +266,8 @@ impl fmt::Debug for Settings {
             .field("mode", &self.mode)
             .field("delay", &self.delay)
             .field("header_switches", &self.header_switches)
+            .field("faults", &self.faults)
+            .field("seed", &self.seed)
             .field("quiet", &self.quiet)
             .field("threads", &self.threads)
             .field("log_level", &self.log_level)
@@ -279,6 +312,8 @@ where
         mode: args.mode,
         delay: args.delay,
         header_switches: !args.no_header_switches,
+        faults: args.faults,
+        seed: args.seed,
         quiet: args.quiet,
         threads: args.threads,
         log_level: args.log_level.map(|level| level.to_ascii_lowercase()),
@@ -289,10 +324,10 @@ where
 /// The checks that span flags or go beyond one value's syntax.
 fn check(args: &Args) -> Result<(), String> {
     let name = &args.hostname;
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+    // The library's own check, so blackhole never starts with a name it would refuse.
+    if let Err(error) = smtp_proto::ServerConfig::try_new(name.as_str()) {
         return Err(format!(
-            "invalid value '{name}' for '--hostname <NAME>': expected a host name \
-             (printable ASCII, no spaces)"
+            "invalid value '{name}' for '--hostname <NAME>': {error}"
         ));
     }
     let mut seen = HashSet::new();
@@ -492,6 +527,11 @@ mod tests {
             (&["--hostname", ""], ValueValidation, "--hostname"),
             (&["--hostname", "two words"], ValueValidation, "--hostname"),
             (
+                &["--hostname", "mx.example."],
+                ValueValidation,
+                "--hostname",
+            ),
+            (
                 &["--listen", "127.0.0.1:25", "--tls-listen", "127.0.0.1:25"],
                 ValueValidation,
                 "--tls-listen",
@@ -536,7 +576,7 @@ mod tests {
             .filter_map(|arg| arg.get_long())
             .map(|long| format!("--{long}"))
             .collect();
-        assert_eq!(longs.len(), 24, "{longs:?}");
+        assert_eq!(longs.len(), 26, "{longs:?}");
         for option in ["--help", "-h"] {
             let e = err(&[option]);
             assert_eq!(e.kind(), ErrorKind::DisplayHelp);

@@ -9,6 +9,7 @@
 
 mod certs;
 mod cli;
+mod faults;
 mod maildir;
 mod policy;
 mod proxy;
@@ -30,21 +31,28 @@ use smtp_proto::{
     AbortReason, AuthData, CloseReason, Domain, ForwardPath, MailParams, MessageInfo, Protocol,
     RcptParams, Reply, ReversePath, ServerConfig, TlsInfo,
 };
-use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener};
+use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener, Output};
 
 use crate::cli::Settings;
+use crate::faults::{Facts, Faults, Phase, SessionFaults};
 use crate::maildir::{Delivery, Maildir, Trace};
 use crate::stats::Stats;
 use crate::switches::HeaderSwitches;
 
-/// How often the summary line is printed.
+/// How often the summary line is printed (when something changed).
 const SUMMARY_EVERY: Duration = Duration::from_secs(5);
+
+/// How long a graceful shutdown waits for messages in flight (the listener's grace
+/// period).
+const GRACE: Duration = Duration::from_secs(30);
 
 /// What every session shares.
 struct Shared {
     settings: Settings,
     stats: Stats,
     maildir: Option<Maildir>,
+    /// The `--fault` rules and their counters.
+    faults: Faults,
     /// The bound addresses of the LMTP listeners (for the trace headers' protocol), set
     /// once every listener is bound, before the first connection is accepted.
     lmtp_addrs: OnceLock<Vec<SocketAddr>>,
@@ -55,6 +63,8 @@ struct Blackhole {
     shared: Arc<Shared>,
     message: Option<Message>,
     session: Session,
+    /// This session's side of the `--fault` rules.
+    faults: SessionFaults,
 }
 
 /// Sessions started by this process: each session's id.
@@ -63,14 +73,30 @@ static SESSIONS: AtomicU64 = AtomicU64::new(0);
 impl Blackhole {
     /// The handler of a new session, with the next session id.
     fn new(shared: Arc<Shared>) -> Self {
+        let id = SESSIONS.fetch_add(1, Ordering::Relaxed) + 1;
         Self {
+            faults: shared.faults.session(id),
             shared,
             message: None,
             session: Session {
-                id: SESSIONS.fetch_add(1, Ordering::Relaxed) + 1,
+                id,
                 ..Session::default()
             },
         }
+    }
+
+    /// Runs the `--fault` rules of `phase` (`rcpt` and `user` as the phase knows them):
+    /// `Err` carries the reply a rule chose.
+    async fn fault(&mut self, phase: Phase, rcpt: &str, user: &str) -> Decision {
+        let session = &self.session;
+        let facts = Facts {
+            client: session.peer.map(|peer| peer.ip()),
+            helo: &session.helo,
+            user,
+            sender: &session.from,
+            rcpt,
+        };
+        self.faults.at(&self.shared.faults, phase, &facts).await
     }
 
     /// The trace header fields of the message about to start.
@@ -170,7 +196,12 @@ impl Handler for Blackhole {
             .get()
             .is_some_and(|addrs| addrs.contains(&info.local));
         tracing::debug!(session = self.session.id, peer = %info.peer, local = %info.local, proxy = %proxy::via(info), "session opened");
-        Ok(())
+        self.fault(Phase::Greeting, "", "").await
+    }
+
+    async fn start_tls(&mut self, _discarded: usize) {
+        // No reply to choose here (the parser refuses one): delays, tarpits, disconnects.
+        let _ = self.fault(Phase::Starttls, "", "").await;
     }
 
     async fn tls_established(&mut self, info: &TlsInfo) {
@@ -180,17 +211,19 @@ impl Handler for Blackhole {
 
     async fn hello(&mut self, domain: &Domain) -> Decision {
         self.session.helo = domain.to_string();
-        Ok(())
+        self.fault(Phase::Ehlo, "", "").await
     }
 
     async fn mail(&mut self, from: &ReversePath, _params: &MailParams) -> Decision {
         self.session.from = from.to_string();
         self.session.rcpts.clear();
-        Ok(())
+        self.fault(Phase::Mail, "", "").await
     }
 
     async fn rcpt(&mut self, to: &ForwardPath, _params: &RcptParams) -> Decision {
-        self.session.rcpts.push(to.to_string());
+        let to = to.to_string();
+        self.fault(Phase::Rcpt, &to, "").await?;
+        self.session.rcpts.push(to);
         Ok(())
     }
 
@@ -199,6 +232,11 @@ impl Handler for Blackhole {
     /// (or none) is allowed here, so a known password never opens another account. An
     /// application that copies this must keep that check, or decide who may act as whom.
     async fn auth(&mut self, mechanism: &str, data: &AuthData) -> Decision {
+        let user = match data {
+            AuthData::Credentials(credentials) => credentials.username.as_str(),
+            _ => "",
+        };
+        self.fault(Phase::Auth, "", user).await?;
         let AuthData::Credentials(credentials) = data else {
             return Err(Reply::authentication_failed());
         };
@@ -221,6 +259,69 @@ impl Handler for Blackhole {
     }
 
     async fn data_start(&mut self) -> Decision {
+        self.fault(Phase::Data, "", "").await?;
+        self.begin_message().await
+    }
+
+    async fn bdat_start(&mut self) -> Decision {
+        self.fault(Phase::Bdat, "", "").await?;
+        self.begin_message().await
+    }
+
+    async fn data_chunk(&mut self, chunk: Bytes) {
+        self.faults.content(chunk.len());
+        self.store_chunk(chunk).await;
+    }
+
+    async fn message_complete(&mut self, info: &MessageInfo) -> Decision {
+        let decision = match self.fault(Phase::Dot, "", "").await {
+            Ok(()) => self.complete(info).await,
+            Err(reply) => {
+                if let Some(message) = self.message.take() {
+                    discard(message.delivery).await;
+                }
+                self.shared.stats.message_bounced();
+                Err(reply)
+            }
+        };
+        let reply = match &decision {
+            Ok(()) => "250 accepted".to_owned(),
+            Err(reply) => reply.to_string(),
+        };
+        self.log_message(Some(info.size), &reply);
+        decision
+    }
+
+    async fn message_aborted(&mut self, reason: AbortReason) {
+        self.log_message(None, &format!("aborted ({reason:?})"));
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+    }
+
+    async fn closed(&mut self, reason: CloseReason) {
+        tracing::debug!(session = self.session.id, ?reason, "session closed");
+        if let Some(message) = self.message.take() {
+            discard(message.delivery).await;
+        }
+        if !self.session.health_check {
+            self.shared.stats.session_closed();
+        }
+        if reason == CloseReason::Quit {
+            // Before the 221 leaves: delays, tarpits, disconnects.
+            let _ = self.fault(Phase::Quit, "", "").await;
+        }
+    }
+
+    fn output(&mut self) -> Output {
+        self.faults.output()
+    }
+}
+
+impl Blackhole {
+    /// DATA or BDAT accepted: a Maildir file opened (with the trace header fields) if
+    /// messages are kept.
+    async fn begin_message(&mut self) -> Decision {
         let delivery = match &self.shared.maildir {
             Some(maildir) => match maildir.begin().await {
                 Ok(mut delivery) if self.shared.settings.trace_headers => {
@@ -248,7 +349,8 @@ impl Handler for Blackhole {
         Ok(())
     }
 
-    async fn data_chunk(&mut self, chunk: Bytes) {
+    /// Message content: scanned for the header switches, written to the Maildir file.
+    async fn store_chunk(&mut self, chunk: Bytes) {
         let Some(message) = self.message.as_mut() else {
             return;
         };
@@ -264,35 +366,6 @@ impl Handler for Blackhole {
         }
     }
 
-    async fn message_complete(&mut self, info: &MessageInfo) -> Decision {
-        let decision = self.complete(info).await;
-        let reply = match &decision {
-            Ok(()) => "250 accepted".to_owned(),
-            Err(reply) => reply.to_string(),
-        };
-        self.log_message(Some(info.size), &reply);
-        decision
-    }
-
-    async fn message_aborted(&mut self, reason: AbortReason) {
-        self.log_message(None, &format!("aborted ({reason:?})"));
-        if let Some(message) = self.message.take() {
-            discard(message.delivery).await;
-        }
-    }
-
-    async fn closed(&mut self, reason: CloseReason) {
-        tracing::debug!(session = self.session.id, ?reason, "session closed");
-        if let Some(message) = self.message.take() {
-            discard(message.delivery).await;
-        }
-        if !self.session.health_check {
-            self.shared.stats.session_closed();
-        }
-    }
-}
-
-impl Blackhole {
     /// The end of a message: mode, delay, storage; the answer to give.
     async fn complete(&mut self, info: &MessageInfo) -> Decision {
         let Some(message) = self.message.take() else {
@@ -430,7 +503,7 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Prints the summary line every 5 seconds.
+/// Prints the summary line every 5 seconds, when something changed.
 async fn report(shared: Arc<Shared>) {
     let mut before = shared.stats.snapshot();
     let mut last = now();
@@ -440,7 +513,9 @@ async fn report(shared: Arc<Shared>) {
         ticks.tick().await;
         let snapshot = shared.stats.snapshot();
         let at = now();
-        println!("{}", stats::summary_line(snapshot, before, at - last));
+        if let Some(line) = stats::periodic_line(snapshot, before, at - last) {
+            println!("{line}");
+        }
         (before, last) = (snapshot, at);
     }
 }
@@ -495,7 +570,18 @@ async fn serve(settings: cli::Settings) -> ExitCode {
     let threads = settings.threads;
     let max_connections = settings.max_connections;
     let quiet = settings.quiet;
+    let seed = settings.seed.unwrap_or_else(|| fastrand::u64(..));
+    let faults = Faults::new(settings.faults.clone(), seed);
+    if !faults.is_empty() {
+        tracing::info!(
+            rules = settings.faults.len(),
+            seed = faults.seed(),
+            "faults armed (--seed {} repeats this run's draws)",
+            faults.seed()
+        );
+    }
     let shared = Arc::new(Shared {
+        faults,
         settings,
         stats: Stats::new(),
         maildir,
@@ -505,6 +591,7 @@ async fn serve(settings: cli::Settings) -> ExitCode {
     let mut listener =
         Listener::new(move |_: &ConnectionInfo| Blackhole::new(for_handlers.clone()))
             .max_connections(max_connections)
+            .grace_period(GRACE)
             .threads(threads);
     let mut stdout = std::io::stdout().lock();
     let mut lmtp_addrs = Vec::new();
@@ -530,7 +617,32 @@ async fn serve(settings: cli::Settings) -> ExitCode {
     drop(stdout);
     let started = now();
     let reporter = (!quiet).then(|| tokio::spawn(report(shared.clone())));
-    let result = listener.run(shutdown_signal()).await;
+    // The first Ctrl-C (or SIGTERM) starts a graceful shutdown and says what it waits
+    // for; a second one stops at once.
+    let (asked, stopping) = tokio::sync::oneshot::channel();
+    let first = {
+        let shared = shared.clone();
+        async move {
+            shutdown_signal().await;
+            let open = shared.stats.snapshot().sessions_open;
+            println!("{}", stats::shutdown_line(open, GRACE));
+            let _ = asked.send(());
+        }
+    };
+    let second = async {
+        if stopping.await.is_ok() {
+            shutdown_signal().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = listener.run(first) => result,
+        () = second => {
+            println!("{}", stats::stopped_line(shared.stats.snapshot().sessions_open));
+            Ok(())
+        }
+    };
     if let Some(reporter) = reporter {
         reporter.abort();
     }

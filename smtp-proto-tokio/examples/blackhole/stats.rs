@@ -122,6 +122,31 @@ pub(crate) fn summary_line(now: Snapshot, before: Snapshot, elapsed: Duration) -
     )
 }
 
+/// The periodic line, or `None` when nothing changed since `before` (an idle server
+/// prints nothing every 5 seconds).
+pub(crate) fn periodic_line(now: Snapshot, before: Snapshot, elapsed: Duration) -> Option<String> {
+    (now != before).then(|| summary_line(now, before, elapsed))
+}
+
+/// The line printed at once on the first Ctrl-C: what the shutdown waits for.
+///
+/// `shutting down: waiting for 2 open sessions (…); Ctrl-C again stops at once`
+pub(crate) fn shutdown_line(sessions_open: u64, grace: Duration) -> String {
+    match sessions_open {
+        0 => "shutting down: no session open".to_owned(),
+        n => format!(
+            "shutting down: waiting for {n} open session{} (idle ones get 421 now, a message              in flight gets its reply first; at most {} s); Ctrl-C again stops at once",
+            if n == 1 { "" } else { "s" },
+            grace.as_secs()
+        ),
+    }
+}
+
+/// The line printed when a second Ctrl-C stops the shutdown short.
+pub(crate) fn stopped_line(sessions_open: u64) -> String {
+    format!("stopping at once: {sessions_open} session(s) cut off")
+}
+
 /// The line printed at exit: totals and average rates over the whole run.
 ///
 /// `final: total 10000 msg, 95.37 MB, 12 bounced, 300 sessions | 812.3 msg/s | 7.75 MB/s | 12.3 s`
@@ -219,6 +244,57 @@ mod tests {
         };
         let line = summary_line(Snapshot::default(), before, Duration::from_secs(1));
         assert!(line.contains("| 0.0 msg/s | 0.00 MB/s |"), "{line}");
+    }
+
+    #[test]
+    fn the_periodic_line_only_when_something_changed() {
+        let before = Snapshot {
+            sessions_open: 2,
+            sessions_total: 5,
+            accepted: 7,
+            bytes: 700,
+            bounced: 1,
+        };
+        let second = Duration::from_secs(5);
+        assert_eq!(periodic_line(before, before, second), None);
+        for changed in [
+            Snapshot {
+                sessions_open: 1,
+                ..before
+            },
+            Snapshot {
+                sessions_total: 6,
+                ..before
+            },
+            Snapshot {
+                accepted: 8,
+                bytes: 800,
+                ..before
+            },
+            Snapshot {
+                bounced: 2,
+                ..before
+            },
+        ] {
+            assert_eq!(
+                periodic_line(changed, before, second),
+                Some(summary_line(changed, before, second))
+            );
+        }
+    }
+
+    #[test]
+    fn shutdown_lines() {
+        let grace = Duration::from_secs(30);
+        assert_eq!(shutdown_line(0, grace), "shutting down: no session open");
+        let one = shutdown_line(1, grace);
+        assert!(
+            one.starts_with("shutting down: waiting for 1 open session ("),
+            "{one}"
+        );
+        assert!(one.contains("at most 30 s") && one.ends_with("Ctrl-C again stops at once"));
+        assert!(shutdown_line(3, grace).contains("for 3 open sessions ("));
+        assert_eq!(stopped_line(2), "stopping at once: 2 session(s) cut off");
     }
 
     #[test]

@@ -37,17 +37,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 impl Outbound {
     fn client_config(&self) -> Result<Arc<ClientConfig>, String> {
         let mut config = ClientConfig::new(&self.settings.hostname).map_err(|e| e.to_string())?;
-        let smarthost_port = match self.settings.route {
-            Route::SmartHost { port, .. } => Some(port),
-            Route::Mx { .. } => None,
-        };
-        config.tls = match smarthost_port {
-            Some(465) => TlsPolicy::Implicit,
-            // RT-03: submission to a smart host needs TLS.
-            Some(587) => TlsPolicy::Required,
-            _ if self.settings.tls_required => TlsPolicy::Required,
-            _ => TlsPolicy::Opportunistic,
-        };
+        config.tls = tls_policy(&self.settings.route, self.settings.tls_required);
         if let Some((user, password)) = &self.settings.smarthost_auth {
             config.auth = Some(ClientAuth::password(user, password));
             config.auth_required = true;
@@ -61,6 +51,17 @@ impl Outbound {
         } else {
             ClientTls::dangerous_accept_any_certificate(host).ok()
         }
+    }
+}
+
+/// The STARTTLS policy: implicit TLS for a smart host on 465, required for one on 587
+/// (submission, RT-03) or with `--tls-required`, opportunistic otherwise (CTLS-09).
+fn tls_policy(route: &Route, tls_required: bool) -> TlsPolicy {
+    match route {
+        Route::SmartHost { port: 465, .. } => TlsPolicy::Implicit,
+        Route::SmartHost { port: 587, .. } => TlsPolicy::Required,
+        _ if tls_required => TlsPolicy::Required,
+        _ => TlsPolicy::Opportunistic,
     }
 }
 
@@ -192,7 +193,7 @@ async fn open(
                         );
                     }
                     Err(ClientError::Closed(reason)) => {
-                        attempt.session_failed(session_diagnosis(reason, &host, addr))
+                        attempt.session_failed(session_diagnosis(reason, &host, addr));
                     }
                     Err(other) => attempt.session_failed(Diagnosis::local(
                         451,
@@ -312,4 +313,47 @@ fn deferred_all(job: &Job, why: &str) -> Vec<RecipientResult> {
             diagnosis: Diagnosis::local(451, code(4, 3, 0), why),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smarthost(port: u16) -> Route {
+        Route::SmartHost {
+            host: "smtp.example".into(),
+            port,
+            mx_lookup: false,
+        }
+    }
+
+    /// RT-03: submission needs TLS; 465 is implicit TLS; elsewhere STARTTLS when offered.
+    #[test]
+    fn tls_policy_follows_the_port() {
+        assert_eq!(tls_policy(&smarthost(587), false), TlsPolicy::Required);
+        assert_eq!(tls_policy(&smarthost(465), false), TlsPolicy::Implicit);
+        assert_eq!(tls_policy(&smarthost(25), false), TlsPolicy::Opportunistic);
+        assert_eq!(
+            tls_policy(&Route::Mx { port: 25 }, false),
+            TlsPolicy::Opportunistic
+        );
+        assert_eq!(
+            tls_policy(&Route::Mx { port: 25 }, true),
+            TlsPolicy::Required
+        );
+    }
+
+    /// RT-06: AUTH refused by the smart host defers (never bounces); MX-15: a refusing
+    /// greeting keeps its reply, so a 5xx greeting moves on to the next MX.
+    #[test]
+    fn session_failures_defer_or_keep_the_remote_reply() {
+        let addr: SocketAddr = "192.0.2.1:25".parse().unwrap();
+        let auth = session_diagnosis(CloseReason::AuthFailed(None), "smtp.example", addr);
+        assert!(!auth.is_permanent());
+        assert_eq!(auth.status.to_string(), "4.7.8");
+        let tls = session_diagnosis(CloseReason::TlsUnavailable, "smtp.example", addr);
+        assert!(!tls.is_permanent());
+        let timeout = session_diagnosis(CloseReason::Timeout, "smtp.example", addr);
+        assert!(!timeout.is_permanent());
+    }
 }

@@ -17,6 +17,7 @@
 //! * this file: the scheduler task that runs the queue, and the status line.
 #![forbid(unsafe_code)]
 
+// The self-signed certificate for STARTTLS is made the way blackhole makes it.
 #[path = "../blackhole/certs.rs"]
 mod certs;
 mod cli;
@@ -24,6 +25,9 @@ mod deliver;
 mod dns;
 mod receive;
 mod spool;
+#[cfg(test)]
+#[path = "../blackhole/testing.rs"]
+mod testing;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use smtp_proto::relay::spool::Envelope;
@@ -18,7 +17,7 @@ use smtp_proto_tokio::Handler;
 
 use crate::cli::{Settings, contains};
 use crate::spool::Spool;
-use crate::{Input, Shared};
+use crate::{Input, Shared, unix_now};
 
 /// `554 5.7.1 <b@remote.example>: Relay access denied` (AZ-01, Postfix's text).
 fn relay_denied(to: &ForwardPath) -> Reply {

@@ -9,7 +9,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use smtp_proto::relay::QueueId;
 use smtp_proto::relay::spool::{self, Envelope};
@@ -189,15 +188,14 @@ mod tests {
         }
     }
 
-    fn temp_root(name: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("relay-spool-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        root
+    fn temp_root(name: &str) -> crate::testing::TempDir {
+        crate::testing::TempDir::new(&format!("relay-spool-{name}"))
     }
 
     #[test]
     fn a_stored_message_is_recovered_with_its_progress() {
-        let root = temp_root("recover");
+        let dir = temp_root("recover");
+        let root = dir.0.clone();
         let spool = Spool::open(&root).unwrap();
         let id = spool.new_id();
         spool
@@ -212,7 +210,6 @@ mod tests {
         assert_eq!(again.content(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
         again.remove(&id);
         assert!(again.recover().unwrap().is_empty());
-        let _ = fs::remove_dir_all(&root);
     }
 
     /// SPL-02, SPL-04: a crash at every step of `store` leaves either nothing (the client
@@ -220,7 +217,8 @@ mod tests {
     #[test]
     fn a_crash_at_any_step_leaves_all_or_nothing() {
         for crash_after in 0..5 {
-            let root = temp_root(&format!("crash{crash_after}"));
+            let dir = temp_root(&format!("crash{crash_after}"));
+            let root = dir.0.clone();
             let mut spool = Spool::open(&root).unwrap();
             spool.crash_after = Some(crash_after);
             let id = spool.new_id();
@@ -240,14 +238,14 @@ mod tests {
                 0,
                 "tmp swept"
             );
-            let _ = fs::remove_dir_all(&root);
         }
     }
 
     /// SPL-07: an unreadable queue file is moved aside, not deleted, and does not stop the others.
     #[test]
     fn unreadable_queue_files_are_quarantined() {
-        let root = temp_root("corrupt");
+        let dir = temp_root("corrupt");
+        let root = dir.0.clone();
         let spool = Spool::open(&root).unwrap();
         fs::write(root.join("queue").join("BAD1"), b"SMTP-PROTO-QUEUE 9\r\n").unwrap();
         let id = spool.new_id();
@@ -255,6 +253,5 @@ mod tests {
         let found = spool.recover().unwrap();
         assert_eq!(found.len(), 1);
         assert!(root.join("corrupt").join("BAD1").exists());
-        let _ = fs::remove_dir_all(&root);
     }
 }

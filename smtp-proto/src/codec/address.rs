@@ -141,8 +141,10 @@ impl FromStr for Mailbox {
 
 /// The part of a mailbox after `@`, or the argument of EHLO/HELO/LHLO (RFC 5321 §4.1.2).
 ///
-/// Names are kept as sent (mixed case, U-labels in UTF-8); compare them with
-/// `eq_ignore_ascii_case` when routing, since domains are not case sensitive (RFC 5321 §2.4).
+/// Names are kept as sent (mixed case, U-labels in UTF-8), and `==` compares them byte
+/// for byte; compare them with [`Domain::eq_ignore_ascii_case`] when routing, since
+/// domains are not case sensitive (RFC 5321 §2.4). A name never ends in a dot (the
+/// grammar has no empty label), so there is no trailing dot to ignore.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Domain {
     /// A domain name such as `mail.example` or `bücher.example` (RFC 6531 U-labels are not
@@ -153,6 +155,23 @@ pub enum Domain {
 }
 
 impl Domain {
+    /// Whether `other` is the same domain, ASCII letters compared without case (RFC 5321
+    /// §2.4): `Mail.Example` equals `mail.example`. U-labels match only byte for byte
+    /// outside ASCII (no Unicode case folding or IDNA mapping); address literals match
+    /// when they name the same address (`[IPv6:...]` compares the parsed address).
+    ///
+    /// ```
+    /// use smtp_proto::{Domain, Mailbox};
+    /// let ehlo = Domain::Name("MX.Example".to_owned());
+    /// assert!(ehlo.eq_ignore_ascii_case(&Domain::Name("mx.example".to_owned())));
+    /// let mailbox: Mailbox = "user@mx.EXAMPLE".parse()?;
+    /// assert!(ehlo.eq_ignore_ascii_case(mailbox.domain()));
+    /// # Ok::<(), smtp_proto::codec::address::AddressError>(())
+    /// ```
+    pub fn eq_ignore_ascii_case<'b>(&self, other: impl Into<DomainRef<'b>>) -> bool {
+        DomainRef::from(self).eq_ignore_ascii_case(other.into())
+    }
+
     /// `false` if this is a name containing UTF-8 beyond ASCII (an RFC 6531 U-label).
     pub fn is_ascii(&self) -> bool {
         match self {
@@ -188,6 +207,16 @@ pub enum DomainRef<'a> {
 }
 
 impl DomainRef<'_> {
+    /// Whether `other` is the same domain, ASCII letters compared without case; see
+    /// [`Domain::eq_ignore_ascii_case`].
+    pub fn eq_ignore_ascii_case(self, other: DomainRef<'_>) -> bool {
+        match (self, other) {
+            (Self::Name(a), DomainRef::Name(b)) => a.eq_ignore_ascii_case(b),
+            (Self::Literal(a), DomainRef::Literal(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// `false` if this is a name containing UTF-8 beyond ASCII (an RFC 6531 U-label).
     pub fn is_ascii(self) -> bool {
         match self {

@@ -43,7 +43,7 @@ impl Server {
     pub(super) fn auth(&mut self, args: &[u8]) {
         let mechanisms = &self.config.extensions.auth_mechanisms;
         let refusal = if mechanisms.is_empty() {
-            Some(&r::NOT_IMPLEMENTED)
+            Some(&r::AUTH_NOT_OFFERED)
         } else if !matches!(self.session.hello, Some(Verb::Ehlo | Verb::Lhlo)) {
             Some(&r::NEED_EHLO)
         } else if self.transaction.is_some() {
@@ -63,7 +63,12 @@ impl Server {
             return self.reject(Verb::Auth, &r::AUTH_UNSUPPORTED);
         }
         if self.config.auth_requires_tls && self.session.tls.is_none() {
-            return self.reject(Verb::Auth, &r::AUTH_NEEDS_TLS);
+            let reply = if self.session.starttls {
+                &r::AUTH_NEEDS_TLS
+            } else {
+                &r::AUTH_NEEDS_TLS_PORT
+            };
+            return self.reject(Verb::Auth, reply);
         }
         let initial = match initial {
             None => None,
@@ -208,5 +213,50 @@ impl Server {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use crate::{Server, ServerConfig};
+
+    /// The reply to `AUTH PLAIN` after EHLO on a fresh session of `config`.
+    fn auth_reply(config: ServerConfig) -> String {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let mut server = Server::new(Arc::new(config), now);
+        let mut out = Vec::new();
+        let _ = server.poll_transmit(&mut out); // the greeting
+        for line in [&b"EHLO c.example\r\n"[..], b"AUTH PLAIN\r\n"] {
+            let _ = server.handle_input(now, line);
+            while let Some(event) = server.poll_event() {
+                if let Some(pending) = event.into_pending() {
+                    let _ = server.accept(now, pending);
+                }
+            }
+            let _ = server.poll_transmit(&mut out);
+        }
+        let text = String::from_utf8_lossy(&out).into_owned();
+        text.lines().last().unwrap_or_default().to_owned()
+    }
+
+    /// AUTH before TLS where no STARTTLS is on offer points to the TLS port; AUTH on a
+    /// server without mechanisms says it is not offered.
+    #[test]
+    fn auth_refusals_say_what_to_do() {
+        let mut config = ServerConfig::new("mx.example");
+        config.extensions.auth_mechanisms = vec!["PLAIN".to_owned()];
+        assert_eq!(
+            auth_reply(config),
+            "538 5.7.11 Encryption required for requested authentication mechanism: \
+             AUTH is offered only over TLS, use this server's TLS port"
+        );
+        assert_eq!(
+            auth_reply(ServerConfig::new("mx.example")),
+            "502 5.5.1 Error: AUTH is not offered by this server, send MAIL without it"
+        );
     }
 }

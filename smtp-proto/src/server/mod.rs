@@ -210,6 +210,13 @@ impl Server {
             config,
         };
         server.arm(Timer::Command);
+        if let Err(error) = server.config.validate() {
+            // Neither the name nor the greeting may reach the wire: refuse instead.
+            tracing::error!(%error, "refusing the session: the server configuration is invalid");
+            server.sync.transmitted();
+            server.close(CloseReason::Refused, Some(&replies::MISCONFIGURED));
+            return server;
+        }
         // RFC 5321 §4.3.1 greeting (§3.1: 554 when there is no service); RFC 2034 §3: no
         // enhanced code on it.
         let greeting = format!("{} {}", server.config.hostname, server.config.greeting);
@@ -244,6 +251,10 @@ impl Server {
     /// listener over its connection limit uses this).
     pub fn refuse(config: Arc<ServerConfig>, now: Instant, reply: Option<Reply>) -> Self {
         let mut server = Self::new(config, now);
+        if server.is_closed() {
+            // Misconfigured: it already refused with 421 4.3.5.
+            return server;
+        }
         server.output.clear();
         let reply = reply.unwrap_or_else(|| replies::too_many_connections(&server.config.hostname));
         server.sync.transmitted();

@@ -121,12 +121,29 @@ pub(crate) static AUTH_REQUIRED: Reply = r!(530, 5, 7, 0, "Authentication requir
 // AUTH (RFC 4954 §6).
 pub(crate) static AUTH_UNSUPPORTED: Reply =
     r!(504, 5, 5, 4, "Error: unrecognized authentication mechanism");
+/// AUTH before TLS on a session that offers STARTTLS: the text says what to do.
 pub(crate) static AUTH_NEEDS_TLS: Reply = r!(
     538,
     5,
     7,
     11,
-    "Encryption required for requested authentication mechanism",
+    "Encryption required for requested authentication mechanism: AUTH is offered only after TLS, send STARTTLS first",
+);
+/// AUTH before TLS where STARTTLS is not offered (only a TLS port could help).
+pub(crate) static AUTH_NEEDS_TLS_PORT: Reply = r!(
+    538,
+    5,
+    7,
+    11,
+    "Encryption required for requested authentication mechanism: AUTH is offered only over TLS, use this server's TLS port",
+);
+/// AUTH on a server without mechanisms.
+pub(crate) static AUTH_NOT_OFFERED: Reply = r!(
+    502,
+    5,
+    5,
+    1,
+    "Error: AUTH is not offered by this server, send MAIL without it",
 );
 pub(crate) static AUTH_ABORTED: Reply = r!(501, 5, 7, 0, "Error: authentication aborted");
 pub(crate) static AUTH_BAD_BASE64: Reply = r!(501, 5, 5, 2, "Error: cannot decode response");
@@ -145,6 +162,9 @@ pub(crate) static AUTH_FAILED: Reply =
     r!(535, 5, 7, 8, "Error: authentication credentials invalid");
 
 // Closing.
+/// In place of the greeting when the configuration fails `ServerConfig::validate`
+/// (RFC 3463 X.3.5).
+pub(crate) static MISCONFIGURED: Reply = r!(421, 4, 3, 5, "System incorrectly configured");
 pub(crate) static SYNC_VIOLATION: Reply = r!(
     554,
     5,
@@ -259,7 +279,8 @@ mod tests {
         );
         assert_eq!(
             wire(&AUTH_NEEDS_TLS, true),
-            "538 5.7.11 Encryption required for requested authentication mechanism\r\n"
+            "538 5.7.11 Encryption required for requested authentication mechanism: \
+             AUTH is offered only after TLS, send STARTTLS first\r\n"
         );
         assert_eq!(
             MAIL_OK,

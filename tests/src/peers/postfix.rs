@@ -46,6 +46,9 @@ pub struct PostfixOptions {
     pub message_size_limit: u64,
     /// More `main.cf` parameters, written last (they override the ones above).
     pub main_cf: Vec<(String, String)>,
+    /// Relay everything from `mynetworks` to this smart host (`relayhost = [ip]:port`, the
+    /// `smtp` client as transport, STARTTLS when offered), instead of refusing to relay.
+    pub relayhost: Option<SocketAddr>,
 }
 
 impl Default for PostfixOptions {
@@ -57,6 +60,7 @@ impl Default for PostfixOptions {
             smtputf8: true,
             message_size_limit: 10_240_000,
             main_cf: Vec::new(),
+            relayhost: None,
         }
     }
 }
@@ -308,7 +312,11 @@ impl Postfix {
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = super::free_port();
-            write_config(&etc.join("master.cf"), &master_cf(port));
+            let mut services = master_cf(port);
+            if options.relayhost.is_some() {
+                services.push_str("smtp      unix  -       -       n       -       -       smtp\nrelay     unix  -       -       n       -       -       smtp\n");
+            }
+            write_config(&etc.join("master.cf"), &services);
             let mut master = Command::new(&master_path)
                 .arg("-c")
                 .arg(&etc)
@@ -515,6 +523,15 @@ smtpd_discard_ehlo_keywords = {discard}
             key.display()
         )),
         None => cf.push_str("smtpd_tls_security_level = none\n"),
+    }
+    if let Some(relayhost) = options.relayhost {
+        cf.push_str(&format!(
+            "relayhost = [{}]:{}\ndefault_transport = smtp\nrelay_transport = smtp\n\
+             smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
+             smtpd_recipient_restrictions =\nsmtp_tls_security_level = may\n",
+            relayhost.ip(),
+            relayhost.port()
+        ));
     }
     for (name, value) in &options.main_cf {
         cf.push_str(&format!("{name} = {value}\n"));

@@ -1024,6 +1024,35 @@ proptest! {
     }
 }
 
+/// Domains compare without ASCII case through `eq_ignore_ascii_case` (RFC 5321 §2.4);
+/// `==` stays byte for byte; literals compare by address; names never equal literals.
+#[test]
+fn domains_compare_without_ascii_case() {
+    let name = |s: &str| Domain::Name(s.to_owned());
+    assert!(name("MX.Example").eq_ignore_ascii_case(&name("mx.example")));
+    assert_ne!(name("MX.Example"), name("mx.example"));
+    assert!(!name("mx.example").eq_ignore_ascii_case(&name("mx.example.org")));
+    assert!(!name("mx.example").eq_ignore_ascii_case(&name("mx-example")));
+    // Outside ASCII, bytes must match (no Unicode case folding).
+    assert!(name("Bücher.example").eq_ignore_ascii_case(&name("bücher.EXAMPLE")));
+    assert!(!name("BÜCHER.example").eq_ignore_ascii_case(&name("bücher.example")));
+    let v4 = parse_hello_domain(b"[192.0.2.1]").unwrap();
+    assert!(v4.eq_ignore_ascii_case(&parse_hello_domain(b"[192.0.2.1]").unwrap()));
+    let v6 = parse_hello_domain(b"[IPv6:2001:DB8::1]").unwrap();
+    assert!(v6.eq_ignore_ascii_case(&parse_hello_domain(b"[ipv6:2001:db8:0::1]").unwrap()));
+    assert!(!v4.eq_ignore_ascii_case(&name("192.0.2.1")));
+    // A mailbox's borrowed domain, both ways.
+    let mailbox: Mailbox = "user@MX.example".parse().unwrap();
+    assert!(name("mx.EXAMPLE").eq_ignore_ascii_case(mailbox.domain()));
+    assert!(
+        mailbox
+            .domain()
+            .eq_ignore_ascii_case((&name("mx.example")).into())
+    );
+    // No trailing dot to ignore: the grammar refuses one.
+    assert!(parse_hello_domain(b"mx.example.").is_err());
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..600)) {
