@@ -44,8 +44,14 @@ pub(crate) fn run<H: Handler>(
     info: ConnectionInfo,
     stop: &AtomicU8,
 ) -> io::Result<CloseReason> {
-    let connection = match handler.connect(&info) {
-        Ok(()) => endpoint.accept(now()),
+    let connect = if endpoint.config().proxy.is_some() {
+        // The connect decision waits for the real client (PX-3): Event::ProxyHeader.
+        Ok(())
+    } else {
+        handler.connect(&info)
+    };
+    let connection = match connect {
+        Ok(()) => endpoint.accept_from(now(), info),
         Err(reply) => endpoint.refuse(now(), Some(reply)),
     };
     let mut driver = Driver::new(stream, connection.with_info(info)).with_stop(stop);
@@ -118,6 +124,28 @@ fn dispatch<H: Handler>(
             handler.tls_established(&info);
             return None;
         }
+        Event::ProxyHeader { header } => {
+            handler.proxy_header(&header);
+            if let Some(info) = driver.connection().info().copied()
+                && let Err(reply) = handler.connect(&info)
+            {
+                driver
+                    .connection_mut()
+                    .machine_mut()
+                    .refuse_now(now(), reply);
+            }
+            return None;
+        }
+        Event::Xclient { attributes } => {
+            if let Some(info) = driver.connection().info().copied() {
+                handler.xclient(&attributes, &info);
+            }
+            return None;
+        }
+        // Closed in the PROXY stage: `connect` was never asked, so no `closed` either.
+        Event::Closed {
+            reason: reason @ CloseReason::ProxyRejected,
+        } => return Some(reason),
         Event::Closed { reason } => {
             handler.closed(reason);
             return Some(reason);

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use smtp_proto::{
     AbortReason, AuthData, CloseReason, ConnectionInfo, Decision, Domain, ForwardPath, MailParams,
-    MessageInfo, RcptParams, Reply, ReversePath, TlsInfo,
+    MessageInfo, ProxyHeader, RcptParams, Reply, ReversePath, TlsInfo, Xclient,
 };
 
 /// The application's side of one SMTP session. Every method has an accepting default, so
@@ -30,6 +30,20 @@ pub trait Handler: Send {
     /// The TLS handshake finished (after STARTTLS, or on an implicit-TLS listener).
     fn tls_established(&mut self, info: &TlsInfo) {
         let _ = info;
+    }
+
+    /// A PROXY listener's header arrived (`smtp_proto::proxy`), just before
+    /// [`connect`](Self::connect) is asked about the real client; `header.local` marks the
+    /// balancer's own health checks. A connection closed in the PROXY stage (untrusted
+    /// peer, malformed header, none in time) reaches neither `connect` nor `closed`.
+    fn proxy_header(&mut self, header: &ProxyHeader) {
+        let _ = header;
+    }
+
+    /// An authorised XCLIENT was applied (`220` sent, session reset); `info` names the
+    /// new client.
+    fn xclient(&mut self, attributes: &Xclient, info: &ConnectionInfo) {
+        let _ = (attributes, info);
     }
 
     /// HELO, EHLO or LHLO.

@@ -49,8 +49,14 @@ where
     H: Handler,
 {
     let mut io = io;
-    let mut connection = match handler.connect(&info).await {
-        Ok(()) => endpoint.accept(now()),
+    let connect = if endpoint.config().proxy.is_some() {
+        // The connect decision waits for the real client (PX-3): Event::ProxyHeader.
+        Ok(())
+    } else {
+        handler.connect(&info).await
+    };
+    let mut connection = match connect {
+        Ok(()) => endpoint.accept_from(now(), info),
         Err(reply) => endpoint.refuse(now(), Some(reply)),
     }
     .with_info(info);
@@ -186,6 +192,28 @@ where
             handler.tls_established(&info).await;
             return None;
         }
+        Event::ProxyHeader { header } => {
+            handler.proxy_header(&header).await;
+            if let Some(info) = driver.connection().info().copied()
+                && let Err(reply) = handler.connect(&info).await
+            {
+                driver
+                    .connection_mut()
+                    .machine_mut()
+                    .refuse_now(now(), reply);
+            }
+            return None;
+        }
+        Event::Xclient { attributes } => {
+            if let Some(info) = driver.connection().info().copied() {
+                handler.xclient(&attributes, &info).await;
+            }
+            return None;
+        }
+        // Closed in the PROXY stage: `connect` was never asked, so no `closed` either.
+        Event::Closed {
+            reason: reason @ CloseReason::ProxyRejected,
+        } => return Some(reason),
         Event::Closed { reason } => {
             handler.closed(reason).await;
             return Some(reason);

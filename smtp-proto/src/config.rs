@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::codec::address::parse_hello_domain;
 use crate::codec::data::LineEndingPolicy;
 use crate::error::ServerConfigError;
+use crate::proxy::{Cidr, ProxyConfig};
 
 /// Which protocol the session speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -191,6 +192,17 @@ pub struct ServerConfig {
     /// "No SMTP service here" (RFC 5321 §3.1): greet with `554`, answer every command but
     /// QUIT with `503 5.5.1`, QUIT with `221`. Off by default.
     pub no_service: bool,
+    /// The PROXY protocol stage in front of every connection of this listener
+    /// ([`crate::proxy`]); `None` (the default): a direct listener, where a `PROXY` line is
+    /// an ordinary unknown command (PX-1).
+    pub proxy: Option<ProxyConfig>,
+    /// XCLIENT (Postfix `XCLIENT_README`): socket peers in these networks see it in the
+    /// EHLO reply and may use it (Postfix `smtpd_authorized_xclient_hosts`); empty (the
+    /// default): refused with `550 5.7.0` for everyone.
+    pub xclient: Vec<Cidr>,
+    /// XCLIENT `LOGIN=name` marks the session authenticated (a proxy that did the AUTH
+    /// itself, such as nginx mail); off by default: the name is reported, nothing more.
+    pub xclient_trusts_login: bool,
 }
 
 impl ServerConfig {
@@ -233,7 +245,15 @@ impl ServerConfig {
             auth_requires_tls: true,
             close_on_forbidden_commands: true,
             no_service: false,
+            proxy: None,
+            xclient: Vec::new(),
+            xclient_trusts_login: false,
         }
+    }
+
+    /// Whether a socket peer at `ip` may use XCLIENT.
+    pub fn xclient_allowed(&self, ip: std::net::IpAddr) -> bool {
+        self.xclient.iter().any(|net| net.contains(ip))
     }
 
     /// The defaults, with `hostname` as the server's name, if it is an ASCII domain or

@@ -40,6 +40,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::error::ApiMisuse;
+use crate::proxy::{Outcome, ProxyError, ProxyHeader, Stage};
 use crate::server::TlsInfo;
 
 #[cfg(feature = "rustls")]
@@ -117,6 +118,25 @@ pub trait Machine {
 
     /// A listener asks the session to stop: [`Stop::Drain`] or [`Stop::Now`].
     fn stop(&mut self, now: Instant, level: Stop);
+
+    /// A complete PROXY header arrived (the connection's PROXY stage, [`crate::proxy`]):
+    /// the session may start (a server reports it and lets its greeting go). Machines
+    /// without a PROXY stage never get this call.
+    fn handle_proxy_header(&mut self, now: Instant, header: ProxyHeader) {
+        let _ = (now, header);
+    }
+    /// The PROXY stage failed (malformed header, timeout, EOF, untrusted peer): the
+    /// machine closes without sending a byte.
+    fn handle_proxy_failure(&mut self, now: Instant, error: ProxyError) {
+        let _ = error;
+        self.handle_tls_failure(now);
+    }
+    /// The client facts an event changes (a server's XCLIENT), applied to the
+    /// connection's [`ConnectionInfo`].
+    fn client_update(event: &Self::Event) -> Option<ClientUpdate> {
+        let _ = event;
+        None
+    }
     /// Whether the peer must not send before this side's first bytes (an SMTP server's
     /// greeting): the driver then takes one read that does not wait before the first
     /// write, so input that arrived early is seen.
@@ -148,20 +168,82 @@ impl Stop {
 }
 
 /// Where a connection comes from and which listener took it.
+///
+/// Behind a load balancer (a PROXY header, or XCLIENT from an authorised peer) `peer` and
+/// `local` are the **effective** addresses, those of the client's original connection, and
+/// `proxy` keeps the socket peer that told us: handlers, logs and Received headers use
+/// `peer` either way (`proxy.md` PX-11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {
-    /// The peer's address.
+    /// The client's address: the socket peer, or the real client a proxy named.
     pub peer: SocketAddr,
-    /// The local address of the connection.
+    /// The address the client connected to.
     pub local: SocketAddr,
+    /// The socket peer when a proxy named the client (PROXY header or XCLIENT); `None`
+    /// for a direct connection.
+    pub proxy: Option<SocketAddr>,
 }
 
 impl ConnectionInfo {
-    /// Facts of one connection.
+    /// Facts of one direct connection.
     pub fn new(peer: SocketAddr, local: SocketAddr) -> Self {
-        Self { peer, local }
+        Self {
+            peer,
+            local,
+            proxy: None,
+        }
     }
+
+    /// The socket peer: `proxy` if a proxy named the client, else `peer`.
+    pub fn socket_peer(&self) -> SocketAddr {
+        self.proxy.unwrap_or(self.peer)
+    }
+
+    /// The facts after a PROXY header: its addresses become the effective ones; LOCAL and
+    /// UNKNOWN keep the socket's. Either way the socket peer is kept as `proxy`.
+    pub fn proxied(mut self, header: &ProxyHeader) -> Self {
+        self.proxy = Some(self.socket_peer());
+        if let (Some(source), Some(destination)) = (header.source, header.destination) {
+            self.peer = source;
+            self.local = destination;
+        }
+        self
+    }
+
+    /// The facts after an update from the session (XCLIENT): given values replace the
+    /// current ones; the socket peer is kept as `proxy`.
+    pub fn updated(mut self, update: &ClientUpdate) -> Self {
+        self.proxy = Some(self.socket_peer());
+        if let Some(ip) = update.addr {
+            self.peer.set_ip(ip);
+        }
+        if let Some(port) = update.port {
+            self.peer.set_port(port);
+        }
+        if let Some(ip) = update.dest_addr {
+            self.local.set_ip(ip);
+        }
+        if let Some(port) = update.dest_port {
+            self.local.set_port(port);
+        }
+        self
+    }
+}
+
+/// New client facts from inside the session (XCLIENT `ADDR`, `PORT`, `DESTADDR`,
+/// `DESTPORT`); `None` leaves a fact as it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientUpdate {
+    /// The client's address.
+    pub addr: Option<std::net::IpAddr>,
+    /// The client's port.
+    pub port: Option<u16>,
+    /// The address the client connected to.
+    pub dest_addr: Option<std::net::IpAddr>,
+    /// The port the client connected to.
+    pub dest_port: Option<u16>,
 }
 
 /// The caller's next action; see the [module documentation](self).
@@ -223,6 +305,8 @@ pub struct Connection<M: Machine> {
     short_reads: u32,
     stop: Stop,
     info: Option<ConnectionInfo>,
+    /// The PROXY stage, while the header is awaited ([`crate::proxy`]).
+    proxy: Option<Stage>,
 }
 
 impl<M: Machine> Connection<M> {
@@ -243,7 +327,21 @@ impl<M: Machine> Connection<M> {
             short_reads: 0,
             stop: Stop::Run,
             info: None,
+            proxy: None,
         }
+    }
+
+    /// Puts a PROXY stage in front of the machine: nothing is read by the machine, sent or
+    /// reported before the complete header (PX-3).
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    pub(crate) fn with_proxy_stage(mut self, stage: Stage) -> Self {
+        self.proxy = Some(stage);
+        self
+    }
+
+    /// Whether the PROXY header is still awaited.
+    pub fn awaits_proxy_header(&self) -> bool {
+        self.proxy.is_some()
     }
 
     /// Drives `machine` over a plaintext connection.
@@ -278,7 +376,19 @@ impl<M: Machine> Connection<M> {
     /// What the caller must do next.
     #[inline]
     pub fn next(&mut self, now: Instant) -> Next<'_, M::Event> {
+        if let Some(stage) = &self.proxy {
+            // Nothing before the complete header: no greeting, no event (PX-3).
+            return Next::Read {
+                until: Some(stage.deadline()),
+                size: READ_SMALL,
+            };
+        }
         if let Some(event) = self.transport.poll_event(&mut self.machine, now) {
+            if let Some(update) = M::client_update(&event)
+                && let Some(info) = &mut self.info
+            {
+                *info = info.updated(&update);
+            }
             if let Some(discarded) = M::starts_tls(&event)
                 && discarded > 0
             {
@@ -349,7 +459,26 @@ impl<M: Machine> Connection<M> {
 
     /// Bytes read from the socket.
     #[inline]
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+    pub fn handle_input(&mut self, now: Instant, mut bytes: &[u8]) {
+        if let Some(stage) = &mut self.proxy {
+            match stage.feed(bytes) {
+                Outcome::Incomplete => return,
+                Outcome::Invalid(error) => return self.proxy_failed(now, error),
+                Outcome::Done(header, taken) => {
+                    self.proxy = None;
+                    if let Some(info) = &mut self.info {
+                        *info = info.proxied(&header);
+                    }
+                    self.machine.handle_proxy_header(now, header);
+                    // The rest of the read is the client's (PX-6); the greeting has not
+                    // left, so the pre-greeting rule sees it as early talk.
+                    bytes = bytes.get(taken..).unwrap_or_default();
+                    if bytes.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
         self.end_peek();
         self.adapt_read_size(bytes.len());
         self.transport.handle_input(&mut self.machine, now, bytes);
@@ -357,18 +486,41 @@ impl<M: Machine> Connection<M> {
 
     /// The peer closed its side (or the read failed).
     pub fn handle_eof(&mut self, now: Instant) {
+        if self.proxy.is_some() {
+            return self.proxy_failed(now, ProxyError::Missing);
+        }
         self.end_peek();
         self.transport.handle_eof(&mut self.machine, now);
     }
 
     /// Nothing came by the `until` of [`Next::Read`] or [`Next::Wait`].
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(stage) = &self.proxy {
+            if now >= stage.deadline() {
+                self.proxy_failed(now, ProxyError::Missing);
+            }
+            return;
+        }
         self.end_peek();
         self.machine.handle_timeout(now);
     }
 
+    /// The PROXY stage failed: the machine closes without a byte (PX-5).
+    fn proxy_failed(&mut self, now: Instant, error: ProxyError) {
+        self.proxy = None;
+        self.peek = Peek::Done;
+        let peer = self.info.map(|info| info.peer);
+        tracing::debug!(%error, ?peer, "connection closed in the PROXY stage");
+        self.machine.handle_proxy_failure(now, error);
+    }
+
     /// A listener's stop request; a level not above the current one is ignored.
     pub fn stop(&mut self, now: Instant, level: Stop) {
+        if level > Stop::Run && self.proxy.is_some() {
+            // No session yet: nothing to drain and nobody to tell.
+            self.stop = level;
+            return self.proxy_failed(now, ProxyError::Missing);
+        }
         if level > self.stop {
             self.stop = level;
             self.machine.stop(now, level);

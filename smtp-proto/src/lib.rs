@@ -38,6 +38,7 @@ mod error;
 /// The rule book: every rule ID cited in this repository (`SMG-*`, `SMUG-*`, `TLS-*`, `R-*`),
 /// the bugs behind them, and why each default is what it is. Documentation only.
 pub mod manual;
+pub mod proxy;
 pub mod relay;
 mod secret;
 mod server;
@@ -50,12 +51,13 @@ pub use codec::params::{MailParams, RcptParams};
 pub use codec::reply::{EnhancedCode, Reply, ReplyError};
 pub use codec::sasl::Credentials;
 pub use config::{Extensions, InjectionPolicy, Limits, Protocol, ServerConfig, Timeouts};
-pub use connection::{Connection, ConnectionInfo, Next, Stop};
+pub use connection::{ClientUpdate, Connection, ConnectionInfo, Next, Stop};
 pub use error::{ApiMisuse, ServerConfigError};
+pub use proxy::{Cidr, ProxyConfig, ProxyHeader, ProxyProtocol};
 pub use secret::Secret;
 pub use server::{
     AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, Server,
-    TlsInfo,
+    TlsInfo, Xclient, XclientValue,
 };
 
 #[cfg(feature = "rustls")]

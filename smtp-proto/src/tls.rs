@@ -46,7 +46,8 @@ pub use rustls;
 pub use rustls::ServerConfig as TlsServerConfig;
 
 use crate::client::{Client, ClientConfig, ConfigError, TlsPolicy};
-use crate::connection::{Connection, Machine};
+use crate::connection::{Connection, ConnectionInfo, Machine};
+use crate::proxy::Stage;
 use crate::{Reply, Server, ServerConfig, TlsInfo};
 
 /// How a connection uses TLS.
@@ -111,8 +112,19 @@ impl Endpoint {
     }
 
     /// The connection for a client just accepted; its greeting is queued (for implicit
-    /// TLS, it leaves after the handshake).
+    /// TLS, it leaves after the handshake). Nothing is known of the peer, so on a PROXY
+    /// listener ([`ServerConfig::proxy`]) the connection is closed at once, without a byte:
+    /// use [`accept_from`](Self::accept_from) there.
     pub fn accept(&self, now: Instant) -> Connection<Server> {
+        let mut connection = self.start(now);
+        if self.config.proxy.is_some() {
+            connection.machine_mut().proxy_failed(now);
+        }
+        connection
+    }
+
+    /// A fresh connection for this endpoint's TLS mode.
+    fn start(&self, now: Instant) -> Connection<Server> {
         let config = self.config.clone();
         let (server, layer) = match &self.tls {
             TlsMode::Off => (Server::new(config, now), Layer::plain()),
@@ -128,12 +140,42 @@ impl Endpoint {
         Connection::with_transport(server, layer)
     }
 
+    /// The connection for a client just accepted, with what the listener knows of it:
+    /// what adapters call. On top of [`accept`](Self::accept) it applies the listener's
+    /// peer-dependent settings:
+    ///
+    /// * with [`ServerConfig::proxy`] the connection starts with the PROXY stage
+    ///   ([`crate::proxy`]); a socket peer that is not a trusted proxy is closed at once,
+    ///   without a byte ([`CloseReason::ProxyRejected`](crate::CloseReason::ProxyRejected));
+    /// * a socket peer in [`ServerConfig::xclient`] may use XCLIENT.
+    ///
+    /// [`Connection::info`] then gives `info`, updated by the PROXY header and XCLIENT.
+    pub fn accept_from(&self, now: Instant, info: ConnectionInfo) -> Connection<Server> {
+        let mut connection = self.start(now);
+        let socket_peer = info.socket_peer().ip();
+        if self.config.xclient_allowed(socket_peer) {
+            connection.machine_mut().allow_xclient();
+        }
+        if let Some(proxy) = &self.config.proxy {
+            if proxy.trusts(socket_peer) {
+                connection = connection.with_proxy_stage(Stage::new(proxy, now));
+            } else {
+                tracing::debug!(peer = %info.peer, "PROXY header expected from an untrusted peer: closed");
+                connection.machine_mut().proxy_failed(now);
+            }
+        }
+        connection.with_info(info)
+    }
+
     /// A connection that refuses the client at once (see [`Server::refuse`]): it writes
     /// the reply and closes. On an implicit-TLS endpoint it closes without a byte: a TLS
     /// client cannot read a plaintext reply (it reports a protocol error), and a refusal
     /// (typically over a connection limit, when the server is busiest) is not worth a
     /// handshake. The client sees the connection close before the handshake, a transient
     /// failure it retries like a `421`.
+    ///
+    /// On a PROXY listener ([`ServerConfig::proxy`]) the reply goes out without waiting
+    /// for the header: the balancer passes it on to its client.
     pub fn refuse(&self, now: Instant, reply: Option<Reply>) -> Connection<Server> {
         let mut server = Server::refuse(self.config.clone(), now, reply);
         if let TlsMode::Implicit(_) = self.tls {

@@ -16,7 +16,11 @@
 //! - [`tls`]: a rustls client configuration that accepts blackhole's self-signed certificate;
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
+//! - [`haproxy`]: HAProxy in front of blackhole instances, with the repository's
+//!   configuration;
 //! - [`proxy`]: a TCP forwarder that counts connections;
+//! - [`proxied`]: PROXY headers byte by byte, and a whole server connection (PROXY stage
+//!   included) driven in memory;
 //! - [`dns`]: a small authoritative DNS server on a loopback port (the relay's MX tests);
 //! - [`relay`]: build, start and kill the `relay` example;
 //! - [`relay_sim`]: a virtual network and clock for the relay's queue (relay-rules.md);
@@ -47,9 +51,11 @@ pub mod dns;
 pub mod faulty;
 pub mod fs;
 pub mod fuzzing;
+pub mod haproxy;
 pub mod message;
 #[cfg(feature = "peers")]
 pub mod peers;
+pub mod proxied;
 pub mod proxy;
 pub mod relay;
 pub mod relay_sim;

@@ -1,5 +1,7 @@
 //! A loopback TCP forwarder that counts the connections it carries: it proves how many
-//! sessions a client library opened, whatever it does inside them (TLS included).
+//! sessions a client library opened, whatever it does inside them (TLS included). It can
+//! also act as a load balancer that sends a PROXY v2 header naming the real client before
+//! the client's bytes ([`CountingProxy::sending_proxy_header`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -21,6 +23,20 @@ impl CountingProxy {
     /// # Panics
     /// If it cannot listen.
     pub fn start(target: SocketAddr) -> Self {
+        Self::start_with(target, false)
+    }
+
+    /// Like [`start`](Self::start), but each connection to `target` starts with a PROXY
+    /// v2 header for the client's address and ours (what HAProxy's `send-proxy-v2` does);
+    /// both sockets have Nagle off, so reads are forwarded as they came.
+    ///
+    /// # Panics
+    /// If it cannot listen.
+    pub fn sending_proxy_header(target: SocketAddr) -> Self {
+        Self::start_with(target, true)
+    }
+
+    fn start_with(target: SocketAddr, header: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener
             .local_addr()
@@ -35,9 +51,21 @@ impl CountingProxy {
                 }
                 let Ok(client) = client else { continue };
                 count.fetch_add(1, Ordering::SeqCst);
-                let Ok(server) = TcpStream::connect(target) else {
+                let Ok(mut server) = TcpStream::connect(target) else {
                     continue;
                 };
+                if header {
+                    let (Ok(peer), Ok(local)) = (client.peer_addr(), client.local_addr()) else {
+                        continue;
+                    };
+                    let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                    if server
+                        .write_all(&crate::proxied::v2_for(peer, local))
+                        .is_err()
+                    {
+                        continue;
+                    }
+                }
                 let _ = pipe_both(client, server);
             }
         });

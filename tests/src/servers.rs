@@ -532,22 +532,7 @@ impl WireServer {
     pub fn start(target: Target, setup: &Setup) -> Self {
         let record = Arc::new(Record::default());
         match target {
-            Target::Blackhole => {
-                let maildir = TempDir::new("wire");
-                let args = blackhole_args(maildir.arg());
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let blackhole = Blackhole::start(&args);
-                Self {
-                    target,
-                    addr: blackhole.smtp_addr(),
-                    record,
-                    inner: Inner::Process(Box::new(Process {
-                        blackhole,
-                        maildir,
-                        seen: Mutex::default(),
-                    })),
-                }
-            }
+            Target::Blackhole => Self::start_blackhole(&[]),
             Target::Tokio | Target::Blocking => {
                 let (server, addr) = InProcess::start(target, setup, &record);
                 Self {
@@ -558,6 +543,37 @@ impl WireServer {
                 }
             }
         }
+    }
+
+    /// blackhole with the shared profile and `extra` flags.
+    fn start_blackhole(extra: &[&str]) -> Self {
+        let maildir = TempDir::new("wire");
+        let mut args = blackhole_args(maildir.arg());
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let blackhole = Blackhole::start(&args);
+        Self {
+            target: Target::Blackhole,
+            addr: blackhole.smtp_addr(),
+            record: Arc::new(Record::default()),
+            inner: Inner::Process(Box::new(Process {
+                blackhole,
+                maildir,
+                seen: Mutex::default(),
+            })),
+        }
+    }
+
+    /// blackhole with the shared profile behind a load balancer: it requires a PROXY v2
+    /// header from 127.0.0.1, and [`addr`](Self::addr) is a forwarder that sends one
+    /// naming the real client before the client's bytes (`proxy.md` PX-6: the rows must
+    /// run exactly as without it). Keep the forwarder while the server is used.
+    pub fn blackhole_behind_proxy() -> (Self, crate::CountingProxy) {
+        let mut server =
+            Self::start_blackhole(&["--proxy-protocol", "v2", "--trusted-proxy", "127.0.0.1"]);
+        let forwarder = crate::CountingProxy::sending_proxy_header(server.addr);
+        server.addr = forwarder.addr();
+        (server, forwarder)
     }
 
     /// Graceful shutdown of an in-process server: returns the handler's log once the
@@ -927,6 +943,34 @@ pub fn run_rows(target: Target, rows: &[Row]) {
     assert!(
         failures.is_empty(),
         "{} of {ran} rows failed on {target:?}:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Runs the rows that apply to blackhole through a PROXY v2 forwarder
+/// ([`WireServer::blackhole_behind_proxy`]) and panics with the list of failing ones.
+///
+/// # Panics
+/// If any row fails, or none applies.
+pub fn run_rows_behind_proxy(rows: &[Row]) {
+    let (server, forwarder) = WireServer::blackhole_behind_proxy();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for row in rows.iter().filter(|row| row.on_blackhole()) {
+        ran += 1;
+        if let Err(e) = row.check(&server) {
+            failures.push(format!("{}: {e}", row.id));
+        }
+    }
+    assert!(ran > 0, "no row runs on blackhole");
+    assert!(
+        forwarder.connections() >= ran,
+        "the rows did not go through the forwarder"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} rows failed behind a PROXY header:\n\n{}",
         failures.len(),
         failures.join("\n\n")
     );

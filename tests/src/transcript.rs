@@ -100,11 +100,18 @@ impl TestConfig {
     /// A new session with this configuration.
     pub fn server(&self, now: Instant) -> Server {
         let smtp = Arc::new(self.smtp.clone());
-        if self.offers_starttls {
+        // The in-memory client connects from 127.0.0.1: XCLIENT is allowed when that
+        // address is in `xclient` (as `Endpoint::accept_from` decides on a socket).
+        let xclient = smtp.xclient_allowed(std::net::Ipv4Addr::LOCALHOST.into());
+        let mut server = if self.offers_starttls {
             Server::offering_starttls(smtp, now)
         } else {
             Server::new(smtp, now)
+        };
+        if xclient {
+            server.allow_xclient();
         }
+        server
     }
 }
 

@@ -18,7 +18,8 @@ use smtp_proto::{CloseReason, ConnectionInfo};
 use smtp_proto_tests::client::ReplyReader;
 use smtp_proto_tests::faulty::{Faulty, Probe};
 use smtp_proto_tests::servers::{
-    Record, Recorder, Row, Setup, Target, Tls, WireServer, closes, run_rows, vm_rss_kib,
+    Record, Recorder, Row, Setup, Target, Tls, WireServer, closes, run_rows, run_rows_behind_proxy,
+    vm_rss_kib,
 };
 use smtp_proto_tests::tls::{insecure_client_config, server_name};
 use smtp_proto_tests::wire::{escape, read_to_close};
@@ -385,6 +386,11 @@ async fn tokio_write_error_during_the_tls_handshake() {
 /// `message_aborted` where a message was open and `close PeerEof`; then the server serves
 /// the next client.
 fn eof_mid_command_data_and_bdat(target: Target) {
+    run_rows(target, &eof_rows());
+}
+
+/// The rows of [`eof_mid_command_data_and_bdat`].
+fn eof_rows() -> Vec<Row> {
     let eof = |id, transactions, script: Script, message_open: bool| {
         let row = Row::new(id, transactions, script.eof().closed())
             .present("close PeerEof")
@@ -395,7 +401,7 @@ fn eof_mid_command_data_and_bdat(target: Target) {
             row.absent("aborted")
         }
     };
-    let rows = vec![
+    vec![
         eof(
             "EOF before the first command is complete",
             0,
@@ -470,8 +476,7 @@ fn eof_mid_command_data_and_bdat(target: Target) {
                 .quit(),
         )
         .delivers(&[b"ok\r\n"]),
-    ];
-    run_rows(target, &rows);
+    ]
 }
 
 // ---- TLS handshake failures -----------------------------------------------------------
@@ -803,4 +808,25 @@ mod adapters {
         never_reading_client_is_closed_at_the_write_deadline,
         reset_while_the_server_writes,
     );
+}
+
+// ---- Behind a load balancer (proxy.md PX-6) ------------------------------------------
+
+/// The session written one byte per write and the end-of-stream rows, through a forwarder
+/// that puts a PROXY v2 header in front of each connection, against a blackhole that
+/// requires one: the replies, the stored bytes and the closes are those without it.
+#[test]
+fn faults_behind_a_proxy_header() {
+    let (server, _forwarder) = WireServer::blackhole_behind_proxy();
+    let message = message();
+    let mut expected = vec![message.clone(), message.clone(), b"hello world".to_vec()];
+    expected.sort();
+    for piece in [None, Some(1)] {
+        wire_session(piece, &message)
+            .run(server.addr)
+            .unwrap_or_else(|e| panic!("{piece:?} behind a PROXY header: {e}"));
+        assert_eq!(server.take_delivered(), expected, "{piece:?}");
+    }
+    drop(server);
+    run_rows_behind_proxy(&eof_rows());
 }

@@ -75,3 +75,8 @@ fn parsers() {
 fn client_replies() {
     replay("client_replies", fuzzing::client_replies);
 }
+
+#[test]
+fn proxy_header() {
+    replay("proxy_header", fuzzing::proxy_header);
+}

@@ -158,6 +158,10 @@ struct Args {
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: Option<String>,
+
+    /// Behind a load balancer: PROXY protocol and XCLIENT.
+    #[command(flatten)]
+    proxy: crate::proxy::ProxyArgs,
 }
 
 /// Parses `IP:PORT`, or `NAME:PORT` for a name the system resolves (`localhost:2525`:
@@ -236,6 +240,8 @@ pub(crate) struct Settings {
     pub(crate) threads: usize,
     /// `--log-level`, lower case, if given (RUST_LOG wins over it).
     pub(crate) log_level: Option<String>,
+    /// PROXY protocol and XCLIENT settings (module `proxy`).
+    pub(crate) proxy: crate::proxy::ProxyArgs,
 }
 
 impl fmt::Debug for Settings {
@@ -265,6 +271,7 @@ impl fmt::Debug for Settings {
             .field("quiet", &self.quiet)
             .field("threads", &self.threads)
             .field("log_level", &self.log_level)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -310,6 +317,7 @@ where
         quiet: args.quiet,
         threads: args.threads,
         log_level: args.log_level.map(|level| level.to_ascii_lowercase()),
+        proxy: args.proxy,
     })
 }
 
@@ -568,7 +576,7 @@ mod tests {
             .filter_map(|arg| arg.get_long())
             .map(|long| format!("--{long}"))
             .collect();
-        assert_eq!(longs.len(), 23, "{longs:?}");
+        assert_eq!(longs.len(), 26, "{longs:?}");
         for option in ["--help", "-h"] {
             let e = err(&[option]);
             assert_eq!(e.kind(), ErrorKind::DisplayHelp);

@@ -12,6 +12,7 @@ mod cli;
 mod faults;
 mod maildir;
 mod policy;
+mod proxy;
 mod stats;
 mod switches;
 #[cfg(test)]
@@ -159,6 +160,8 @@ struct Session {
     lmtp: bool,
     /// The name the client gave in HELO, EHLO or LHLO.
     helo: String,
+    /// A load balancer's health check (module `proxy`): not counted as a session.
+    health_check: bool,
     /// The envelope sender of the current transaction, as `<...>`.
     from: String,
     /// The envelope recipients of the current transaction, each as `<...>`.
@@ -174,15 +177,25 @@ struct Message {
 }
 
 impl Handler for Blackhole {
+    async fn xclient(&mut self, _attributes: &smtp_proto::Xclient, info: &ConnectionInfo) {
+        self.session.peer = Some(info.peer);
+        tracing::debug!(session = self.session.id, peer = %info.peer, proxy = %proxy::via(info), "XCLIENT");
+    }
+
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
-        self.shared.stats.session_opened();
+        self.session.health_check = proxy::is_health_check(info);
+        if self.session.health_check {
+            tracing::debug!(session = self.session.id, "load balancer health check");
+        } else {
+            self.shared.stats.session_opened();
+        }
         self.session.peer = Some(info.peer);
         self.session.lmtp = self
             .shared
             .lmtp_addrs
             .get()
             .is_some_and(|addrs| addrs.contains(&info.local));
-        tracing::debug!(session = self.session.id, peer = %info.peer, local = %info.local, "session opened");
+        tracing::debug!(session = self.session.id, peer = %info.peer, local = %info.local, proxy = %proxy::via(info), "session opened");
         self.fault(Phase::Greeting, "", "").await
     }
 
@@ -291,7 +304,9 @@ impl Handler for Blackhole {
         if let Some(message) = self.message.take() {
             discard(message.delivery).await;
         }
-        self.shared.stats.session_closed();
+        if !self.session.health_check {
+            self.shared.stats.session_closed();
+        }
         if reason == CloseReason::Quit {
             // Before the 221 leaves: delays, tarpits, disconnects.
             let _ = self.fault(Phase::Quit, "", "").await;
@@ -420,6 +435,7 @@ fn smtp_config(settings: &Settings, protocol: Protocol) -> Arc<ServerConfig> {
     config.require_tls = settings.require_tls;
     config.require_auth = settings.require_auth;
     config.pipelining_sync_check = !settings.allow_blind_pipelining;
+    settings.proxy.apply(&mut config);
     Arc::new(config)
 }
 

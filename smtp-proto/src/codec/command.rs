@@ -42,6 +42,8 @@ pub enum Verb {
     StartTls,
     /// `AUTH` (RFC 4954 §4).
     Auth,
+    /// `XCLIENT` (Postfix `XCLIENT_README`): a proxy names the real client.
+    Xclient,
 }
 
 impl Verb {
@@ -82,6 +84,7 @@ impl Verb {
             Self::Quit => "QUIT",
             Self::StartTls => "STARTTLS",
             Self::Auth => "AUTH",
+            Self::Xclient => "XCLIENT",
         }
     }
 }
@@ -161,6 +164,8 @@ const FOLD_4: u32 = 0x2020_2020;
 const FOLD_8: u64 = 0x2020_2020_2020_2020;
 /// `starttls` as a little-endian word.
 const STARTTLS: u64 = u64::from_le_bytes(*b"starttls");
+/// `XCLIENT`, the one seven-letter verb.
+const XCLIENT: &[u8] = b"XCLIENT";
 
 /// A four-letter verb as a little-endian word, in lower case.
 const fn word(verb: &[u8; 4]) -> u32 {
@@ -219,6 +224,9 @@ fn lookup_word(word: [u8; 4]) -> Option<Verb> {
 
 /// The verb spelt by `verb` (the octets before the first space), in any case.
 fn lookup_verb(verb: &[u8]) -> Option<Verb> {
+    if verb.eq_ignore_ascii_case(XCLIENT) {
+        return Some(Verb::Xclient);
+    }
     if let Ok(word) = <[u8; 8]>::try_from(verb) {
         return (u64::from_le_bytes(word) | FOLD_8 == STARTTLS).then_some(Verb::StartTls);
     }

@@ -66,6 +66,7 @@
 pub mod classic_bugs;
 pub mod conformance;
 pub mod defaults;
+pub mod proxy;
 pub mod replies;
 pub mod smuggling;
 pub mod starttls;

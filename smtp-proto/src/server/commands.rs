@@ -92,6 +92,7 @@ impl Server {
             Verb::Quit => self.quit(args),
             Verb::StartTls => self.starttls(args),
             Verb::Auth => self.auth(args),
+            Verb::Xclient => self.xclient(args),
             Verb::Bdat => {}
         }
     }
@@ -210,6 +211,10 @@ impl Server {
             add(true, format_args!("AUTH {mechanisms}"));
         }
         add(x.mt_priority, format_args!("MT-PRIORITY"));
+        add(
+            self.session.xclient,
+            format_args!("{}", super::xclient::KEYWORD),
+        );
         if let Some(min) = x.deliver_by {
             add(true, format_args!("DELIVERBY {min}"));
         }

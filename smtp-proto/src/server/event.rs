@@ -113,6 +113,21 @@ pub enum Event {
         /// Protocol, cipher suite, SNI, client certificate.
         info: TlsInfo,
     },
+    /// The connection's PROXY header ([`crate::proxy`]), reported once, before anything
+    /// else; the greeting follows. The connection's `ConnectionInfo` now names the real
+    /// client. An adapter takes its connect-time decision here (refusing with
+    /// `Server::refuse_now`). Owes nothing.
+    ProxyHeader {
+        /// What the header said.
+        header: crate::proxy::ProxyHeader,
+    },
+    /// An authorised XCLIENT was applied: `220` is queued and the session is back at its
+    /// start (no HELO, no AUTH unless a trusted LOGIN); the client must send EHLO again.
+    /// The connection's `ConnectionInfo` carries the new address. Owes nothing.
+    Xclient {
+        /// The attributes sent.
+        attributes: Box<super::Xclient>,
+    },
     /// The session is over. Transmit what `poll_transmit` still holds, then close.
     Closed {
         /// Why.
@@ -184,6 +199,9 @@ pub enum CloseReason {
     /// The connection was refused before the greeting ([`Server::refuse`](crate::Server::refuse)),
     /// e.g. over the connection limit.
     Refused,
+    /// The PROXY stage failed (no trusted proxy, a malformed header, or none in time): the
+    /// connection closed without a byte.
+    ProxyRejected,
 }
 
 /// The kind of decision a [`Pending`] stands for.
@@ -251,6 +269,8 @@ impl Event {
             | Self::TransactionReset
             | Self::StartTls { .. }
             | Self::TlsEstablished { .. }
+            | Self::ProxyHeader { .. }
+            | Self::Xclient { .. }
             | Self::Closed { .. } => None,
         }
     }

@@ -4,8 +4,9 @@ use std::time::Instant;
 
 use super::{Decision, Event, Pending, Server, TlsInfo};
 use crate::codec::reply::Reply;
-use crate::connection::{Machine, Stop};
+use crate::connection::{ClientUpdate, Machine, Stop};
 use crate::error::ApiMisuse;
+use crate::proxy::{ProxyError, ProxyHeader};
 
 impl Machine for Server {
     type Event = Event;
@@ -103,6 +104,22 @@ impl Machine for Server {
             Stop::Run => {}
             Stop::Drain => self.shutdown_gracefully(now),
             Stop::Now => self.shutdown(now, None),
+        }
+    }
+
+    fn handle_proxy_header(&mut self, now: Instant, header: ProxyHeader) {
+        self.proxy_header(now, header);
+    }
+
+    fn handle_proxy_failure(&mut self, now: Instant, error: ProxyError) {
+        let _ = error;
+        self.proxy_failed(now);
+    }
+
+    fn client_update(event: &Event) -> Option<ClientUpdate> {
+        match event {
+            Event::Xclient { attributes } => Some(attributes.client_update()),
+            _ => None,
         }
     }
 

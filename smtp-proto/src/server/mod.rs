@@ -10,6 +10,7 @@ mod machine;
 mod pipelining;
 pub(crate) mod replies;
 mod timer;
+mod xclient;
 
 use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
@@ -26,6 +27,8 @@ use crate::error::ApiMisuse;
 pub use event::{
     AbortReason, AuthData, CloseReason, Decision, Event, MessageInfo, Pending, PendingKind, TlsInfo,
 };
+
+pub use xclient::{Xclient, XclientValue};
 
 use decision::{Awaited, Awaiting, fits};
 use input::{Line, LineReader};
@@ -164,6 +167,8 @@ struct SessionState {
     eof: bool,
     /// A graceful shutdown was asked for: close at the next transaction boundary.
     draining: bool,
+    /// The socket peer may use XCLIENT (`allow_xclient`).
+    xclient: bool,
 }
 
 #[derive(Debug)]
@@ -255,6 +260,37 @@ impl Server {
         server.sync.transmitted();
         server.close(CloseReason::Refused, Some(&reply));
         server
+    }
+
+    /// Replaces the greeting that has not left yet with `reply` and closes
+    /// ([`CloseReason::Refused`]): a connect-time refusal taken after
+    /// [`Event::ProxyHeader`], once the real client is known. After the greeting left it
+    /// is [`shutdown`](Self::shutdown) with `reply`.
+    pub fn refuse_now(&mut self, now: Instant, reply: Reply) {
+        self.now = now;
+        if !self.sync.greeting_transmitted() {
+            self.output.clear();
+            self.sync.transmitted();
+            self.close(CloseReason::Refused, Some(&reply));
+        } else {
+            self.shutdown(now, Some(reply));
+        }
+    }
+
+    /// The connection's PROXY header arrived: reported as [`Event::ProxyHeader`] before
+    /// anything else; the command timer starts now, with the greeting.
+    pub(crate) fn proxy_header(&mut self, now: Instant, header: crate::proxy::ProxyHeader) {
+        self.now = now;
+        self.arm(Timer::Command);
+        self.events.push_front(Event::ProxyHeader { header });
+    }
+
+    /// The PROXY stage failed: the greeting never leaves; closed without a byte.
+    pub(crate) fn proxy_failed(&mut self, now: Instant) {
+        self.now = now;
+        self.output.clear();
+        self.sync.transmitted();
+        self.close(CloseReason::ProxyRejected, None);
     }
 
     /// Feeds bytes received from the client. They are parsed lazily by

@@ -39,6 +39,11 @@ impl SyncState {
     pub(super) fn transmitted(&mut self) {
         self.greeting_transmitted = true;
     }
+
+    /// Whether the greeting left.
+    pub(super) fn greeting_transmitted(&self) -> bool {
+        self.greeting_transmitted
+    }
 }
 
 impl Server {

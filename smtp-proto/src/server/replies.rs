@@ -93,6 +93,16 @@ pub(crate) static BINARYMIME_NEEDS_BDAT: Reply =
 pub(crate) static TX_IN_PROGRESS: Reply = r!(503, 5, 5, 1, "Error: MAIL transaction in progress");
 pub(crate) static ALREADY_AUTHENTICATED: Reply = r!(503, 5, 5, 1, "Error: already authenticated");
 pub(crate) static NO_SERVICE: Reply = r!(503, 5, 5, 1, "Error: no SMTP service here");
+pub(crate) static XCLIENT_IN_TRANSACTION: Reply =
+    r!(503, 5, 5, 1, "Error: MAIL transaction in progress");
+pub(crate) static XCLIENT_SYNTAX: Reply = r!(
+    501,
+    5,
+    5,
+    4,
+    "Syntax: XCLIENT attribute=value [attribute=value ...]",
+);
+pub(crate) static XCLIENT_DENIED: Reply = r!(550, 5, 7, 0, "Error: insufficient authorization");
 pub(crate) static TLS_ACTIVE: Reply = r!(554, 5, 5, 1, "Error: TLS already active");
 
 // Policy and limits.

@@ -10,6 +10,7 @@
 //! | [`split_invariance`] | the same input fed whole and split at fuzzer-chosen points | identical events and identical reply bytes |
 //! | [`tls_session`] | a TLS [`Connection`](smtp_proto::Connection) against a real rustls client, in memory | only TLS records after the handshake starts (never a plaintext reply), nothing read after close_notify or a TLS error |
 //! | [`parsers`] | each codec function on its own | parse → encode → parse round trips where an encoder exists |
+//! | [`proxy_header`] | the PROXY header reader, and a server [`Connection`](smtp_proto::Connection) with a PROXY stage | bounded intake, split invariance of both, agreement with one-shot `parse`, a refused header closes without a byte |
 //! | [`client_replies`] | the SMTP [`Client`](smtp_proto::client::Client) with two queued transactions, fed arbitrary reply bytes | no content before `354`/BDAT, no UTF-8 envelope without SMTPUTF8, no bare CR or LF over DATA, silence after `Closed`, every transaction reported once |
 //!
 //! Input layouts are documented on each function; corpus seeds follow them.
@@ -19,6 +20,7 @@ mod config;
 mod content;
 mod driver;
 mod parsers;
+mod proxy;
 mod server;
 mod tls_session;
 mod wire;
@@ -27,6 +29,7 @@ use std::time::Instant;
 
 pub use client::client_replies;
 pub use parsers::parsers;
+pub use proxy::proxy_header;
 pub use server::{server_bytes, split_invariance};
 pub use tls_session::tls_session;
 
