@@ -481,3 +481,59 @@ fn walk_files(dir: &Path) -> usize {
         })
         .sum()
 }
+
+/// AZ-04, PXV-X4, RCV-06: behind a load balancer on loopback that sends a PROXY header, the
+/// relay authorises the real client (203.0.113.9: refused), not the balancer (127.0.0.1,
+/// trusted by default); a trusted real client relays and its address is in the Received
+/// header.
+#[test]
+fn behind_a_proxy_the_real_client_is_authorised() {
+    let maildir = TempDir::new("relay-proxy-maildir");
+    let spool = TempDir::new("relay-proxy-spool");
+    let blackhole = sink(maildir.path(), &[]);
+    let smarthost = format!("[127.0.0.1]:{}", blackhole.smtp_addr().port());
+    let relay = Relay::start(
+        spool.path(),
+        &[
+            "--smarthost",
+            &smarthost,
+            "--proxy-protocol",
+            "v1",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--trusted-network",
+            "192.0.2.0/24",
+            "--trusted-network",
+            "127.0.0.0/8",
+        ],
+    );
+    let proxied = |client: &str| {
+        let mut session = SmtpClient::connect(relay.addr());
+        session.send(format!("PROXY TCP4 {client} 198.51.100.1 40000 25\r\n").as_bytes());
+        session.expect_greeting();
+        session.ehlo("client.example");
+        session
+    };
+    let mut outsider = proxied("203.0.113.9");
+    outsider.expect("MAIL FROM:<a@client.example>", 250);
+    let reply = outsider.command("RCPT TO:<b@remote.example>");
+    assert_eq!(
+        reply.code,
+        554,
+        "the balancer's loopback address must not authorise: {}",
+        reply.text()
+    );
+    outsider.quit();
+    let mut insider = proxied("192.0.2.7");
+    let reply = insider.deliver("a@client.example", &["b@remote.example"], MESSAGE);
+    assert_eq!(reply.code, 250, "{}", reply.text());
+    insider.quit();
+    wait_for(Duration::from_secs(30), "the message", || {
+        maildir_messages(maildir.path()).len() == 1
+    });
+    let text = String::from_utf8_lossy(&maildir_messages(maildir.path())[0]).into_owned();
+    assert!(
+        text.contains("Received: from client.example (unknown [192.0.2.7])"),
+        "{text}"
+    );
+}

@@ -218,40 +218,8 @@ impl Trace<'_> {
     }
 }
 
-/// `Tue, 1 Jul 2003 10:52:37 +0000` (RFC 5322 §3.3), in UTC, from seconds since the
-/// Unix epoch.
-pub(crate) fn rfc5322_date(unix_secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix_secs / 86_400;
-    let secs = unix_secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// Year, month (1-12) and day (1-31) of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
+// The date format lives once, in the core's trace module (the relay writes dates too).
+use smtp_proto::trace::rfc5322_date;
 
 /// Seconds since the Unix epoch, for trace header dates.
 pub(crate) fn unix_secs() -> u64 {
@@ -401,20 +369,6 @@ mod tests {
         for (i, path) in paths.iter().enumerate() {
             assert_eq!(std::fs::read(path).unwrap(), vec![i as u8]);
         }
-    }
-
-    #[test]
-    fn dates_are_rfc5322() {
-        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(
-            rfc5322_date(1_057_056_757),
-            "Tue, 1 Jul 2003 10:52:37 +0000"
-        );
-        assert_eq!(
-            rfc5322_date(4_102_444_799),
-            "Thu, 31 Dec 2099 23:59:59 +0000"
-        );
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use smtp_proto::Cidr;
 use smtp_proto::relay::Route;
+
+use crate::proxy::ProxyArgs;
 
 /// Shown after the flags in `--help`.
 const AFTER_HELP: &str = "\
@@ -66,9 +69,14 @@ struct Args {
     #[arg(long, value_name = "IP:PORT")]
     dns_server: Option<SocketAddr>,
 
-    /// Relay for clients in this network (CIDR); repeatable [default: 127.0.0.0/8 and ::1/128]
-    #[arg(long, value_name = "CIDR", value_parser = parse_network)]
-    trusted_network: Vec<(IpAddr, u8)>,
+    /// Relay for clients in this network (CIDR); repeatable [default: 127.0.0.0/8 and ::1/128].
+    /// Behind a load balancer, use --proxy-protocol: the network is matched against the
+    /// real client, never the balancer (AZ-04)
+    #[arg(long, value_name = "CIDR")]
+    trusted_network: Vec<Cidr>,
+
+    #[command(flatten)]
+    proxy: ProxyArgs,
 
     /// Relay for a client authenticated as USER:PASSWORD (AUTH PLAIN/LOGIN after STARTTLS); repeatable
     #[arg(long, value_name = "USER:PASSWORD", value_parser = parse_auth)]
@@ -145,7 +153,8 @@ pub(crate) struct Settings {
     pub(crate) route: Route,
     pub(crate) smarthost_auth: Option<(String, String)>,
     pub(crate) dns_server: Option<SocketAddr>,
-    pub(crate) trusted: Vec<(IpAddr, u8)>,
+    pub(crate) trusted: Vec<Cidr>,
+    pub(crate) proxy: ProxyArgs,
     pub(crate) auth: Vec<(String, String)>,
     pub(crate) tls_required: bool,
     pub(crate) tls_verify: bool,
@@ -190,10 +199,14 @@ impl From<Args> for Settings {
             None => Route::Mx { port: args.mx_port },
         };
         let trusted = if args.trusted_network.is_empty() {
-            vec![
-                (IpAddr::from([127, 0, 0, 0]), 8),
-                (IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]), 128),
+            [
+                IpAddr::from([127, 0, 0, 0]),
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
             ]
+            .into_iter()
+            .zip([8, 128])
+            .filter_map(|(addr, prefix)| Cidr::new(addr, prefix))
+            .collect()
         } else {
             args.trusted_network
         };
@@ -205,6 +218,7 @@ impl From<Args> for Settings {
             smarthost_auth: args.smarthost_auth,
             dns_server: args.dns_server,
             trusted,
+            proxy: args.proxy,
             auth: args.auth,
             tls_required: args.tls_required,
             tls_verify: args.tls_verify,
@@ -253,26 +267,6 @@ fn parse_auth(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `IP/PREFIX` or a bare IP (a host network).
-fn parse_network(s: &str) -> Result<(IpAddr, u8), String> {
-    let (ip, prefix) = s.split_once('/').unwrap_or((s, ""));
-    let ip: IpAddr = ip.parse().map_err(|_| {
-        format!("'{ip}' is not an IP address (expected IP/PREFIX, e.g. 10.0.0.0/8)")
-    })?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    let prefix = if prefix.is_empty() {
-        max
-    } else {
-        prefix
-            .parse::<u8>()
-            .map_err(|_| format!("bad prefix '{prefix}'"))?
-    };
-    if prefix > max {
-        return Err(format!("prefix /{prefix} is longer than {max}"));
-    }
-    Ok((ip, prefix))
-}
-
 /// `300s`, `5m`, `2h`, `5d` or bare seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -289,25 +283,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(scale)))
 }
 
-/// `true` if `ip` is inside `network`.
-pub(crate) fn contains((network, prefix): (IpAddr, u8), ip: IpAddr) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
-    match (network, ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,7 +295,7 @@ mod tests {
             settings
                 .trusted
                 .iter()
-                .any(|n| contains(*n, ip.parse().unwrap()))
+                .any(|n| n.contains(ip.parse().unwrap()))
         };
         assert!(
             trusted("127.0.0.1") && trusted("127.9.9.9") && trusted("::1"),
@@ -360,23 +335,20 @@ mod tests {
 
     #[test]
     fn networks_and_durations_parse() {
-        assert_eq!(
-            parse_network("10.0.0.0/8"),
-            Ok(("10.0.0.0".parse().unwrap(), 8))
+        let settings = Settings::try_parse(["relay", "--trusted-network", "10.0.0.0/8"]).unwrap();
+        assert!(
+            settings
+                .trusted
+                .iter()
+                .any(|n| n.contains("10.200.0.1".parse().unwrap()))
         );
-        assert_eq!(
-            parse_network("192.0.2.7"),
-            Ok(("192.0.2.7".parse().unwrap(), 32))
+        assert!(
+            !settings
+                .trusted
+                .iter()
+                .any(|n| n.contains("127.0.0.1".parse().unwrap()))
         );
-        assert!(parse_network("10.0.0.0/33").is_err());
-        assert!(contains(
-            parse_network("10.0.0.0/8").unwrap(),
-            "10.200.0.1".parse().unwrap()
-        ));
-        assert!(contains(
-            parse_network("0.0.0.0/0").unwrap(),
-            "192.0.2.1".parse().unwrap()
-        ));
+        assert!(Settings::try_parse(["relay", "--trusted-network", "10.0.0.0/33"]).is_err());
         assert_eq!(parse_duration("5d"), Ok(Duration::from_secs(432_000)));
         assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
         assert!(parse_duration("5w").is_err());

@@ -24,6 +24,9 @@ mod certs;
 mod cli;
 mod deliver;
 mod dns;
+// --proxy-protocol, --trusted-proxy and --xclient, as blackhole has them.
+#[path = "../blackhole/proxy.rs"]
+mod proxy;
 mod receive;
 mod spool;
 #[cfg(test)]
@@ -237,6 +240,7 @@ async fn serve(settings: Settings) -> ExitCode {
         }
     };
     config.limits.max_message_size = settings.max_size;
+    settings.proxy.apply(&mut config);
     if !settings.auth.is_empty() {
         config.extensions.auth_mechanisms = vec!["PLAIN".to_owned(), "LOGIN".to_owned()];
     }

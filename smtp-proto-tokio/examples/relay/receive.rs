@@ -15,7 +15,8 @@ use smtp_proto::{
 };
 use smtp_proto_tokio::Handler;
 
-use crate::cli::{Settings, contains};
+use crate::cli::Settings;
+use crate::proxy;
 use crate::spool::Spool;
 use crate::{Input, Shared, unix_now};
 
@@ -116,16 +117,22 @@ impl Receiver {
 
 /// `true` if `ip` is in one of the trusted networks.
 pub(crate) fn trusted(settings: &Settings, ip: IpAddr) -> bool {
-    settings
-        .trusted
-        .iter()
-        .any(|network| contains(*network, ip))
+    settings.trusted.iter().any(|network| network.contains(ip))
 }
 
 impl Handler for Receiver {
+    /// Behind a PROXY header, `info.peer` is already the real client (PX-11), so relay
+    /// authorisation never trusts the balancer's address (AZ-04, PXV-X4).
     async fn connect(&mut self, info: &ConnectionInfo) -> Decision {
         self.client = Some(info.peer.ip());
+        tracing::debug!(client = %info.peer, proxy = %proxy::via(info), health_check = proxy::is_health_check(info), "session");
         Ok(())
+    }
+
+    /// XCLIENT from an authorised proxy names the real client: authorisation follows it.
+    async fn xclient(&mut self, _attributes: &smtp_proto::Xclient, info: &ConnectionInfo) {
+        self.client = Some(info.peer.ip());
+        tracing::debug!(client = %info.peer, proxy = %proxy::via(info), "XCLIENT");
     }
 
     async fn tls_established(&mut self, info: &TlsInfo) {
