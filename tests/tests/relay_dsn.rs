@@ -30,6 +30,7 @@ fn notice(recipients: Vec<NoticeRecipient>) -> Notice {
         to: "s@o.example".parse().unwrap(),
         envid: None,
         ret: None,
+        requiretls: false,
         arrival: smtp_proto_tests::now(),
         lifetime: Duration::from_secs(5 * 86_400),
         recipients,

@@ -439,7 +439,7 @@ async fn bounce(
         arrival_unix: now_unix.saturating_sub(age),
         original: &original,
         full_limit: 1 << 20,
-        headers_only: false,
+        headers_only: notice.requiretls,
     };
     let rendered = dsn::render(notice, &context);
     let mut params = smtp_proto::MailParams::default();

@@ -239,6 +239,20 @@ mod tests {
         }
     }
 
+    /// SPL-09: identifiers are never reused, and are safe as file names.
+    #[test]
+    fn queue_identifiers_are_unique() {
+        let dir = temp_root("ids");
+        let spool = Spool::open(&dir.0).unwrap();
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| spool.new_id().to_string()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(
+            ids.iter()
+                .all(|id| id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        );
+    }
+
     /// SPL-07: an unreadable queue file is moved aside, not deleted, and does not stop the others.
     #[test]
     fn unreadable_queue_files_are_quarantined() {

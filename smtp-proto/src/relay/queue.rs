@@ -216,6 +216,8 @@ pub struct Notice {
     pub envid: Option<String>,
     /// The message's RET: what of it to return (DSN-08).
     pub ret: Option<Ret>,
+    /// The message asked for REQUIRETLS: quote only its header section (PT-08).
+    pub requiretls: bool,
     /// When the message arrived, on the queue's clock.
     pub arrival: Instant,
     /// Retries stop this long after arrival (`Will-Retry-Until` of delayed recipients).
@@ -791,6 +793,7 @@ impl Queue {
                     to: to.clone(),
                     envid: entry.message.params.envid.clone(),
                     ret: entry.message.params.ret,
+                    requiretls: entry.message.params.requiretls,
                     arrival: entry.message.arrival,
                     lifetime,
                     recipients: std::mem::take(&mut entry.notices),
