@@ -413,8 +413,6 @@ fn relay_throughput_beside_postfix() {
         &[
             "--smarthost",
             &format!("[127.0.0.1]:{}", ours_sink.smtp_addr().port()),
-            "--status-interval",
-            "0",
         ],
     );
     let postfix = Postfix::start(PostfixOptions {
