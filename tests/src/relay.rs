@@ -25,7 +25,9 @@ pub struct Relay {
 
 impl Relay {
     /// Starts `relay --listen 127.0.0.1:0 --spool SPOOL ARGS` and waits for its listening
-    /// line.
+    /// line. Retries come after 1 to 3 s instead of 300 s: a transient failure on a busy
+    /// machine (a late DNS answer) then costs seconds, not the test; the back-off schedule
+    /// itself is tested in virtual time (`relay_queue.rs`).
     ///
     /// # Panics
     /// If it cannot be built or started, or does not listen within 30 s.
@@ -93,6 +95,24 @@ impl Relay {
     /// What it logged so far.
     pub fn stderr(&self) -> String {
         self.stderr.snapshot()
+    }
+
+    /// Waits until `check` holds, up to `timeout`.
+    ///
+    /// # Panics
+    /// On timeout, with what the relay printed and logged.
+    pub fn wait_for(&self, timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = crate::now() + timeout;
+        while !check() {
+            if crate::now() >= deadline {
+                panic!(
+                    "timed out waiting for {what}\n--- relay stdout\n{}\n--- relay stderr\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `kill -9`: a crash, with no chance to clean up.

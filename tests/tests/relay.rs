@@ -14,18 +14,6 @@ use smtp_proto_tests::{Blackhole, SmtpClient, TempDir, maildir_messages};
 const MESSAGE: &[u8] =
     b"From: s@client.example\r\nSubject: relayed\r\n\r\nHello through the relay.\r\n";
 
-/// Waits until `check` holds, up to `timeout`.
-fn wait_for(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = smtp_proto_tests::now() + timeout;
-    while !check() {
-        assert!(
-            smtp_proto_tests::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn submit(relay: SocketAddr, from: &str, to: &[&str]) {
     let mut client = SmtpClient::connect_ehlo(relay);
     let reply = client.deliver(from, to, MESSAGE);
@@ -64,10 +52,10 @@ fn relays_through_a_smart_host() {
             &[&format!("r{i}@dest.example")],
         );
     }
-    wait_for(Duration::from_secs(30), "5 messages in the Maildir", || {
+    relay.wait_for(Duration::from_secs(30), "5 messages in the Maildir", || {
         maildir_messages(maildir.path()).len() == 5
     });
-    wait_for(Duration::from_secs(10), "an empty spool", || {
+    relay.wait_for(Duration::from_secs(30), "an empty spool", || {
         queued(spool.path()) == 0
     });
     for message in maildir_messages(maildir.path()) {
@@ -122,7 +110,7 @@ fn routes_by_mx_and_bounces_what_cannot_be_routed() {
         "s@client.example",
         &["b@nullmx.example", "c@nowhere.example"],
     );
-    wait_for(
+    relay.wait_for(
         Duration::from_secs(30),
         "the message and one bounce",
         || maildir_messages(maildir.path()).len() == 2,
@@ -158,7 +146,7 @@ fn routes_by_mx_and_bounces_what_cannot_be_routed() {
             .iter()
             .any(|m| m.contains("Delivered-To: a@good.example"))
     );
-    wait_for(Duration::from_secs(10), "an empty spool", || {
+    relay.wait_for(Duration::from_secs(30), "an empty spool", || {
         queued(spool.path()) == 0
     });
 }
@@ -202,7 +190,7 @@ fn a_refusing_next_hop_gives_a_bounce_and_bounces_are_never_bounced() {
     );
     submit(relay.addr(), "s@client.example", &["x@refusing.example"]);
     submit(relay.addr(), "", &["y@refusing.example"]);
-    wait_for(Duration::from_secs(30), "the bounce", || {
+    relay.wait_for(Duration::from_secs(30), "the bounce", || {
         maildir_messages(accepting_dir.path()).len() == 1
     });
     let bounce = String::from_utf8_lossy(&maildir_messages(accepting_dir.path())[0]).into_owned();
@@ -218,7 +206,7 @@ fn a_refusing_next_hop_gives_a_bounce_and_bounces_are_never_bounced() {
         ),
         "{bounce}"
     );
-    wait_for(Duration::from_secs(10), "an empty spool", || {
+    relay.wait_for(Duration::from_secs(30), "an empty spool", || {
         queued(spool.path()) == 0
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -336,7 +324,7 @@ fn a_crash_loses_nothing_that_was_acknowledged() {
         "{}",
         relay.stdout()
     );
-    wait_for(
+    relay.wait_for(
         Duration::from_secs(60),
         "an empty spool after the restart",
         || queued(spool.path()) == 0,
@@ -386,7 +374,7 @@ fn relays_to_postfix() {
         postfix.log().contains("TLS connection established from"),
         "opportunistic STARTTLS to Postfix"
     );
-    wait_for(Duration::from_secs(10), "an empty spool", || {
+    relay.wait_for(Duration::from_secs(30), "an empty spool", || {
         queued(spool.path()) == 0
     });
 }
@@ -445,7 +433,7 @@ fn relay_throughput_beside_postfix() {
             .status()
             .unwrap();
         assert!(status.success());
-        wait_for(Duration::from_secs(600), "the queue to drain", empty);
+        relay.wait_for(Duration::from_secs(600), "the queue to drain", empty);
         let elapsed = smtp_proto_tests::now() - start;
         messages as f64 / elapsed.as_secs_f64()
     };
@@ -526,7 +514,7 @@ fn behind_a_proxy_the_real_client_is_authorised() {
     let reply = insider.deliver("a@client.example", &["b@remote.example"], MESSAGE);
     assert_eq!(reply.code, 250, "{}", reply.text());
     insider.quit();
-    wait_for(Duration::from_secs(30), "the message", || {
+    relay.wait_for(Duration::from_secs(30), "the message", || {
         maildir_messages(maildir.path()).len() == 1
     });
     let text = String::from_utf8_lossy(&maildir_messages(maildir.path())[0]).into_owned();
