@@ -10,6 +10,32 @@
 //! [`Connection::next`](smtp_proto::Connection::next) says (write these bytes by then,
 //! read this much until then, close), so every byte read goes straight into the core
 //! and the replies to a pipelined batch leave in one write.
+//!
+//! A server that prints the size of every message it accepts, until Ctrl-C:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use smtp_proto_tokio::smtp_proto::MessageInfo;
+//! use smtp_proto_tokio::{Decision, Endpoint, Handler, Listener, ServerConfig, TlsMode};
+//!
+//! struct Print; // every Handler method left out accepts
+//! impl Handler for Print {
+//!     async fn message_complete(&mut self, info: &MessageInfo) -> Decision {
+//!         println!("a message of {} octets", info.size);
+//!         Ok(()) // the 250: return it only once the message is stored
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let endpoint = Endpoint::new(Arc::new(ServerConfig::try_new("mx.localhost")?), TlsMode::Off);
+//!     let listener = Listener::new(|_info| Print).bind("127.0.0.1:2525".parse()?, endpoint)?;
+//!     listener.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! [`SmtpClient`] has a client example; `examples/hello.rs` runs both in one program.
 #![forbid(unsafe_code)]
 
 mod client;
@@ -37,3 +63,10 @@ pub use smtp_proto::tls::{ClientTls, Endpoint, TlsMode};
 pub use smtp_proto::{
     ConnectionInfo, Decision, EnhancedCode, Event, Mailbox, Reply, ServerConfig, Stop,
 };
+
+/// The README's code blocks (the core's sans-IO examples and this crate's server and
+/// client), compiled and run as doctests here, where the core, tokio and this crate are
+/// all dependencies.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

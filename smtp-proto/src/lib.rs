@@ -22,6 +22,32 @@
 //! * [`manual`]: the rule book: every rule ID the code and tests cite, and why each default
 //!   is what it is.
 //!
+//! A session in memory: the greeting, a HELO accepted by the application, the reply.
+//!
+//! ```
+//! use std::{sync::Arc, time::Instant};
+//! use smtp_proto::{Event, Server, ServerConfig};
+//!
+//! let now = Instant::now();
+//! let mut server = Server::new(Arc::new(ServerConfig::try_new("mx.example")?), now);
+//! let mut wire = Vec::new();
+//! server.poll_transmit(&mut wire); // the 220 greeting
+//! assert!(wire.starts_with(b"220 mx.example"));
+//! server.handle_input(now, b"HELO client.example\r\n")?;
+//! while let Some(event) = server.poll_event() {
+//!     if let Event::Hello { pending, .. } = event {
+//!         server.accept(now, pending)?; // or server.respond(now, pending, reply)
+//!     }
+//! }
+//! wire.clear();
+//! server.poll_transmit(&mut wire);
+//! assert!(wire.starts_with(b"250 mx.example"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The README has a longer session, the client machine, and the adapters' servers and
+//! clients over sockets.
+//!
 //! Client misbehaviour is answered on the wire with the reply the RFCs require and never
 //! surfaces as a Rust error; [`ApiMisuse`] is only for a caller that breaks the API contract.
 //! Addresses and parameters in events are typed, validated data: never pass them to a shell
@@ -62,8 +88,3 @@ pub use server::{
 
 #[cfg(feature = "rustls")]
 pub mod tls;
-
-/// The README's example, compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

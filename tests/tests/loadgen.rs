@@ -432,7 +432,7 @@ fn help_and_usage_errors() {
 /// (`LOADGEN_RATE`, default 100 msg/s, for 5 s). Nothing about time is asserted, only that
 /// every message was accepted.
 #[test]
-#[ignore = "a figure for the README, run by hand"]
+#[ignore = "a figure for BENCHMARKS.md, run by hand"]
 fn postfix_latency() {
     if !Postfix::require() {
         return;

@@ -379,9 +379,9 @@ fn relays_to_postfix() {
     });
 }
 
-/// The figures of the README's relay table: messages/s end to end (smtp-source → relay →
-/// blackhole, fsync on) for our relay and for Postfix relaying to the same kind of sink,
-/// alternating in one run. Run by hand in release:
+/// Figures for a relay table in BENCHMARKS.md (none recorded yet): messages/s end to end
+/// (smtp-source → relay → blackhole, fsync on) for our relay and for Postfix relaying to the
+/// same kind of sink, alternating in one run. Run by hand in release:
 /// `tests/scripts/bench-relay.sh` (or `cargo test --release -p smtp-proto-tests --test relay
 /// -- --ignored --nocapture relay_throughput`).
 #[test]
