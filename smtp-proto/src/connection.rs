@@ -172,7 +172,7 @@ impl Stop {
 /// Behind a load balancer (a PROXY header, or XCLIENT from an authorised peer) `peer` and
 /// `local` are the **effective** addresses, those of the client's original connection, and
 /// `proxy` keeps the socket peer that told us: handlers, logs and Received headers use
-/// `peer` either way (`proxy.md` PX-11).
+/// `peer` either way (`manual::proxy` PX-11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {

@@ -1,6 +1,6 @@
 //! Client transcripts: drive a core `smtp_proto::client::Client` in memory from a compact
 //! script, the client-side twin of [`transcript`](crate::transcript). The server is the
-//! script (client-rules.md §14: "a scripted fake server").
+//! script (manual::client: "a scripted fake server").
 //!
 //! Script lines (blank lines and `#` comments are ignored):
 //!
@@ -32,7 +32,7 @@ use smtp_proto::{Mailbox, TlsInfo};
 
 use crate::transcript::decode_send;
 
-/// The EHLO reply of client-rules.md's `[E]`, as script bytes.
+/// The EHLO reply of manual::client's `[E]`, as script bytes.
 pub const EHLO_E: &str = r"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
 
 /// The EHLO reply of `[L]`: `[E]` without PIPELINING.
@@ -62,7 +62,7 @@ pub fn mailbox(text: &str) -> Mailbox {
     }
 }
 
-/// client-rules.md's default job: from `<a@x.example>` to `<b@y.example>` and
+/// manual::client's default job: from `<a@x.example>` to `<b@y.example>` and
 /// `<c@y.example>`.
 pub fn default_job() -> Envelope {
     Envelope::new(mailbox("a@x.example"))

@@ -12,7 +12,7 @@
 //! - [`blackhole`]: build, start, interrupt and stop the `blackhole` binary;
 //! - [`client`]: a small line-oriented SMTP client over plain TCP or TLS;
 //! - [`client_script`]: client transcripts: the core's SMTP client driven in memory by a
-//!   scripted server (client-rules.md);
+//!   scripted server (manual::client);
 //! - [`tls`]: a rustls client configuration that accepts blackhole's self-signed certificate;
 //! - [`message`]: test messages that exercise dot-stuffing, long lines and 8-bit text;
 //! - [`fs`]: temporary directories and Maildir inspection;
@@ -23,7 +23,7 @@
 //!   included) driven in memory;
 //! - [`dns`]: a small authoritative DNS server on a loopback port (the relay's MX tests);
 //! - [`relay`]: build, start and kill the `relay` example;
-//! - [`relay_sim`]: a virtual network and clock for the relay's queue (relay-rules.md);
+//! - [`relay_sim`]: a virtual network and clock for the relay's queue (manual::relay);
 //! - [`peers`] (feature `peers`): real SMTP servers we did not write (a private Postfix,
 //!   smtp-sink, aiosmtpd) on loopback, for interop tests of the client;
 //! - [`tools`]: external programs (skip or fail when missing, run with a deadline);

@@ -1,6 +1,6 @@
 //! PROXY protocol helpers: headers built byte by byte (v1 lines, v2 binary with TLVs),
 //! and a whole server [`Connection`] (PROXY stage, TLS layer, machine) driven in memory
-//! read by read, as an adapter would (`proxy.md`; the suites `tests/tests/proxy.rs`,
+//! read by read, as an adapter would (`manual::proxy`; the suites `tests/tests/proxy.rs`,
 //! `xclient.rs` and `haproxy.rs`).
 
 use std::net::{IpAddr, SocketAddr};
@@ -26,7 +26,7 @@ pub fn listener_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 2525))
 }
 
-/// `proxy.md`'s PXV1-01 line: client 192.0.2.7:40000, local 198.51.100.1:25.
+/// `manual::proxy`'s PXV1-01 line: client 192.0.2.7:40000, local 198.51.100.1:25.
 pub const V1_TCP4: &[u8] = b"PROXY TCP4 192.0.2.7 198.51.100.1 40000 25\r\n";
 
 /// A v2 header: signature, version/command byte, family byte, the body with its length.

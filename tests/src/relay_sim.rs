@@ -1,5 +1,5 @@
 //! A virtual network for the relay's queue: DNS answers, next hops and a clock, all in
-//! memory, so the rules of relay-rules.md run days of retries in microseconds.
+//! memory, so the rules of manual::relay run days of retries in microseconds.
 //!
 //! [`Sim`] owns a [`Queue`] and answers its actions: [`Action::Resolve`] from `dns`,
 //! [`Action::Connect`] through `connect`, [`Action::Send`] through `deliver`; everything the

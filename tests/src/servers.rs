@@ -566,7 +566,7 @@ impl WireServer {
 
     /// blackhole with the shared profile behind a load balancer: it requires a PROXY v2
     /// header from 127.0.0.1, and [`addr`](Self::addr) is a forwarder that sends one
-    /// naming the real client before the client's bytes (`proxy.md` PX-6: the rows must
+    /// naming the real client before the client's bytes (`manual::proxy` PX-6: the rows must
     /// run exactly as without it). Keep the forwarder while the server is used.
     pub fn blackhole_behind_proxy() -> (Self, crate::CountingProxy) {
         let mut server =

@@ -544,7 +544,7 @@ fn check_postfix_messages(
 
 /// Postfix, PIPELINING on (and enforced by `smtpd_forbid_unauth_pipelining`): the whole
 /// envelope goes in one flight ending with DATA, the content in the next.
-/// client-rules.md PIPE-02 (one flight, DATA last), PIPE-05, SIZE-01 (`SIZE=` is the CR LF
+/// manual::client PIPE-02 (one flight, DATA last), PIPE-05, SIZE-01 (`SIZE=` is the CR LF
 /// size before stuffing), I18N-05 (`BODY=8BITMIME`), BODY-01/02 (dot-stuffing), BODY-04
 /// (bare LF normalised), END-03 (QUIT).
 #[test]
@@ -590,7 +590,7 @@ fn postfix_pipelined_delivery() {
 }
 
 /// Postfix with PIPELINING not advertised and pipelining forbidden: strict lock-step,
-/// one command per round trip. client-rules.md PIPE-01, CAP-01 (only what is advertised).
+/// one command per round trip. manual::client PIPE-01, CAP-01 (only what is advertised).
 #[test]
 fn postfix_lockstep_without_pipelining() {
     if !Postfix::require() {
@@ -640,7 +640,7 @@ fn postfix_lockstep_without_pipelining() {
 
 /// Postfix with STARTTLS, policy Required, a self-signed certificate accepted on
 /// purpose: TLS before anything else, EHLO again, delivery over TLS (`with ESMTPS`).
-/// client-rules.md CTLS-02, CTLS-03, CTLS-05, CTLS-09.
+/// manual::client CTLS-02, CTLS-03, CTLS-05, CTLS-09.
 #[test]
 fn postfix_starttls_required() {
     if !Postfix::require() {
@@ -681,7 +681,7 @@ fn postfix_starttls_required() {
 }
 
 /// Postfix with CHUNKING, `Chunking::WhenOffered(256)`: BDAT in several chunks, the
-/// last with LAST, no stuffing, line ends still normalised. client-rules.md BDAT-01,
+/// last with LAST, no stuffing, line ends still normalised. manual::client BDAT-01,
 /// BDAT-02, BDAT-03 (chunks pipelined), BDAT-06, BDAT-07.
 #[test]
 fn postfix_bdat_in_several_chunks() {
@@ -729,7 +729,7 @@ fn postfix_bdat_in_several_chunks() {
 }
 
 /// Postfix with CHUNKING not advertised, `Chunking::WhenOffered`: DATA instead.
-/// client-rules.md BDAT-07, CAP-09.
+/// manual::client BDAT-07, CAP-09.
 #[test]
 fn postfix_bdat_falls_back_to_data() {
     if !Postfix::require() {
@@ -760,7 +760,7 @@ fn postfix_bdat_falls_back_to_data() {
 
 /// Postfix with SMTPUTF8: a UTF-8 sender and recipient (`jürgen@peer.example`) with an
 /// 8-bit body: `SMTPUTF8` and `BODY=8BITMIME` on MAIL, delivered `with UTF8SMTP`.
-/// client-rules.md I18N-02, I18N-05, INJ-06.
+/// manual::client I18N-02, I18N-05, INJ-06.
 #[test]
 fn postfix_smtputf8_and_8bitmime() {
     if !Postfix::require() {
@@ -801,7 +801,7 @@ fn postfix_smtputf8_and_8bitmime() {
 
 /// Postfix refuses one recipient of three (`fail1@`, 550 at RCPT): the others are
 /// delivered, the refused one is `Rejected` at `Stage::Rcpt` with the server's 550.
-/// client-rules.md RCPT-01, PIPE-10, ESC-01.
+/// manual::client RCPT-01, PIPE-10, ESC-01.
 #[test]
 fn postfix_refused_recipient_partial_success() {
     if !Postfix::require() {
@@ -845,7 +845,7 @@ fn postfix_refused_recipient_partial_success() {
 
 /// Postfix with `message_size_limit = 2000` (advertised `SIZE 2000`), a 5,000-octet
 /// message: refused by the client before MAIL (`Rejected`, local, 552 5.3.4); the server
-/// saw only EHLO and QUIT. client-rules.md SIZE-03, CAP-03.
+/// saw only EHLO and QUIT. manual::client SIZE-03, CAP-03.
 #[test]
 fn postfix_size_refused_locally() {
     if !Postfix::require() {
@@ -887,7 +887,7 @@ fn postfix_size_refused_locally() {
 }
 
 /// Postfix, blocking client: two messages on one connection, the second MAIL straight
-/// after the first message's 250, no RSET. client-rules.md REUSE-01, PIPE-17, END-03.
+/// after the first message's 250, no RSET. manual::client REUSE-01, PIPE-17, END-03.
 #[test]
 fn postfix_two_messages_on_one_connection() {
     if !Postfix::require() {
@@ -949,7 +949,7 @@ fn postfix_two_messages_on_one_connection() {
 
 /// smtp-sink with PIPELINING: one flight for the envelope; smtp-sink records the MAIL
 /// parameters it got: `BODY=8BITMIME`, and no `SIZE=` (smtp-sink does not advertise
-/// SIZE). client-rules.md PIPE-02, SIZE-02, I18N-05, BODY-01, BODY-04.
+/// SIZE). manual::client PIPE-02, SIZE-02, I18N-05, BODY-01, BODY-04.
 #[test]
 fn smtp_sink_pipelined_delivery() {
     if !SmtpSink::require() {
@@ -973,7 +973,7 @@ fn smtp_sink_pipelined_delivery() {
 
 /// smtp-sink without PIPELINING and without 8BITMIME: an 8-bit message is refused by the
 /// client before a byte of it is sent (`Rejected`, local, 5.6.3); then a 7-bit message on
-/// the same connection goes in lock-step. client-rules.md BODY-09, PIPE-01, REUSE-01.
+/// the same connection goes in lock-step. manual::client BODY-09, PIPE-01, REUSE-01.
 #[test]
 fn smtp_sink_lockstep_and_no_8bitmime() {
     if !SmtpSink::require() {
@@ -1036,7 +1036,7 @@ fn smtp_sink_lockstep_and_no_8bitmime() {
 
 /// smtp-sink refusing every RCPT with a hard error, blocking client: every recipient
 /// `Rejected` at `Stage::Rcpt` with the server's 5xx, no DATA, nothing stored.
-/// client-rules.md RCPT-01 (all refused), PIPE-07, REUSE-02.
+/// manual::client RCPT-01 (all refused), PIPE-07, REUSE-02.
 #[test]
 fn smtp_sink_hard_reject_of_rcpt() {
     if !SmtpSink::require() {
@@ -1085,7 +1085,7 @@ fn smtp_sink_hard_reject_of_rcpt() {
 
 /// smtp-sink with DSN: `RET`/`ENVID` on MAIL and `NOTIFY`/`ORCPT` on RCPT, as the
 /// server records them, `dsn_sent`; the same envelope to a smtp-sink without DSN sends
-/// none of them and says so. client-rules.md DSN-01, DSN-02.
+/// none of them and says so. manual::client DSN-01, DSN-02.
 #[test]
 fn smtp_sink_dsn_parameters() {
     if !SmtpSink::require() {
@@ -1135,7 +1135,7 @@ fn smtp_sink_dsn_parameters() {
 }
 
 /// TLS Required against smtp-sink, which offers no STARTTLS: the session fails with
-/// `TlsUnavailable` after QUIT, and no MAIL is sent. client-rules.md CTLS-11.
+/// `TlsUnavailable` after QUIT, and no MAIL is sent. manual::client CTLS-11.
 #[test]
 fn smtp_sink_required_tls_not_offered() {
     if !SmtpSink::require() {
@@ -1186,7 +1186,7 @@ fn aiosmtpd_auth(edit: impl FnOnce(&mut AiosmtpdOptions)) -> Aiosmtpd {
 
 /// aiosmtpd with STARTTLS and AUTH PLAIN/LOGIN: policy Required, then AUTH PLAIN (the
 /// client's first choice) over TLS; delivered with the login recorded.
-/// client-rules.md CTLS-02, CTLS-05, AUTH-01, AUTH-02, AUTH-12.
+/// manual::client CTLS-02, CTLS-05, AUTH-01, AUTH-02, AUTH-12.
 #[test]
 fn aiosmtpd_starttls_then_auth_plain() {
     if !Aiosmtpd::require() {
@@ -1238,7 +1238,7 @@ fn aiosmtpd_starttls_then_auth_plain() {
 
 /// aiosmtpd's AUTH LOGIN: the test hides PLAIN from the EHLO reply (the line `AUTH LOGIN
 /// PLAIN` is read as `AUTH LOGIN`), so the client falls back to LOGIN, which aiosmtpd
-/// runs with its own prompts. client-rules.md AUTH-01, AUTH-05, AUTH-12.
+/// runs with its own prompts. manual::client AUTH-01, AUTH-05, AUTH-12.
 #[test]
 fn aiosmtpd_auth_login() {
     if !Aiosmtpd::require() {
@@ -1272,7 +1272,7 @@ fn aiosmtpd_auth_login() {
 }
 
 /// aiosmtpd refusing a wrong password (535), blocking client: `connect` fails with
-/// `Closed(AuthFailed(Some(535)))` and nothing is stored. client-rules.md AUTH-10.
+/// `Closed(AuthFailed(Some(535)))` and nothing is stored. manual::client AUTH-10.
 #[test]
 fn aiosmtpd_wrong_password_fails_the_session() {
     if !Aiosmtpd::require() {
@@ -1320,7 +1320,7 @@ fn aiosmtpd_wrong_password_fails_the_session() {
     assert_content(&messages[0], &expected);
 }
 
-/// aiosmtpd offering AUTH on a plaintext session: client-rules.md CTLS-13, credentials
+/// aiosmtpd offering AUTH on a plaintext session: manual::client CTLS-13, credentials
 /// are not sent in clear unless the configuration allows it (`auth_over_plaintext`,
 /// default off); the session ends with `AuthNeedsTls`. (Found by this suite: the client
 /// used to send them.)
@@ -1356,7 +1356,7 @@ fn aiosmtpd_no_auth_in_clear_by_default() {
 }
 
 /// aiosmtpd with SMTPUTF8: UTF-8 envelope, 8-bit body, `SMTPUTF8` and `BODY=8BITMIME`
-/// recorded by the server; one refused recipient at RCPT alongside. client-rules.md
+/// recorded by the server; one refused recipient at RCPT alongside. manual::client
 /// I18N-02, I18N-05, RCPT-01.
 #[test]
 fn aiosmtpd_smtputf8() {
@@ -1410,7 +1410,7 @@ fn aiosmtpd_smtputf8() {
 
 /// aiosmtpd speaking LMTP: LHLO, three recipients accepted at RCPT, one reply per
 /// recipient after the data, the second a 550: per-recipient results at `EndOfData`.
-/// client-rules.md LMTP-01, EHLO-06.
+/// manual::client LMTP-01, EHLO-06.
 #[test]
 fn aiosmtpd_lmtp_per_recipient_results() {
     if !Aiosmtpd::require() {
@@ -1469,7 +1469,7 @@ fn aiosmtpd_lmtp_per_recipient_results() {
 
 /// Bodies at the edges, on one aiosmtpd connection (aiosmtpd stores the exact bytes): no
 /// final line end, empty, a lone `.` line, and 300 KB streamed with `send_stream` (no SIZE,
-/// pieces of 64 KiB, dot lines and bare LF across piece boundaries). client-rules.md
+/// pieces of 64 KiB, dot lines and bare LF across piece boundaries). manual::client
 /// BODY-02, BODY-04, BODY-06, BODY-07, REUSE-01.
 #[test]
 fn aiosmtpd_edge_bodies() {
@@ -1540,7 +1540,7 @@ fn maildir_one(dir: &TempDir) -> Vec<u8> {
 }
 
 /// blackhole, plaintext with PIPELINING and SMTPUTF8: one flight for the envelope, the
-/// Maildir file holds exactly the CR LF-normalised, unstuffed message. client-rules.md
+/// Maildir file holds exactly the CR LF-normalised, unstuffed message. manual::client
 /// PIPE-02, BODY-01, BODY-04, I18N-02, BODY-11 (over a socket).
 #[test]
 fn blackhole_plain() {
@@ -1567,7 +1567,7 @@ fn blackhole_plain() {
 }
 
 /// blackhole with STARTTLS (self-signed, accepted on purpose), policy Required.
-/// client-rules.md CTLS-02, CTLS-03, CTLS-05, CTLS-09.
+/// manual::client CTLS-02, CTLS-03, CTLS-05, CTLS-09.
 #[test]
 fn blackhole_starttls() {
     let dir = TempDir::new("interop-blackhole-tls");
@@ -1602,7 +1602,7 @@ fn blackhole_starttls() {
 }
 
 /// blackhole's implicit-TLS listener, policy Implicit: TLS from the first byte, no
-/// STARTTLS. client-rules.md CTLS-12.
+/// STARTTLS. manual::client CTLS-12.
 #[test]
 fn blackhole_implicit_tls() {
     let dir = TempDir::new("interop-blackhole-smtps");
@@ -1644,7 +1644,7 @@ fn blackhole_implicit_tls() {
 }
 
 /// blackhole with CHUNKING, blocking client, `Chunking::WhenOffered(100)`: BDAT chunks,
-/// the Maildir file byte for byte. client-rules.md BDAT-01, BDAT-02, BDAT-06.
+/// the Maildir file byte for byte. manual::client BDAT-01, BDAT-02, BDAT-06.
 #[test]
 fn blackhole_bdat() {
     let dir = TempDir::new("interop-blackhole-bdat");

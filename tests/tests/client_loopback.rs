@@ -1,4 +1,4 @@
-//! The loopback property (client-rules.md BODY-11, INJ-08, §14): our client and our
+//! The loopback property (manual::client BODY-11, INJ-08): our client and our
 //! server, connected in memory, every read split at arbitrary boundaries on both sides,
 //! arbitrary envelopes, bodies and server decisions. The server's events must reproduce
 //! exactly what the client was asked to send (the content byte for byte after unstuffing,

@@ -1,4 +1,4 @@
-//! client-rules.md, row by row: each test is named after its row IDs and runs a client
+//! manual::client, row by row: each test is named after its row IDs and runs a client
 //! transcript (`smtp_proto_tests::client_script`), as written and byte by byte.
 #![allow(clippy::unwrap_used)]
 

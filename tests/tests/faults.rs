@@ -810,7 +810,7 @@ mod adapters {
     );
 }
 
-// ---- Behind a load balancer (proxy.md PX-6) ------------------------------------------
+// ---- Behind a load balancer (manual::proxy PX-6) ------------------------------------------
 
 /// The session written one byte per write and the end-of-stream rows, through a forwarder
 /// that puts a PROXY v2 header in front of each connection, against a blackhole that

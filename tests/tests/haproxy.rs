@@ -1,4 +1,4 @@
-//! Behind a load balancer, with real components (`proxy.md` §6, §8): HAProxy with
+//! Behind a load balancer, with real components (`manual::proxy`): HAProxy with
 //! `send-proxy-v2` and `send-proxy` in front of two blackhole instances, mail sent
 //! through it by swaks from distinct loopback addresses; swaks's own PROXY headers and
 //! XCLIENT against blackhole. Skipped without haproxy or swaks, unless
@@ -190,7 +190,7 @@ fn haproxy_in_front_of_two_blackholes() {
     }
 }
 
-/// swaks's PROXY headers straight to blackhole (`proxy.md` §8): v1 and v2 name the client
+/// swaks's PROXY headers straight to blackhole (`manual::proxy`): v1 and v2 name the client
 /// (PXV1-01, PXV2-01 on the wire); a malformed one (PXV1-07) and a header from an
 /// untrusted peer (PXV-X2) are closed without a byte.
 #[test]
@@ -259,7 +259,7 @@ fn swaks_proxy_headers() {
     assert!(got.is_empty(), "{got:?}");
 }
 
-/// swaks `--xclient-*` against blackhole (`proxy.md` §5): authorised (XC-03: the stored
+/// swaks `--xclient-*` against blackhole (`manual::proxy`): authorised (XC-03: the stored
 /// message names the client XCLIENT gave), not advertised to others (XC-01), refused with
 /// `550` when sent anyway (XC-02).
 #[test]

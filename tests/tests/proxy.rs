@@ -1,4 +1,4 @@
-//! The PROXY protocol stage (`proxy.md` PX-1…PX-12), in memory: every row of §4 through a
+//! The PROXY protocol stage (`manual::proxy` PX-1…PX-12), in memory: every vector row through a
 //! whole server `Connection` (the PROXY stage, the TLS layer and the machine) as an
 //! adapter drives it; the parser's own unit tests are in `smtp-proto/src/proxy/tests.rs`,
 //! the socket rows in `proxy_wire.rs`, HAProxy in `haproxy.rs`.

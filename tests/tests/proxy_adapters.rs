@@ -1,4 +1,4 @@
-//! The PROXY stage and XCLIENT through both adapters' `serve` (`proxy.md` PX-3, PX-11,
+//! The PROXY stage and XCLIENT through both adapters' `serve` (`manual::proxy` PX-3, PX-11,
 //! PX-12: the same core code for tokio and blocking sockets): the handler's `connect`
 //! waits for the header and sees the real client, `xclient` sees the new one, and a
 //! connection closed in the PROXY stage reaches no handler method.

@@ -1,4 +1,4 @@
-//! The relay program end to end over loopback (relay-rules.md, TW-03: the whole path runs
+//! The relay program end to end over loopback (manual::relay, TW-03: the whole path runs
 //! in CI): clients → relay → blackhole (`--maildir`), with MX answers from a test DNS
 //! server, failing destinations from blackhole's bounce mode, and a `kill -9` mid-run.
 #![allow(clippy::unwrap_used)]

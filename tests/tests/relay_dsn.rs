@@ -1,4 +1,4 @@
-//! Delivery status notifications (relay-rules.md §9) and the queue file format (§8), on the
+//! Delivery status notifications (manual::relay) and the queue file format, on the
 //! rendered bytes.
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! The relay's scheduler against relay-rules.md §5 (queue and retry) and §6 (dispatch), and
+//! The relay's scheduler against manual::relay (queue and retry) (dispatch), and
 //! the Twisted relay-manager regressions of §12, in virtual time.
 #![allow(clippy::unwrap_used)]
 

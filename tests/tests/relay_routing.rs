@@ -1,4 +1,4 @@
-//! Routing and connection attempts against relay-rules.md §1–§3 (smart host, MX selection,
+//! Routing and connection attempts against manual::relay (smart host, MX selection,
 //! null MX) and the Twisted regressions TW-04/TW-05, through the queue's public actions and
 //! [`Attempt`].
 #![allow(clippy::unwrap_used)]

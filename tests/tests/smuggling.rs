@@ -1303,7 +1303,7 @@ fn smug_10_split_invariance_of_the_smuggling_scenarios() {
     }
 }
 
-/// PROXY protocol (`proxy.md` PX-6): a selection of the rows above, rerun through a
+/// PROXY protocol (`manual::proxy` PX-6): a selection of the rows above, rerun through a
 /// forwarder that puts a PROXY v2 header in front of each connection, against a blackhole
 /// that requires one: the header changes nothing (the pre-greeting row is left out: what
 /// arrives before the greeting is a race once a forwarder is in between; PXV1-14 pins it in

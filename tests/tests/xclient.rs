@@ -1,4 +1,4 @@
-//! XCLIENT (Postfix `XCLIENT_README`; `proxy.md` §5 rows XC-01…XC-15), through a whole
+//! XCLIENT (Postfix `XCLIENT_README`; `manual::proxy` rows XC-01…XC-15), through a whole
 //! in-memory `Connection` built by `Endpoint::accept_from`, so authorisation is decided
 //! on the socket peer as on a real listener. swaks against blackhole: `haproxy.rs`.
 

@@ -1,4 +1,4 @@
-//! DNS through hickory-resolver, mapped onto the queue's answers (relay-rules §4):
+//! DNS through hickory-resolver, mapped onto the queue's answers (`manual::relay` MX, DNS):
 //! records, a null MX, NoData (the name exists without such records), NXDOMAIN, or a
 //! temporary failure for everything else (SERVFAIL, REFUSED, timeouts), which defers.
 

@@ -1,5 +1,5 @@
 //! The receiving side: one [`Receiver`] per SMTP session. It decides who may relay
-//! (relay-rules §7), refuses loops (RCV-08), prepends the Received header (RCV-01..05),
+//! (`manual::relay` AZ), refuses loops (RCV-08), prepends the Received header (RCV-01..05),
 //! spools the message durably and only then lets the server say 250 (SPL-01, DSP-09).
 
 use std::net::IpAddr;

@@ -1,4 +1,4 @@
-//! The durable spool (relay-rules §8): one queue file per message, written to `tmp/`,
+//! The durable spool (`manual::relay` SPL): one queue file per message, written to `tmp/`,
 //! fsynced, renamed into `queue/`, and the directory fsynced — only then is the message
 //! acknowledged (SPL-01). Recipients settled by a delivery are appended to `<id>.done` and
 //! fsynced before the next transaction (SPL-05). At start, `tmp/` is swept (SPL-02), every

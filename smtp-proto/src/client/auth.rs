@@ -1,4 +1,4 @@
-//! AUTH on the client side (RFC 4954; client-rules.md §5): PLAIN, LOGIN, XOAUTH2, and a
+//! AUTH on the client side (RFC 4954; manual::client): PLAIN, LOGIN, XOAUTH2, and a
 //! raw exchange for any other mechanism. Every line is base64 on one line (AUTH-13), so no
 //! credential byte can reach the wire as a command.
 

@@ -1,5 +1,5 @@
 //! Client configuration. Every default cites the RFC or the Postfix parameter it comes
-//! from (client-rules.md §10 has the table).
+//! from (manual::client has the table).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A sans-IO SMTP client: reply bytes in; command bytes and events out.
 //!
 //! The application queues transactions ([`Client::send`]); the machine decides the wire
-//! (client-rules.md has every rule, by ID):
+//! (manual::client has every rule, by ID):
 //!
 //! * greeting, then EHLO (LHLO for LMTP) with a HELO fallback on `500`/`501`/`502`/`504`/`550`;
 //! * STARTTLS per the [`TlsPolicy`], forgetting the capabilities and saying EHLO again after
@@ -152,7 +152,7 @@ enum Kind {
 
 impl Kind {
     /// Nothing may follow this command in a flight until its reply is read (RFC 2920
-    /// §3.1; client-rules.md §6: EHLO, STARTTLS, AUTH, DATA, QUIT, and RSET by choice so a
+    /// §3.1; manual::client: EHLO, STARTTLS, AUTH, DATA, QUIT, and RSET by choice so a
     /// failed RSET is seen before the next MAIL).
     fn is_sync(self) -> bool {
         !matches!(
@@ -497,7 +497,7 @@ impl Client {
         self.phase == Phase::Closed
     }
 
-    /// The send cursor's rule (client-rules.md §6): anything when nothing is unanswered;
+    /// The send cursor's rule (manual::client): anything when nothing is unanswered;
     /// otherwise only under PIPELINING, never after a sync point, and within the window.
     fn may_send(&self, command: &Command) -> bool {
         let Some(&(last, _)) = self.inflight.back() else {

@@ -1,4 +1,4 @@
-//! Setting the session up: greeting, EHLO/HELO/LHLO, STARTTLS (client-rules.md §2–§4),
+//! Setting the session up: greeting, EHLO/HELO/LHLO, STARTTLS (manual::client),
 //! and RSET between transactions.
 
 use std::time::Instant;

@@ -1,5 +1,5 @@
 //! Transactions: MAIL, RCPT, DATA or BDAT, the content, and what each reply means for each
-//! recipient (client-rules.md §6–§9).
+//! recipient (manual::client).
 
 use std::time::Instant;
 

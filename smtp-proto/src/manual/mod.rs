@@ -15,6 +15,8 @@
 //! | [`classic_bugs`](crate::manual::classic_bugs) | famous SMTP server bugs (OpenSMTPD, Exim 21Nails, Postfix, qmail) and the rule that prevents each | by CVE |
 //! | [`conformance`](crate::manual::conformance) | RFC 5321 and extension conformance, the sequencing state table | `R-*` |
 //! | [`defaults`](crate::manual::defaults) | every default of [`ServerConfig`](crate::ServerConfig) and the reason for it | — |
+//! | [`client`](crate::manual::client) | the client machine's rules, by family | `GRT-*`, `EHLO-*`, `CTLS-*`, `PIPE-*`, `RCPT-*`, `BDAT-*`, `AUTH-*`, … |
+//! | [`relay`](crate::manual::relay) | the relay's routing, retries, dispatch, spool and delivery status notifications | `RT-*`, `MX-*`, `NMX-*`, `DNS-*`, `Q-*`, `DSP-*`, `AZ-*`, `SPL-*`, `RCV-*`, `DSN-*`, `PT-*` |
 //! | [`replies`](crate::manual::replies) | the client's side of the grammar: reply lines, enhanced status codes, EHLO capabilities | `REP-*`, `ESC-*`, `GRT-03`, `EHLO-01`, `CAP-*` |
 //!
 //! # Notation
@@ -64,9 +66,11 @@
 //!     answered with a 5xx and the session closes (RFC 3030).
 
 pub mod classic_bugs;
+pub mod client;
 pub mod conformance;
 pub mod defaults;
 pub mod proxy;
+pub mod relay;
 pub mod replies;
 pub mod smuggling;
 pub mod starttls;

@@ -1,6 +1,6 @@
 //! # Behind a load balancer: PROXY protocol and XCLIENT
 //!
-//! The rows are `proxy.md`'s (PX-1…PX-12 for the PROXY stage, PXV1-*, PXV2-*, PXV-X* for
+//! The rows are `manual::proxy`'s (PX-1…PX-12 for the PROXY stage, PXV1-*, PXV2-*, PXV-X* for
 //! its vectors, XC-01…XC-15 for XCLIENT); the tests carry the row IDs in their names
 //! (`tests/tests/proxy.rs`, `xclient.rs`, `proxy_adapters.rs`, `haproxy.rs`, and the
 //! parser's unit tests in `smtp-proto/src/proxy/tests.rs`). The choices this crate made:

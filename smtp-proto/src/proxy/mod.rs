@@ -3,7 +3,7 @@
 //!
 //! A listener opts in through [`ServerConfig::proxy`](crate::ServerConfig::proxy); the
 //! [`Connection`](crate::Connection) then runs a PROXY stage on the raw socket bytes,
-//! beneath TLS, before anything else (rule book: `proxy.md` PX-1…PX-12):
+//! beneath TLS, before anything else (rule book: `manual::proxy` PX-1…PX-12):
 //!
 //! * the socket peer must be in [`ProxyConfig::trusted`], or the connection closes at once
 //!   without a byte (PX-2);

@@ -1,4 +1,4 @@
-//! The parser on `proxy.md`'s vectors (rows PXV1-*, PXV2-*, PXV-X1); the same rows run
+//! The parser on `manual::proxy`'s vectors (rows PXV1-*, PXV2-*, PXV-X1); the same rows run
 //! through whole connections in `tests/tests/proxy.rs`.
 
 use std::net::SocketAddr;

@@ -38,7 +38,7 @@ pub struct BadAddresses {
 }
 
 impl Default for BadAddresses {
-    /// Ten minutes' memory (relay-rules MX-17), at most 10,000 addresses.
+    /// Ten minutes' memory (`manual::relay` MX-17), at most 10,000 addresses.
     fn default() -> Self {
         Self::new(Duration::from_secs(600), 10_000)
     }
@@ -76,7 +76,7 @@ impl BadAddresses {
     }
 }
 
-/// One attempt to reach a destination (see the [module documentation](self)).
+/// One attempt to reach a destination (see the [module documentation](crate::relay)).
 #[derive(Clone, Debug)]
 pub struct Attempt {
     destination: Arc<Destination>,

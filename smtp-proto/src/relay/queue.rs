@@ -1,4 +1,4 @@
-//! The scheduler: messages, destinations, connections and retry times (relay-rules §5, §6).
+//! The scheduler: messages, destinations, connections and retry times (`manual::relay` Q, DSP).
 //!
 //! Each input takes `now`, updates the state and runs one dispatch pass; [`Queue::poll_action`]
 //! then yields what the program must do, in order. A dispatch pass:
@@ -294,7 +294,7 @@ struct Conn {
     transactions: usize,
 }
 
-/// The outbound queue (see the [module documentation](self)).
+/// The outbound queue (see the [module documentation](crate::relay)): one dispatch pass per input, in five steps — due recipients grouped by destination first, spent connections retired, ready transactions given to idle connections, new connections round-robin, idle ones closed.
 #[derive(Debug)]
 pub struct Queue {
     config: QueueConfig,

@@ -1,7 +1,7 @@
 //! The next hop: a smart host, or a domain's MX records turned into an ordered candidate
 //! list (RFC 5321 §5.1, RFC 7505).
 //!
-//! [`candidates`] is a pure function of the DNS answer, the relay's own names and the
+//! The candidate list is a pure function of the DNS answer, the relay's own names and the
 //! injected randomness; [`Attempt`](super::Attempt) then walks the list.
 
 use std::net::IpAddr;
@@ -54,7 +54,7 @@ impl MxRecord {
     }
 }
 
-/// The answer to an MX query, as the scheduler needs it (relay-rules §4).
+/// The answer to an MX query, as the scheduler needs it (`manual::relay` MX, DNS).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MxAnswer {
     /// MX records (possibly a null MX: a single root exchange).

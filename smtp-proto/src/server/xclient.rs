@@ -1,7 +1,7 @@
 //! XCLIENT (Postfix `XCLIENT_README`): an SMTP-aware proxy names the real client.
 //!
 //! `XCLIENT 1*( SP name "=" xtext-value )`; names case-insensitive, values xtext
-//! (RFC 3461 §4: `+XX`). Rows `proxy.md` XC-01…XC-15; the choices:
+//! (RFC 3461 §4: `+XX`). Rows `manual::proxy` XC-01…XC-15; the choices:
 //!
 //! * authorisation is decided on the **socket peer** (the machine speaking SMTP to us),
 //!   never on an address a PROXY header or an earlier XCLIENT supplied (XC-15), so a
