@@ -49,7 +49,7 @@ pub use client::{CONNECT_TIMEOUT, ReplyLog, SmtpClient};
 pub use connection::serve;
 pub use driver::Driver;
 pub use handler::Handler;
-pub use listener::Listener;
+pub use listener::{Listener, shutdown_signal};
 pub use output::Output;
 /// The core crate, so that this one dependency is enough: `smtp_proto_*::smtp_proto::…`
 /// reaches everything the adapter does not name itself.

@@ -502,3 +502,20 @@ impl Drop for Counted {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM: the usual `shutdown` future for
+/// [`Listener::run`].
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -31,7 +31,7 @@ use smtp_proto::{
     AbortReason, AuthData, CloseReason, Domain, ForwardPath, MailParams, MessageInfo, Protocol,
     RcptParams, Reply, ReversePath, ServerConfig, TlsInfo,
 };
-use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener, Output};
+use smtp_proto_tokio::{ConnectionInfo, Decision, Handler, Listener, Output, shutdown_signal};
 
 use crate::cli::Settings;
 use crate::faults::{Facts, Faults, Phase, SessionFaults};
@@ -485,22 +485,6 @@ fn init_logging(settings: &Settings) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Prints the summary line every 5 seconds, when something changed.

@@ -49,7 +49,7 @@ use smtp_proto::relay::{
 };
 use smtp_proto::tls::{Endpoint, TlsMode, rustls};
 use smtp_proto::{ConnectionInfo, ReversePath, ServerConfig};
-use smtp_proto_tokio::Listener;
+use smtp_proto_tokio::{Listener, shutdown_signal};
 use tokio::sync::mpsc;
 
 use crate::cli::Settings;
@@ -267,22 +267,6 @@ async fn serve(settings: Settings) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The scheduler task: feeds the queue its inputs and carries out its actions.
