@@ -392,7 +392,7 @@ impl Queue {
                 due: None,
             },
         );
-        self.settle(now, &id);
+        self.settle(&id);
         self.dispatch(now);
         Ok(())
     }
@@ -518,7 +518,7 @@ impl Queue {
         if delivered {
             self.destination_works(now, &key);
         }
-        self.settle(now, &job.message);
+        self.settle(&job.message);
         self.dispatch(now);
     }
 
@@ -628,7 +628,7 @@ impl Queue {
                 };
                 self.apply(now, &job.message, *index, verdict, diagnosis.clone(), false);
             }
-            self.settle(now, &job.message);
+            self.settle(&job.message);
         }
     }
 
@@ -643,7 +643,7 @@ impl Queue {
                 false,
             );
         }
-        self.settle(now, &job.message);
+        self.settle(&job.message);
     }
 
     /// A delivery to `key` succeeded: widen its window and, if it was backing off, make its
@@ -768,7 +768,7 @@ impl Queue {
     /// After outcomes: when nothing of the message is queued or in flight, its notices go
     /// out (one per message and event, DSN-07); when every recipient is settled, it is
     /// removed; otherwise its timer follows its earliest waiting recipient.
-    fn settle(&mut self, now: Instant, id: &QueueId) {
+    fn settle(&mut self, id: &QueueId) {
         let config_lifetime = self.config.lifetime;
         let bounce_lifetime = self.config.bounce_lifetime;
         let Some(entry) = self.entries.get_mut(id) else {
@@ -809,7 +809,6 @@ impl Queue {
             self.actions.push_back(Action::Remove { id: id.clone() });
             return;
         }
-        let _ = now;
         self.reschedule(id);
     }
 
@@ -841,7 +840,7 @@ impl Queue {
     fn dispatch(&mut self, now: Instant) {
         self.collect_due(now);
         self.retire_spent(now);
-        self.assign(now);
+        self.assign();
         self.open(now);
         self.close_idle(now);
     }
@@ -917,7 +916,7 @@ impl Queue {
             for (i, diagnosis) in unroutable {
                 self.apply(now, &id, i, Verdict::Rejected, diagnosis, false);
             }
-            self.settle(now, &id);
+            self.settle(&id);
         }
     }
 
@@ -940,7 +939,7 @@ impl Queue {
     }
 
     /// Step 3: resolve destinations and give ready jobs to idle connections.
-    fn assign(&mut self, now: Instant) {
+    fn assign(&mut self) {
         let keys: Vec<String> = self.rotation.iter().cloned().collect();
         for key in keys {
             let direct = self.direct_destination(&key);
@@ -981,7 +980,6 @@ impl Queue {
                 self.actions.push_back(Action::Send { conn, job });
             }
         }
-        let _ = now;
         self.rotation.retain(|key| {
             self.dests
                 .get(key)
