@@ -38,6 +38,10 @@ impl Relay {
                 "127.0.0.1:0",
                 "--status-interval",
                 "1s",
+                "--min-backoff",
+                "1s",
+                "--max-backoff",
+                "3s",
                 "--spool",
             ])
             .arg(spool)

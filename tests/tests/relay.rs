@@ -151,9 +151,10 @@ fn routes_by_mx_and_bounces_what_cannot_be_routed() {
     });
 }
 
-/// RT-05, DSN-05, DSN-02: a next hop that refuses every recipient (blackhole's bounce mode)
-/// makes the relay bounce to the sender with the remote reply as Diagnostic-Code; the
-/// bounce itself, refused too, is not bounced again.
+/// RT-05, DSN-05, DSN-02: a next hop that refuses every recipient with 550 (a blackhole
+/// fault; its bounce mode would mix in 4xx replies, which defer) makes the relay bounce to
+/// the sender with the remote reply as Diagnostic-Code; the bounce itself, refused too, is
+/// not bounced again.
 #[test]
 fn a_refusing_next_hop_gives_a_bounce_and_bounces_are_never_bounced() {
     let accepting_dir = TempDir::new("relay-refuse-ok");
@@ -172,8 +173,8 @@ fn a_refusing_next_hop_gives_a_bounce_and_bounces_are_never_bounced() {
         "--listen",
         &listen,
         "--quiet",
-        "--mode",
-        "bounce",
+        "--fault",
+        "rcpt:reply=550 5.1.1 No such user here",
         "--maildir",
         refusing_dir.arg(),
     ]);

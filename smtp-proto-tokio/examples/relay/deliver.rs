@@ -290,6 +290,10 @@ async fn transaction(
             }
         })
         .collect();
+    for ((_, path, _), result) in job.recipients.iter().zip(&results) {
+        // One line per recipient and attempt, as Postfix's `status=` lines.
+        tracing::info!(id = %job.message, to = %path, relay = %remote, status = ?result.verdict, reason = %result.diagnosis.line(), "delivery attempt");
+    }
     let settled: Vec<usize> = results
         .iter()
         .filter(|r| r.verdict != Verdict::Deferred)
