@@ -1,8 +1,8 @@
-//! Bench 3: DATA scanning alone. `codec::data::DotDecoder` over a 16 MiB body
-//! of ~80-octet lines, (a) with a dot-stuffed line every 1,000 lines ("few dots") and
-//! (b) every 10 lines, against a plain `memchr_iter(b'\n', …)` count over the same bytes
-//! (the physical limit). Stalwart's `DataReceiver` (which copies the content into a `Vec`)
-//! runs on the same bytes for reference.
+//! Bench 3: DATA scanning alone. `codec::data::DotDecoder` over a 16 MiB body of ~80-octet
+//! lines, (a) with a dot-stuffed line every 1,000 lines ("few dots") and (b) every 10
+//! lines, against a plain `memchr_iter(b'\n', …)` count over the same bytes (the physical
+//! limit), and with each content kernel the CPU has by name. Stalwart's `DataReceiver`
+//! (which copies the content into a `Vec`) runs on the same bytes for reference.
 //!
 //! `cargo bench -p smtp-proto-tests --bench data_scanning`
 #![forbid(unsafe_code)]
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use smtp_proto::LineEndingPolicy;
-use smtp_proto::codec::data::{DotDecoder, Piece};
+use smtp_proto::codec::data::{DotDecoder, Kernel, Piece};
 use stalwart_smtp_proto::request::receiver::DataReceiver;
 
 /// Size of each body before its terminator.
@@ -46,8 +46,8 @@ fn body(dot_every: usize) -> (Vec<u8>, u64) {
 
 /// Our decoder over the whole body as one input (as a 64 KiB-or-larger read would give
 /// it, the largest pieces possible); returns the content size.
-fn decode_ours(input: &[u8]) -> u64 {
-    let mut decoder = DotDecoder::new(LineEndingPolicy::Strict, 1000);
+fn decode_ours(input: &[u8], kernel: Kernel) -> u64 {
+    let mut decoder = DotDecoder::new(LineEndingPolicy::Strict, 1000).with_kernel(kernel);
     let mut rest = input;
     let mut content = 0u64;
     loop {
@@ -79,11 +79,22 @@ fn data_scanning(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_function(BenchmarkId::new("ours_dot_decoder", label), |b| {
             b.iter(|| {
-                let found = decode_ours(black_box(&input));
+                let found = decode_ours(black_box(&input), Kernel::detect());
                 assert_eq!(found, content, "ours: content size");
                 found
             });
         });
+        // Each kernel the CPU has, by name (the row above is the one decoders pick).
+        for kernel in Kernel::available() {
+            let name = format!("ours_{kernel:?}").to_lowercase();
+            group.bench_function(BenchmarkId::new(name, label), |b| {
+                b.iter(|| {
+                    let found = decode_ours(black_box(&input), kernel);
+                    assert_eq!(found, content, "{kernel:?}: content size");
+                    found
+                });
+            });
+        }
         group.bench_function(BenchmarkId::new("memchr_lf_count", label), |b| {
             b.iter(|| memchr::memchr_iter(b'\n', black_box(&input)).count());
         });

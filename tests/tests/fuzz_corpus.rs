@@ -80,3 +80,8 @@ fn client_replies() {
 fn proxy_header() {
     replay("proxy_header", fuzzing::proxy_header);
 }
+
+#[test]
+fn content_kernels() {
+    replay("content_kernels", fuzzing::content_kernels);
+}

@@ -29,10 +29,12 @@
 //! content decoding is about 51% of the instructions and MAIL and RCPT parsing about 21%. nom
 //! is for the cold paths, where combinators read better and speed does not matter.
 
-use memchr::{memchr, memchr_iter, memrchr};
-
-use super::content_blocks;
 use std::ops::Range;
+
+mod kernel;
+
+pub use kernel::Kernel;
+use kernel::Stop;
 
 /// How bare CR, bare LF and NUL in content are treated.
 ///
@@ -214,8 +216,7 @@ pub struct DotDecoder {
     previous_line_bare_lf: bool,
     line: LineLength,
     flags: ContentFlags,
-    /// Carried from one call's [`Walk`] to the next.
-    block_cooldown: u8,
+    kernel: Kernel,
 }
 
 impl DotDecoder {
@@ -234,8 +235,20 @@ impl DotDecoder {
             previous_line_bare_lf: false,
             line: LineLength::new(max_line_len),
             flags: ContentFlags::default(),
-            block_cooldown: 0,
+            kernel: Kernel::detect(),
         }
+    }
+
+    /// The same decoder running `kernel` instead of the fastest one the CPU has
+    /// ([`Kernel::detect`]); [`Kernel::Portable`] if the CPU lacks it. The result is the same
+    /// with every kernel.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = if kernel.is_available() {
+            kernel
+        } else {
+            Kernel::Portable
+        };
+        self
     }
 
     /// Decodes from the start of `input`. Call again with `&input[step.consumed..]` until it
@@ -348,131 +361,64 @@ impl DotDecoder {
     }
 
     /// The hot loop: emits `input[start..]` as content up to the next point where the piece
-    /// must end. `after_cr` says the octet before `start` was a CR already emitted.
-    ///
-    /// Two ways forward, mixed freely. At the start of a line the block kernel
-    /// ([`content_blocks::skippable`], via [`Walk::skip_clean_blocks`]) skips, in one
-    /// vectorised pass that never stops per line, every block that holds only CR LF lines
-    /// with no dot at their start and no NUL, and the part of the next block before its first
-    /// anomaly; from the last line ending it covered on, the exact per-line walk below takes
-    /// over (one `memchr` per LF; each LF is checked for its preceding CR and for a "." after
-    /// it), and it decides every rare case. Bare CR and NUL in the walked parts are found by
-    /// two more passes over them ([`scan_piece_flags`]).
+    /// must end (a "." beginning a line, a Normalize-mode bare LF, the end of input), with
+    /// the flags and line lengths of everything before it, in one pass of the content
+    /// [`kernel`]. `after_cr` says the octet before `start` was a CR already emitted.
     fn scan(&mut self, input: &[u8], start: usize, after_cr: bool) -> Step {
-        let mut line = self.line;
-        let mut flags = self.flags;
-        if after_cr && input.get(start) != Some(&b'\n') {
-            flags.bare_cr = true;
-        }
-        let mut walk = Walk::new(start, self.block_cooldown);
-        let block = content_blocks::block_len(line.max);
-        let stop = loop {
-            if let Some(resume) = walk.skip_clean_blocks::<true>(input, block, &line, &mut flags) {
-                line.so_far = 0;
-                if matches!(input.get(resume), Some(b'.') | None) {
-                    break Stop::LineStart(resume);
-                }
+        let (line, flags) = (&mut self.line, &mut self.flags);
+        let outcome = match self.policy {
+            LineEndingPolicy::Strict => {
+                kernel::scan::<true, false>(self.kernel, input, start, after_cr, line, flags)
             }
-            let pos = walk.pos;
-            let Some(at) = input
-                .get(pos..)
-                .and_then(|rest| memchr(b'\n', rest))
-                .map(|offset| pos + offset)
-            else {
-                break Stop::EndOfInput;
-            };
-            let crlf = match at.checked_sub(1) {
-                Some(before) if at > start => input.get(before) == Some(&b'\r'),
-                _ => after_cr,
-            };
-            walk.pos = at + 1;
-            if crlf {
-                walk.line_walked();
-                walk.paired_crs += usize::from(at > walk.unchecked);
-                let line_end = at + 1;
-                line.end_line(line_end.saturating_sub(walk.line_begin), &mut flags);
-                walk.line_begin = line_end;
-                if matches!(input.get(line_end), Some(b'.') | None) {
-                    break Stop::LineStart(line_end);
-                }
-            } else {
-                flags.bare_lf = true;
-                if self.policy == LineEndingPolicy::Normalize {
-                    break Stop::BareLf(at);
-                }
+            LineEndingPolicy::Normalize => {
+                kernel::scan::<true, true>(self.kernel, input, start, after_cr, line, flags)
             }
         };
-        self.line = line;
-        self.flags = flags;
-        self.block_cooldown = walk.cooldown;
-        match stop {
-            Stop::LineStart(line_end) => self.crlf_line_start(input, start, line_end, &walk),
-            Stop::BareLf(at) => self.bare_lf_line_end(input, start, at, &walk),
-            Stop::EndOfInput => {
-                let end = input.len();
-                self.line
-                    .extend(end.saturating_sub(walk.line_begin), &mut self.flags);
-                let mut paired_crs = walk.paired_crs;
-                if input.last() == Some(&b'\r') {
-                    // Whether this CR is bare depends on the next call's first octet.
-                    paired_crs += 1;
-                    self.state = State::AfterCr;
+        let end = input.len();
+        match outcome.stop {
+            Stop::Dot(line_start) => self.crlf_line_start(input, start, line_start),
+            Stop::BareLf(at) => {
+                self.flags.bare_lf = true;
+                self.bare_lf_line_end(start, at, outcome.line_begin)
+            }
+            // A CR LF ended the input: the next call starts a line.
+            Stop::End if outcome.line_begin == end => self.crlf_line_start(input, start, end),
+            Stop::End => {
+                self.line.extend(end - outcome.line_begin, &mut self.flags);
+                // Whether a CR at the end is bare depends on the next call's first octet.
+                self.state = if input.last() == Some(&b'\r') {
+                    State::AfterCr
                 } else {
-                    self.state = State::InLine;
-                }
-                self.content(input, end, start..end, walk.unchecked, paired_crs)
+                    State::InLine
+                };
+                Step::content(end, start..end)
             }
         }
-    }
-
-    /// A step that emits `input[piece]` as content after consuming `consumed` octets, after
-    /// checking `input[unchecked..piece.end]` for bare CR and NUL. `paired_crs` is the number
-    /// of CRs in that part known not to be bare (followed by LF, or pending at the end of
-    /// input); the part of the piece before `unchecked` was checked already.
-    fn content(
-        &mut self,
-        input: &[u8],
-        consumed: usize,
-        piece: Range<usize>,
-        unchecked: usize,
-        paired_crs: usize,
-    ) -> Step {
-        let bytes = input.get(unchecked..piece.end).unwrap_or_default();
-        scan_piece_flags(bytes, paired_crs, &mut self.flags);
-        Step::content(consumed, piece)
     }
 
     /// The piece ends at `line_end`, just after a CR LF, because a "." or the end of input
     /// follows. Consumes the terminator too if it is there.
-    fn crlf_line_start(
-        &mut self,
-        input: &[u8],
-        start: usize,
-        line_end: usize,
-        walk: &Walk,
-    ) -> Step {
+    fn crlf_line_start(&mut self, input: &[u8], start: usize, line_end: usize) -> Step {
         self.previous_line_bare_lf = false;
-        let (unchecked, paired_crs) = (walk.unchecked, walk.paired_crs);
         // RFC 5321 §4.1.1.4: "<CRLF>.<CRLF>", the first CR LF ending the last line.
         if input.get(line_end..line_end + 3) == Some(b".\r\n".as_slice()) {
             self.state = State::Finished;
-            let mut step =
-                self.content(input, line_end + 3, start..line_end, unchecked, paired_crs);
+            let mut step = Step::content(line_end + 3, start..line_end);
             step.end_of_data = true;
             return step;
         }
         self.state = State::LineStart;
-        self.content(input, line_end, start..line_end, unchecked, paired_crs)
+        Step::content(line_end, start..line_end)
     }
 
-    /// Normalize mode: a bare LF at `at` ends the line and is emitted as CR LF. The content
-    /// before it is returned first; the rewrite happens in the call that starts at the LF.
-    fn bare_lf_line_end(&mut self, input: &[u8], start: usize, at: usize, walk: &Walk) -> Step {
+    /// Normalize mode: a bare LF at `at` ends the line (which began at `line_begin`) and is
+    /// emitted as CR LF. The content before it is returned first; the rewrite happens in the
+    /// call that starts at the LF.
+    fn bare_lf_line_end(&mut self, start: usize, at: usize, line_begin: usize) -> Step {
         if at > start {
-            self.line
-                .extend(at.saturating_sub(walk.line_begin), &mut self.flags);
+            self.line.extend(at - line_begin, &mut self.flags);
             self.state = State::InLine;
-            return self.content(input, at, start..at, walk.unchecked, walk.paired_crs);
+            return Step::content(at, start..at);
         }
         self.line.end_line(2, &mut self.flags);
         self.previous_line_bare_lf = true;
@@ -482,119 +428,6 @@ impl DotDecoder {
             piece: Some(Piece::Static(b"\r\n")),
             end_of_data: false,
         }
-    }
-}
-
-/// Why [`DotDecoder::scan`] ended its piece.
-enum Stop {
-    /// A CR LF ends at this index and a "." or the end of input follows it.
-    LineStart(usize),
-    /// Normalize mode: a bare LF at this index.
-    BareLf(usize),
-    /// The whole input is content.
-    EndOfInput,
-}
-
-/// Exactly walked CR LF lines after which the block kernel is tried again when it made less
-/// than a block of progress (content with an anomaly on most lines: bare LF lines in Normalize
-/// mode, NULs, frequent stuffed dots). Keeps the cost of failed tries under that of the walk.
-const BLOCK_COOLDOWN: u8 = 8;
-
-/// Position of the exact per-line walk over one input, shared by [`DotDecoder::scan`] and
-/// [`ContentScanner::scan`], and its hand-overs to the block kernel.
-struct Walk {
-    /// Where the walk goes on: the next LF is searched from here.
-    pos: usize,
-    /// Start of the current line in this input (its earlier octets are in `LineLength`).
-    line_begin: usize,
-    /// Start of the part of the input not yet checked for bare CR and NUL; everything before
-    /// it was either checked by [`scan_piece_flags`] or skipped by the block kernel.
-    unchecked: usize,
-    /// CRs in `input[unchecked..pos]` known to be followed by LF.
-    paired_crs: usize,
-    /// CR LF lines to walk before the block kernel is tried again (see [`BLOCK_COOLDOWN`]).
-    cooldown: u8,
-}
-
-impl Walk {
-    /// A walk from `start`, the start of the input or of the part left to decode.
-    fn new(start: usize, cooldown: u8) -> Self {
-        Self {
-            pos: start,
-            line_begin: start,
-            unchecked: start,
-            paired_crs: 0,
-            cooldown,
-        }
-    }
-
-    /// A CR LF line was walked.
-    fn line_walked(&mut self) {
-        self.cooldown = self.cooldown.saturating_sub(1);
-    }
-
-    /// At the start of a line (or at the start of the walk, mid-line), lets the block kernel
-    /// skip what it can ([`content_blocks::skippable`]) and returns the index of the line
-    /// start after the last LF it covered, where the walk resumes (`line` is then at a new
-    /// line; that line start was not checked for a ".").
-    ///
-    /// Taken only when it cannot hide a long line: the line entering the skipped part ends
-    /// at its first LF, at most `block + 1` octets on, so its length so far plus that must
-    /// fit in `line.max`; later lines there are shorter than `2 * block`. Not taken at an LF
-    /// (the kernel checks an LF's CR only when the CR is in the part it looks at).
-    fn skip_clean_blocks<const DOTS: bool>(
-        &mut self,
-        input: &[u8],
-        block: usize,
-        line: &LineLength,
-        flags: &mut ContentFlags,
-    ) -> Option<usize> {
-        let pos = self.pos;
-        if pos != self.line_begin
-            || self.cooldown > 0
-            || block == 0
-            || line.so_far > line.max.saturating_sub(block + 1)
-            || input.get(pos).is_none_or(|&octet| octet == b'\n')
-        {
-            return None;
-        }
-        let rest = input.get(pos..)?;
-        let skip = content_blocks::skippable::<DOTS>(rest, block);
-        // Every LF in `rest[1..=skip]` is preceded by CR, and none is followed by "." in
-        // `rest[..=skip]`.
-        let last_lf = rest
-            .get(..=skip)
-            .and_then(|covered| memrchr(b'\n', covered));
-        let Some(last_lf) = last_lf else {
-            self.cooldown = BLOCK_COOLDOWN;
-            return None;
-        };
-        if last_lf < block {
-            self.cooldown = BLOCK_COOLDOWN;
-        }
-        let walked = input.get(self.unchecked..pos).unwrap_or_default();
-        scan_piece_flags(walked, self.paired_crs, flags);
-        let resume = pos + last_lf + 1;
-        self.pos = resume;
-        self.line_begin = resume;
-        self.unchecked = resume;
-        self.paired_crs = 0;
-        Some(resume)
-    }
-}
-
-/// Sets `bare_cr` if `bytes` holds more CRs than the `paired_crs` known to be followed by LF
-/// (or pending), and `nul` if it holds a NUL. Each check is one SIMD pass, skipped once its
-/// flag is set (RFC 5321 §2.3.8).
-fn scan_piece_flags(bytes: &[u8], paired_crs: usize, flags: &mut ContentFlags) {
-    if bytes.is_empty() {
-        return;
-    }
-    if !flags.bare_cr && memchr_iter(b'\r', bytes).count() > paired_crs {
-        flags.bare_cr = true;
-    }
-    if !flags.nul && memchr(0, bytes).is_some() {
-        flags.nul = true;
     }
 }
 
@@ -609,8 +442,7 @@ pub struct ContentScanner {
     line: LineLength,
     pending_cr: bool,
     flags: ContentFlags,
-    /// Carried from one call's [`Walk`] to the next.
-    block_cooldown: u8,
+    kernel: Kernel,
 }
 
 impl ContentScanner {
@@ -621,66 +453,39 @@ impl ContentScanner {
             line: LineLength::new(max_line_len),
             pending_cr: false,
             flags: ContentFlags::default(),
-            block_cooldown: 0,
+            kernel: Kernel::detect(),
         }
     }
 
-    /// Scans the next octets of the message (any part of any chunk, in order).
-    ///
-    /// Clean blocks are skipped by the block kernel, the rest is walked line by line, as in
-    /// [`DotDecoder::decode`] (without dots).
-    pub fn scan(&mut self, bytes: &[u8]) {
-        let Some(&first) = bytes.first() else {
-            return;
+    /// The same scanner running `kernel` (see [`DotDecoder::with_kernel`]).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = if kernel.is_available() {
+            kernel
+        } else {
+            Kernel::Portable
         };
-        let cr_before = std::mem::take(&mut self.pending_cr);
-        if cr_before && first != b'\n' {
-            self.flags.bare_cr = true;
+        self
+    }
+
+    /// Scans the next octets of the message (any part of any chunk, in order), in one pass
+    /// of the content kernel, as [`DotDecoder::decode`] does (without dots).
+    pub fn scan(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
         }
-        let mut line = self.line;
-        let mut flags = self.flags;
-        let mut walk = Walk::new(0, self.block_cooldown);
-        let block = content_blocks::block_len(line.max);
-        loop {
-            if walk
-                .skip_clean_blocks::<false>(bytes, block, &line, &mut flags)
-                .is_some()
-            {
-                line.so_far = 0;
-            }
-            let pos = walk.pos;
-            let Some(at) = bytes
-                .get(pos..)
-                .and_then(|rest| memchr(b'\n', rest))
-                .map(|offset| pos + offset)
-            else {
-                break;
-            };
-            let after_cr = match at.checked_sub(1) {
-                Some(before) => bytes.get(before) == Some(&b'\r'),
-                None => cr_before,
-            };
-            walk.pos = at + 1;
-            if after_cr {
-                walk.line_walked();
-                walk.paired_crs += usize::from(at > walk.unchecked);
-                line.end_line((at + 1).saturating_sub(walk.line_begin), &mut flags);
-                walk.line_begin = at + 1;
-            } else {
-                flags.bare_lf = true;
-            }
-        }
-        line.extend(bytes.len().saturating_sub(walk.line_begin), &mut flags);
-        let mut paired_crs = walk.paired_crs;
-        if bytes.last() == Some(&b'\r') {
-            self.pending_cr = true;
-            paired_crs += 1;
-        }
-        let unchecked = bytes.get(walk.unchecked..).unwrap_or_default();
-        scan_piece_flags(unchecked, paired_crs, &mut flags);
-        self.line = line;
-        self.flags = flags;
-        self.block_cooldown = walk.cooldown;
+        let after_cr = std::mem::take(&mut self.pending_cr);
+        let outcome = kernel::scan::<false, false>(
+            self.kernel,
+            bytes,
+            0,
+            after_cr,
+            &mut self.line,
+            &mut self.flags,
+        );
+        self.line
+            .extend(bytes.len() - outcome.line_begin, &mut self.flags);
+        // Whether a CR at the end is bare depends on the next chunk's first octet.
+        self.pending_cr = bytes.last() == Some(&b'\r');
     }
 
     /// Call at the end of the message (BDAT LAST): a pending CR at the very end is a bare CR.

@@ -3,7 +3,6 @@
 
 pub mod address;
 pub mod command;
-mod content_blocks;
 pub mod data;
 mod datetime;
 pub mod ehlo;

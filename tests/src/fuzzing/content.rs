@@ -4,7 +4,9 @@ use memchr::memmem;
 
 use super::wire::Replies;
 use super::{Rng, cut};
-use smtp_proto::codec::data::{ContentFlags, ContentScanner, DotDecoder, LineEndingPolicy, Piece};
+use smtp_proto::codec::data::{
+    ContentFlags, ContentScanner, DotDecoder, Kernel, LineEndingPolicy, Piece,
+};
 use smtp_proto::codec::reply::sanitize_text;
 use smtp_proto::{EnhancedCode, Reply};
 
@@ -30,7 +32,11 @@ struct Decoded {
 }
 
 fn decode(pieces: &[&[u8]], policy: LineEndingPolicy, max: usize) -> Decoded {
-    let mut decoder = DotDecoder::new(policy, max);
+    decode_with(Kernel::detect(), pieces, policy, max)
+}
+
+fn decode_with(kernel: Kernel, pieces: &[&[u8]], policy: LineEndingPolicy, max: usize) -> Decoded {
+    let mut decoder = DotDecoder::new(policy, max).with_kernel(kernel);
     let mut out = Decoded::default();
     'reads: for piece in pieces {
         let mut rest = *piece;
@@ -155,6 +161,52 @@ pub(super) fn scanner(input: &[u8]) {
     }
     expected.long_line |= content.len() - at > max;
     assert_eq!(whole, expected, "flags differ from the reference");
+}
+
+/// Every content kernel this CPU has against the portable one: `[options, stream…]`;
+/// options bit 0 Normalize, bits 1 to 3 the line limit, bits 4 to 7 the read-size seed.
+/// The [`DotDecoder`] and the [`ContentScanner`] of each kernel, fed whole and in reads,
+/// give exactly what the portable kernel gives whole.
+///
+/// # Panics
+///
+/// When a kernel differs.
+pub fn content_kernels(input: &[u8]) {
+    let Some((&options, stream)) = input.split_first() else {
+        return;
+    };
+    let policy = if options & 1 == 0 {
+        LineEndingPolicy::Strict
+    } else {
+        LineEndingPolicy::Normalize
+    };
+    let max = LINE_LIMITS[usize::from(options >> 1 & 7)];
+    let sizes = sizes(options >> 4, stream.len());
+    let reads = cut(stream, &sizes);
+    let scan = |kernel: Kernel, pieces: &[&[u8]]| {
+        let mut scanner = ContentScanner::new(max).with_kernel(kernel);
+        for piece in pieces {
+            scanner.scan(piece);
+        }
+        scanner.finish();
+        scanner.flags()
+    };
+    let decoded = decode_with(Kernel::Portable, &[stream], policy, max);
+    let scanned = scan(Kernel::Portable, &[stream]);
+    for kernel in Kernel::available() {
+        for pieces in [&[stream][..], &reads] {
+            assert_eq!(
+                decode_with(kernel, pieces, policy, max),
+                decoded,
+                "DotDecoder with {kernel:?}"
+            );
+            assert_eq!(
+                scan(kernel, pieces),
+                scanned,
+                "ContentScanner with {kernel:?}"
+            );
+        }
+    }
 }
 
 /// `Reply::new` and the encoder: `[code lo, code hi, enhanced, text…]`. The reply is

@@ -11,6 +11,7 @@
 //! | [`tls_session`] | a TLS [`Connection`](smtp_proto::Connection) against a real rustls client, in memory | only TLS records after the handshake starts (never a plaintext reply), nothing read after close_notify or a TLS error |
 //! | [`parsers`] | each codec function on its own | parse → encode → parse round trips where an encoder exists |
 //! | [`proxy_header`] | the PROXY header reader, and a server [`Connection`](smtp_proto::Connection) with a PROXY stage | bounded intake, split invariance of both, agreement with one-shot `parse`, a refused header closes without a byte |
+//! | [`content_kernels`] | the DATA decoder and BDAT scanner with every content kernel the CPU has (AVX-512, AVX2, SSE2, portable) | every kernel, fed whole and in reads, gives what the portable one gives whole |
 //! | [`client_replies`] | the SMTP [`Client`](smtp_proto::client::Client) with two queued transactions, fed arbitrary reply bytes | no content before `354`/BDAT, no UTF-8 envelope without SMTPUTF8, no bare CR or LF over DATA, silence after `Closed`, every transaction reported once |
 //!
 //! Input layouts are documented on each function; corpus seeds follow them.
@@ -28,6 +29,7 @@ mod wire;
 use std::time::Instant;
 
 pub use client::client_replies;
+pub use content::content_kernels;
 pub use parsers::parsers;
 pub use proxy::proxy_header;
 pub use server::{server_bytes, split_invariance};

@@ -72,9 +72,28 @@ fn feed(decoder: &mut DotDecoder, chunk: &[u8], out: &mut Vec<u8>) -> Option<usi
     None
 }
 
-/// Decodes `input` cut at the sorted positions `cuts`.
+/// Decodes `input` cut at the sorted positions `cuts`, with every content kernel this CPU
+/// has; they must agree.
 fn decode_split(policy: LineEndingPolicy, max: usize, input: &[u8], cuts: &[usize]) -> Decoded {
-    let mut decoder = DotDecoder::new(policy, max);
+    let decoded = decode_split_with(Kernel::Portable, policy, max, input, cuts);
+    for kernel in Kernel::available().skip(1) {
+        let other = decode_split_with(kernel, policy, max, input, cuts);
+        assert_eq!(
+            other, decoded,
+            "{kernel:?} differs from Portable on {input:?} cut at {cuts:?}"
+        );
+    }
+    decoded
+}
+
+fn decode_split_with(
+    kernel: Kernel,
+    policy: LineEndingPolicy,
+    max: usize,
+    input: &[u8],
+    cuts: &[usize],
+) -> Decoded {
+    let mut decoder = DotDecoder::new(policy, max).with_kernel(kernel);
     let mut content = Vec::new();
     let mut end_of_data = None;
     let mut from = 0;
@@ -101,8 +120,23 @@ fn decode_bytewise(policy: LineEndingPolicy, max: usize, input: &[u8]) -> Decode
     decode_split(policy, max, input, &cuts)
 }
 
+/// Scans `input` cut at `cuts` with every content kernel this CPU has; they must agree.
 fn scan_split(max: usize, input: &[u8], cuts: &[usize]) -> ContentScanner {
-    let mut scanner = ContentScanner::new(max);
+    let scanner = scan_split_with(Kernel::Portable, max, input, cuts);
+    for kernel in Kernel::available().skip(1) {
+        let other = scan_split_with(kernel, max, input, cuts);
+        assert_eq!(
+            other.flags(),
+            scanner.flags(),
+            "{kernel:?} on {input:?} cut at {cuts:?}"
+        );
+        assert_eq!(other.pending_cr, scanner.pending_cr);
+    }
+    scanner
+}
+
+fn scan_split_with(kernel: Kernel, max: usize, input: &[u8], cuts: &[usize]) -> ContentScanner {
+    let mut scanner = ContentScanner::new(max).with_kernel(kernel);
     let mut from = 0;
     for &to in cuts.iter().chain(std::iter::once(&input.len())) {
         scanner.scan(&input[from..to]);
@@ -747,17 +781,17 @@ fn any_policy() -> impl Strategy<Value = LineEndingPolicy> {
     prop_oneof![Just(STRICT), Just(NORMALIZE)]
 }
 
-// ---- long content: the block fast path (content_blocks) ----------------------------
+// ---- long content: the kernel's chunks ----------------------------------------------
 
-/// One piece of long content: mostly ordinary lines, rarely one the block kernel must
-/// hand over to the exact walk for.
+/// One piece of long content: mostly ordinary lines, rarely one with something the kernel
+/// must stop at or flag.
 #[derive(Clone, Debug)]
 enum Segment {
     /// An ordinary line: this many letters (70 to 80), then CR LF.
     Clean(usize),
     /// A line of exactly this many octets, CR LF included.
     Sized(usize),
-    /// A line whose length, CR LF included, is `2 * block + delta`.
+    /// A line whose length, CR LF included, is `2 * CHUNK + delta`.
     BlockRelative(isize),
     /// Literal octets.
     Raw(&'static [u8]),
@@ -787,7 +821,7 @@ fn segment() -> impl Strategy<Value = Segment> {
     ]
 }
 
-/// An octet to write at `k * block + delta` (`k`, `delta`, octet).
+/// An octet to write at `k * CHUNK + delta` (`k`, `delta`, octet): at chunk edges.
 fn boundary_hit() -> impl Strategy<Value = (usize, isize, u8)> {
     (
         0usize..24,
@@ -796,7 +830,7 @@ fn boundary_hit() -> impl Strategy<Value = (usize, isize, u8)> {
     )
 }
 
-/// Line limits: the RFC's, tiny ones (no or one-octet blocks), small ones (many blocks
+/// Line limits: the RFC's, tiny ones, short ones (below a chunk: several lines per chunk
 /// per line), and none.
 fn line_limit() -> impl Strategy<Value = usize> {
     prop_oneof![
@@ -813,8 +847,8 @@ fn letters(len: usize) -> impl Iterator<Item = u8> {
     (0..len).map(|i| b"Lorem ipsum dolor sit amet consectetur adipiscing"[i % 49])
 }
 
-fn long_content(max: usize, segments: &[Segment], hits: &[(usize, isize, u8)]) -> Vec<u8> {
-    let block = content_blocks::block_len(max);
+fn long_content(segments: &[Segment], hits: &[(usize, isize, u8)]) -> Vec<u8> {
+    let block = kernel::CHUNK;
     let mut input = Vec::new();
     let sized = |input: &mut Vec<u8>, len: usize| {
         input.extend(letters(len.saturating_sub(2)));
@@ -835,7 +869,7 @@ fn long_content(max: usize, segments: &[Segment], hits: &[(usize, isize, u8)]) -
         }
     }
     for &(k, delta, octet) in hits {
-        if let Some(at) = (k * block.max(1)).checked_add_signed(delta)
+        if let Some(at) = (k * block).checked_add_signed(delta)
             && let Some(slot) = input.get_mut(at)
         {
             *slot = octet;
@@ -865,11 +899,10 @@ fn line_at(offset: usize, len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn line_just_over_the_limit_is_flagged_at_every_block_alignment() {
+fn line_just_over_the_limit_is_flagged_at_every_chunk_alignment() {
     let limits = (4..=40).chain([63, 64, 65, 100, 511, 512, 513, 1000, 1001]);
     for max in limits {
-        let block = content_blocks::block_len(max);
-        for offset in (0..=2 * block + 2).filter(|&offset| offset != 1) {
+        for offset in (0..=2 * kernel::CHUNK + 2).filter(|&offset| offset != 1) {
             for (len, long) in [(max, false), (max + 1, true)] {
                 let input = line_at(offset, len);
                 let expected = if long { LONG } else { NO_FLAGS };
@@ -897,6 +930,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn decoding_is_split_invariant(
         policy in any_policy(),
         max in 0usize..12,
@@ -909,6 +943,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn decoding_matches_reference(
         policy in any_policy(),
         max in 0usize..12,
@@ -920,6 +955,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn end_of_data_offset_does_not_depend_on_policy(
         input in prop::collection::vec(smtp_octet(), 0..200),
     ) {
@@ -930,6 +966,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn scanner_is_split_invariant_and_matches_reference(
         max in 0usize..12,
         input in prop::collection::vec(smtp_octet(), 0..200),
@@ -941,6 +978,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn long_content_decodes_like_the_reference(
         policy in any_policy(),
         max in line_limit(),
@@ -948,7 +986,7 @@ proptest! {
         hits in prop::collection::vec(boundary_hit(), 0..4),
         picks in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
     ) {
-        let input = long_content(max, &segments, &hits);
+        let input = long_content(&segments, &hits);
         let expected = reference::decode(policy, max, &input);
         let cuts = cuts(input.len(), &picks);
         prop_assert_eq!(&decode_whole(policy, max, &input), &expected);
@@ -956,24 +994,26 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn long_content_decodes_like_the_reference_bytewise(
         policy in any_policy(),
         max in line_limit(),
         segments in prop::collection::vec(segment(), 10..40),
         hits in prop::collection::vec(boundary_hit(), 0..3),
     ) {
-        let input = long_content(max, &segments, &hits);
+        let input = long_content(&segments, &hits);
         prop_assert_eq!(decode_bytewise(policy, max, &input), reference::decode(policy, max, &input));
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn long_content_scans_like_the_reference(
         max in line_limit(),
         segments in prop::collection::vec(segment(), 20..70),
         hits in prop::collection::vec(boundary_hit(), 0..4),
         picks in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
     ) {
-        let input = long_content(max, &segments, &hits);
+        let input = long_content(&segments, &hits);
         let expected = reference::scan(max, &input);
         for cuts in [Vec::new(), cuts(input.len(), &picks)] {
             let mut scanner = scan_split(max, &input, &cuts);
@@ -983,6 +1023,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest: thousands of cases; Miri runs the unit tests")]
     fn arbitrary_bytes_never_panic(
         policy in any_policy(),
         max in any::<usize>(),

@@ -1,0 +1,204 @@
+//! The x86_64 classifications (SSE2, AVX2, AVX-512BW): the crate's only `unsafe` code.
+//!
+//! Soundness rests on one rule: a value of [`Sse2`], [`Avx2`] or [`Avx512`] exists only after run-time
+//! detection found the CPU features its code needs (their field is private and `detect` is
+//! their only constructor). Every intrinsic call and every `#[target_feature]` entry point is
+//! reached only through such a value. Loads read exactly one `[u8; 64]` that the caller
+//! borrows, unaligned. The portable kernel is the oracle: `kernel::tests` runs every kernel
+//! this CPU has against it, as does the `content_kernels` fuzz target through the public API.
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::{
+    __m128i, __m256i, __m512i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+    _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
+};
+
+use super::{CHUNK, Classify, ContentFlags, LineLength, Masks, Outcome, State, run};
+
+/// Proof that the CPU has SSE2 (all x86_64 CPUs do; detected all the same, so that every
+/// kernel follows the one rule).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sse2(());
+
+impl Sse2 {
+    /// `Some` if and only if the CPU has SSE2.
+    pub(super) fn detect() -> Option<Self> {
+        std::arch::is_x86_feature_detected!("sse2").then_some(Self(()))
+    }
+}
+
+impl Classify for Sse2 {
+    #[inline(always)]
+    fn classify(self, chunk: &[u8; CHUNK]) -> Masks {
+        // SAFETY: `self` proves the CPU has SSE2 (see the module comment). The four loads
+        // read 16 octets each at offsets 0, 16, 32 and 48 of `chunk`'s 64; `loadu` has no
+        // alignment requirement.
+        unsafe {
+            let quarter = |at: usize| _mm_loadu_si128(chunk.as_ptr().add(at).cast::<__m128i>());
+            let quarters = [quarter(0), quarter(16), quarter(32), quarter(48)];
+            let mask = |octet: u8| {
+                let class = _mm_set1_epi8(octet as i8);
+                quarters
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |mask, (k, &quarter)| {
+                        let bits = _mm_movemask_epi8(_mm_cmpeq_epi8(quarter, class)) as u16;
+                        mask | u64::from(bits) << (16 * k)
+                    })
+            };
+            Masks {
+                cr: mask(b'\r'),
+                lf: mask(b'\n'),
+                nul: mask(0),
+                dot: mask(b'.'),
+            }
+        }
+    }
+}
+
+/// Proof that the CPU has AVX2, BMI1 and LZCNT (every AVX2 CPU has the other two; the
+/// kernel counts zeros with them).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Avx2(());
+
+impl Avx2 {
+    /// `Some` if and only if the CPU has AVX2, BMI1 and LZCNT.
+    pub(super) fn detect() -> Option<Self> {
+        (std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("lzcnt"))
+        .then_some(Self(()))
+    }
+}
+
+impl Classify for Avx2 {
+    #[inline(always)]
+    fn classify(self, chunk: &[u8; CHUNK]) -> Masks {
+        // SAFETY: `self` proves the CPU has AVX2 (see the module comment). Both loads read
+        // 32 octets inside `chunk` (offsets 0 and 32 of 64); `loadu` has no alignment
+        // requirement.
+        unsafe {
+            let low = _mm256_loadu_si256(chunk.as_ptr().cast::<__m256i>());
+            let high = _mm256_loadu_si256(chunk.as_ptr().add(32).cast::<__m256i>());
+            let mask = |octet: u8| {
+                let class = _mm256_set1_epi8(octet as i8);
+                let low = _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, class)) as u32;
+                let high = _mm256_movemask_epi8(_mm256_cmpeq_epi8(high, class)) as u32;
+                u64::from(low) | u64::from(high) << 32
+            };
+            Masks {
+                cr: mask(b'\r'),
+                lf: mask(b'\n'),
+                nul: mask(0),
+                dot: mask(b'.'),
+            }
+        }
+    }
+}
+
+/// Proof that the CPU has AVX-512F, AVX-512BW, BMI1 and LZCNT.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Avx512(());
+
+impl Avx512 {
+    /// `Some` if and only if the CPU has AVX-512F, AVX-512BW, BMI1 and LZCNT.
+    pub(super) fn detect() -> Option<Self> {
+        (std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("lzcnt"))
+        .then_some(Self(()))
+    }
+}
+
+impl Classify for Avx512 {
+    #[inline(always)]
+    fn classify(self, chunk: &[u8; CHUNK]) -> Masks {
+        // SAFETY: `self` proves the CPU has AVX-512F and AVX-512BW (see the module comment).
+        // The load reads the 64 octets of `chunk`; `loadu` has no alignment requirement.
+        unsafe {
+            let octets = _mm512_loadu_si512(chunk.as_ptr().cast::<__m512i>());
+            let mask = |octet: u8| _mm512_cmpeq_epi8_mask(octets, _mm512_set1_epi8(octet as i8));
+            Masks {
+                cr: mask(b'\r'),
+                lf: mask(b'\n'),
+                nul: mask(0),
+                dot: mask(b'.'),
+            }
+        }
+    }
+}
+
+/// [`run`] compiled for SSE2.
+#[target_feature(enable = "sse2")]
+fn run_sse2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+    sse2: Sse2,
+    input: &[u8],
+    state: State,
+    line: &mut LineLength,
+    flags: &mut ContentFlags,
+) -> Outcome {
+    run::<Sse2, DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags)
+}
+
+/// [`run`] compiled for AVX2.
+#[target_feature(enable = "avx2,bmi1,lzcnt")]
+fn run_avx2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+    avx2: Avx2,
+    input: &[u8],
+    state: State,
+    line: &mut LineLength,
+    flags: &mut ContentFlags,
+) -> Outcome {
+    run::<Avx2, DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags)
+}
+
+/// [`run`] compiled for AVX-512BW.
+#[target_feature(enable = "avx512f,avx512bw,bmi1,lzcnt")]
+fn run_avx512<const DOTS: bool, const BARE_LF_STOPS: bool>(
+    avx512: Avx512,
+    input: &[u8],
+    state: State,
+    line: &mut LineLength,
+    flags: &mut ContentFlags,
+) -> Outcome {
+    run::<Avx512, DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags)
+}
+
+/// The SSE2 kernel; `sse2` proves the CPU can run it.
+pub(super) fn scan_sse2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+    sse2: Sse2,
+    input: &[u8],
+    state: State,
+    line: &mut LineLength,
+    flags: &mut ContentFlags,
+) -> Outcome {
+    // SAFETY: `sse2` exists only if the CPU has SSE2, all `run_sse2` enables.
+    unsafe { run_sse2::<DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags) }
+}
+
+/// The AVX2 kernel; `avx2` proves the CPU can run it.
+pub(super) fn scan_avx2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+    avx2: Avx2,
+    input: &[u8],
+    state: State,
+    line: &mut LineLength,
+    flags: &mut ContentFlags,
+) -> Outcome {
+    // SAFETY: `avx2` exists only if the CPU has AVX2, BMI1 and LZCNT, all `run_avx2` enables.
+    unsafe { run_avx2::<DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags) }
+}
+
+/// The AVX-512 kernel; `avx512` proves the CPU can run it.
+pub(super) fn scan_avx512<const DOTS: bool, const BARE_LF_STOPS: bool>(
+    avx512: Avx512,
+    input: &[u8],
+    state: State,
+    line: &mut LineLength,
+    flags: &mut ContentFlags,
+) -> Outcome {
+    // SAFETY: `avx512` exists only if the CPU has AVX-512F, AVX-512BW, BMI1 and LZCNT, all
+    // `run_avx512` enables.
+    unsafe { run_avx512::<DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags) }
+}
