@@ -1,7 +1,8 @@
 //! Bench 3: DATA scanning alone. `codec::data::DotDecoder` over a 16 MiB body of ~80-octet
 //! lines, (a) with a dot-stuffed line every 1,000 lines ("few dots") and (b) every 10
 //! lines, against a plain `memchr_iter(b'\n', …)` count over the same bytes (the physical
-//! limit), and with each content kernel the CPU has by name. Stalwart's `DataReceiver`
+//! limit); the one-piece-per-call `decode`, and `decode_pieces` (what the server runs) with
+//! each content kernel the CPU has by name. Stalwart's `DataReceiver`
 //! (which copies the content into a `Vec`) runs on the same bytes for reference.
 //!
 //! `cargo bench -p smtp-proto-tests --bench data_scanning`
@@ -67,6 +68,25 @@ fn decode_ours(input: &[u8], kernel: Kernel) -> u64 {
     content
 }
 
+/// Our decoder's multi-piece call over the whole body (what the server runs): the kernel
+/// goes past stuffing dots; returns the content size.
+fn decode_pieces_ours(input: &[u8], kernel: Kernel, pieces: &mut Vec<Piece>) -> u64 {
+    let mut decoder = DotDecoder::new(LineEndingPolicy::Strict, 1000).with_kernel(kernel);
+    pieces.clear();
+    let progress = decoder.decode_pieces(input, pieces);
+    assert!(
+        progress.end_of_data && progress.consumed == input.len(),
+        "the terminator is last"
+    );
+    pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Input(range) => range.len() as u64,
+            Piece::Static(bytes) => bytes.len() as u64,
+        })
+        .sum()
+}
+
 fn data_scanning(c: &mut Criterion) {
     let mut group = c.benchmark_group("data_scanning");
     group
@@ -84,12 +104,14 @@ fn data_scanning(c: &mut Criterion) {
                 found
             });
         });
-        // Each kernel the CPU has, by name (the row above is the one decoders pick).
+        // `decode_pieces` with each kernel the CPU has, by name (`Kernel::detect` picks the
+        // last one); the row above is the one-piece-per-call `decode`.
+        let mut pieces = Vec::new();
         for kernel in Kernel::available() {
-            let name = format!("ours_{kernel:?}").to_lowercase();
+            let name = format!("ours_pieces_{kernel:?}").to_lowercase();
             group.bench_function(BenchmarkId::new(name, label), |b| {
                 b.iter(|| {
-                    let found = decode_ours(black_box(&input), kernel);
+                    let found = decode_pieces_ours(black_box(&input), kernel, &mut pieces);
                     assert_eq!(found, content, "{kernel:?}: content size");
                     found
                 });

@@ -120,6 +120,68 @@ impl Step {
     }
 }
 
+/// The result of one [`DotDecoder::decode_pieces`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Octets of `input` consumed (content, stuffing dots, the terminator).
+    pub consumed: usize,
+    /// End-of-data was consumed (now or by an earlier call); bytes after it are not.
+    pub end_of_data: bool,
+}
+
+/// Where a scan's stuffing dots go: [`kernel::DotSink`], told where the scan begins, and
+/// where the piece in progress resumes after the last dot taken.
+trait PieceSink: kernel::DotSink {
+    /// A scan begins at `start` (the piece in progress begins there).
+    fn begin(&mut self, start: usize);
+    /// The index after the last stuffing dot taken in this scan, if any.
+    fn resume(&self) -> Option<usize>;
+}
+
+/// [`DotDecoder::decode`]: no dot is taken; each call returns one piece.
+impl PieceSink for () {
+    fn begin(&mut self, _start: usize) {}
+
+    fn resume(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// [`DotDecoder::decode_pieces`]: each dot ends a piece, pushed with its range moved by
+/// `offset` (where this call's input begins in the caller's).
+struct Collect<'a> {
+    pieces: &'a mut Vec<Piece>,
+    offset: usize,
+    /// Where the piece in progress begins.
+    from: usize,
+    /// A dot was taken in this scan.
+    taken: bool,
+}
+
+impl kernel::DotSink for Collect<'_> {
+    #[inline]
+    fn stuffing_dot(&mut self, at: usize) -> bool {
+        if at > self.from {
+            self.pieces
+                .push(Piece::Input(self.offset + self.from..self.offset + at));
+        }
+        self.from = at + 1;
+        self.taken = true;
+        true
+    }
+}
+
+impl PieceSink for Collect<'_> {
+    fn begin(&mut self, start: usize) {
+        self.from = start;
+        self.taken = false;
+    }
+
+    fn resume(&self) -> Option<usize> {
+        self.taken.then_some(self.from)
+    }
+}
+
 /// `[CR, x]` for every octet `x`: a held-back CR followed by the octet that resolved it.
 static CR_THEN: [[u8; 2]; 256] = {
     let mut table = [[b'\r', 0u8]; 256];
@@ -261,6 +323,68 @@ impl DotDecoder {
     /// the end of `input`. The CR LF before the terminating "." ends the last content line and
     /// is part of the content.
     pub fn decode(&mut self, input: &[u8]) -> Step {
+        self.decode_step(input, &mut ())
+    }
+
+    /// Decodes all of `input` it can in one call: like repeated [`decode`](Self::decode)
+    /// calls, but the kernel goes past stuffing dots instead of returning at each, so a
+    /// stuffed dot costs little more than the dot. Each piece is pushed onto `pieces`, its
+    /// ranges indexing `input` (as in [`Step`]); returns the octets consumed and whether
+    /// end-of-data was among them (bytes after it are not consumed). The call also returns
+    /// after a [`Piece::Static`] (a held CR, a Normalize rewrite), so that piece is always
+    /// the last: a caller that unstuffs in place can put it after the others.
+    ///
+    /// ```
+    /// use smtp_proto::LineEndingPolicy;
+    /// use smtp_proto::codec::data::{DotDecoder, Piece};
+    ///
+    /// let mut decoder = DotDecoder::new(LineEndingPolicy::Strict, 1000);
+    /// let input = b"Hi\r\n..dot\r\n.\r\nQUIT\r\n";
+    /// let mut pieces = Vec::new();
+    /// let progress = decoder.decode_pieces(input, &mut pieces);
+    /// assert!(progress.end_of_data);
+    /// assert_eq!(&input[progress.consumed..], b"QUIT\r\n");
+    /// assert_eq!(pieces, [Piece::Input(0..4), Piece::Input(5..11)]);
+    /// ```
+    pub fn decode_pieces(&mut self, input: &[u8], pieces: &mut Vec<Piece>) -> Progress {
+        let mut offset = 0;
+        while let Some(rest) = input.get(offset..).filter(|rest| !rest.is_empty()) {
+            let mut collect = Collect {
+                pieces: &mut *pieces,
+                offset,
+                from: 0,
+                taken: false,
+            };
+            let step = self.decode_step(rest, &mut collect);
+            match step.piece {
+                Some(Piece::Input(range)) => {
+                    pieces.push(Piece::Input(offset + range.start..offset + range.end));
+                }
+                Some(Piece::Static(bytes)) => {
+                    pieces.push(Piece::Static(bytes));
+                    return Progress {
+                        consumed: offset + step.consumed,
+                        end_of_data: step.end_of_data,
+                    };
+                }
+                None => {}
+            }
+            offset += step.consumed;
+            if step.end_of_data {
+                return Progress {
+                    consumed: offset,
+                    end_of_data: true,
+                };
+            }
+        }
+        Progress {
+            consumed: offset,
+            end_of_data: self.state == State::Finished,
+        }
+    }
+
+    /// [`decode`](Self::decode), telling `sink` of the stuffing dots the kernel may go past.
+    fn decode_step<S: PieceSink>(&mut self, input: &[u8], sink: &mut S) -> Step {
         let Some(&first) = input.first() else {
             return Step {
                 consumed: 0,
@@ -269,10 +393,10 @@ impl DotDecoder {
             };
         };
         match self.state {
-            State::LineStart if first == b'.' => self.after_dot(input, 1),
-            State::LineStart | State::InLine => self.scan(input, 0, false),
-            State::AfterCr => self.scan(input, 0, true),
-            State::Dot => self.after_dot(input, 0),
+            State::LineStart if first == b'.' => self.after_dot(input, 1, sink),
+            State::LineStart | State::InLine => self.scan(input, 0, false, sink),
+            State::AfterCr => self.scan(input, 0, true, sink),
+            State::Dot => self.after_dot(input, 0, sink),
             State::DotCr => self.after_dot_cr(first),
             State::Finished => Step {
                 consumed: 0,
@@ -291,7 +415,7 @@ impl DotDecoder {
     /// RFC 5321 §4.5.2: "If the line is composed of a single period, it is treated as the end
     /// of mail indicator. If the first character is a period and there are other characters
     /// on the line, the first character is deleted."
-    fn after_dot(&mut self, input: &[u8], next: usize) -> Step {
+    fn after_dot<S: PieceSink>(&mut self, input: &[u8], next: usize, sink: &mut S) -> Step {
         match input.get(next) {
             None => {
                 self.state = State::Dot;
@@ -304,14 +428,14 @@ impl DotDecoder {
                 }
                 Some(b'\n') => self.dot_line_with_crlf(next + 2),
                 // Stuffing dot; the CR is content (and bare).
-                Some(_) => self.scan(input, next, false),
+                Some(_) => self.scan(input, next, false, sink),
             },
             Some(b'\n') if self.policy == LineEndingPolicy::Normalize => {
                 self.flags.bare_lf = true;
                 self.discard_dot_line(next + 1, true)
             }
             // Stuffing dot (in Strict mode "." LF is a stuffing dot followed by a bare LF).
-            Some(_) => self.scan(input, next, false),
+            Some(_) => self.scan(input, next, false, sink),
         }
     }
 
@@ -364,16 +488,26 @@ impl DotDecoder {
     /// must end (a "." beginning a line, a Normalize-mode bare LF, the end of input), with
     /// the flags and line lengths of everything before it, in one pass of the content
     /// [`kernel`]. `after_cr` says the octet before `start` was a CR already emitted.
-    fn scan(&mut self, input: &[u8], start: usize, after_cr: bool) -> Step {
-        let (line, flags) = (&mut self.line, &mut self.flags);
+    ///
+    /// Stuffing dots `sink` takes are gone past: the piece returned begins after the last.
+    fn scan<S: PieceSink>(
+        &mut self,
+        input: &[u8],
+        start: usize,
+        after_cr: bool,
+        sink: &mut S,
+    ) -> Step {
+        let (line, flags, kernel) = (&mut self.line, &mut self.flags, self.kernel);
+        sink.begin(start);
         let outcome = match self.policy {
             LineEndingPolicy::Strict => {
-                kernel::scan::<true, false>(self.kernel, input, start, after_cr, line, flags)
+                kernel::scan::<S, true, false>(kernel, input, start, after_cr, line, flags, sink)
             }
             LineEndingPolicy::Normalize => {
-                kernel::scan::<true, true>(self.kernel, input, start, after_cr, line, flags)
+                kernel::scan::<S, true, true>(kernel, input, start, after_cr, line, flags, sink)
             }
         };
+        let start = sink.resume().unwrap_or(start);
         let end = input.len();
         match outcome.stop {
             Stop::Dot(line_start) => self.crlf_line_start(input, start, line_start),
@@ -474,13 +608,14 @@ impl ContentScanner {
             return;
         }
         let after_cr = std::mem::take(&mut self.pending_cr);
-        let outcome = kernel::scan::<false, false>(
+        let outcome = kernel::scan::<(), false, false>(
             self.kernel,
             bytes,
             0,
             after_cr,
             &mut self.line,
             &mut self.flags,
+            &mut (),
         );
         self.line
             .extend(bytes.len() - outcome.line_begin, &mut self.flags);

@@ -87,11 +87,17 @@ pub(super) struct LineReader {
     /// More than [`BULK_INPUT`] octets were buffered since the last
     /// [`release_spare`](Self::release_spare): the allocation may be large.
     bulk: bool,
+    /// Room for the content pieces of one [`decode_content`](Self::decode_content).
+    pieces: Vec<Piece>,
 }
 
 /// Buffered input above which the reader's allocation is given back once consumed (see
 /// [`LineReader::release_spare`]).
 const BULK_INPUT: usize = 4 * 1024;
+
+/// Content pieces whose room [`LineReader::decode_content`] keeps between reads (24 octets
+/// each): a read with more stuffed lines than that allocates for itself.
+const PIECES_KEPT: usize = 32;
 
 impl LineReader {
     /// An empty reader for a session without TLS.
@@ -103,6 +109,7 @@ impl LineReader {
             strict: config.line_endings == LineEndingPolicy::Strict,
             limits: LineLimits::new(config, false),
             bulk: false,
+            pieces: Vec::new(),
         }
     }
 
@@ -233,45 +240,41 @@ impl LineReader {
         false
     }
 
-    /// Decodes everything buffered through `decoder` (DATA content), unstuffing in place:
-    /// each content piece is moved down to the end of the content before it, so one step
-    /// carries what many stuffed lines would otherwise split into many (a move is cheaper
-    /// than an event). Stops after the end-of-data sequence or a rewrite.
+    /// Decodes everything buffered through `decoder` (DATA content) in one kernel pass
+    /// ([`DotDecoder::decode_pieces`]), unstuffing in place: each content piece is moved down
+    /// to the end of the content before it, so one step carries what many stuffed lines
+    /// would otherwise split into many (a move is cheaper than an event). Stops after the
+    /// end-of-data sequence or a rewrite (which `decode_pieces` returns last).
     #[inline]
     pub(super) fn decode_content(&mut self, decoder: &mut DotDecoder) -> Content {
         let input = &mut self.buffer;
-        let mut read = 0;
+        self.pieces.clear();
+        let progress = decoder.decode_pieces(input, &mut self.pieces);
         let mut write = 0;
         let mut rewrite = None;
-        let mut ended = false;
-        while read < input.len() && !ended {
-            let step = decoder.decode(&input[read..]);
-            match step.piece {
-                Some(Piece::Input(range)) => {
-                    let (from, to) = (read + range.start, read + range.end);
-                    if from != write {
-                        input.copy_within(from..to, write);
+        for piece in &self.pieces {
+            match piece {
+                Piece::Input(range) => {
+                    if range.start != write {
+                        input.copy_within(range.clone(), write);
                     }
-                    write += to - from;
+                    write += range.len();
                 }
                 // Normalize mode's rewrites may be longer than what they replace; they
                 // end this step's content.
-                Some(Piece::Static(bytes)) => rewrite = Some(bytes),
-                None => {}
-            }
-            read += step.consumed;
-            ended = step.end_of_data;
-            if rewrite.is_some() || step.consumed == 0 {
-                break;
+                Piece::Static(bytes) => rewrite = Some(*bytes),
             }
         }
-        let mut consumed = input.split_to(read);
+        if self.pieces.capacity() > PIECES_KEPT {
+            self.pieces = Vec::new();
+        }
+        let mut consumed = input.split_to(progress.consumed);
         consumed.truncate(write);
         self.scanned = 0;
         Content {
             bytes: consumed.freeze(),
             rewrite,
-            ended,
+            ended: progress.end_of_data,
         }
     }
 

@@ -162,13 +162,31 @@ pub(super) enum Stop {
     End,
 }
 
+/// Told of each stuffing dot a scan may go past (RFC 5321 §4.5.2: a "." beginning a line that
+/// is not "." CR LF is removed): `true` lets the scan go on after it, `false` makes it stop
+/// there with [`Stop::Dot`]. Only dots whose next octet is in the input and says so (not CR,
+/// nor a Normalize-mode LF) are offered, and only with a line limit of at least a chunk.
+pub(super) trait DotSink {
+    /// The stuffing dot at index `at`.
+    fn stuffing_dot(&mut self, at: usize) -> bool;
+}
+
+/// Stops at every dot: one piece per call.
+impl DotSink for () {
+    #[inline(always)]
+    fn stuffing_dot(&mut self, _at: usize) -> bool {
+        false
+    }
+}
+
 /// The result of [`scan`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Outcome {
     /// Where and why it stopped.
     pub(super) stop: Stop,
-    /// Index where the current line began: after the last CR LF before the stop (or the end),
-    /// else the scan's `start`. Octets of that line before it are in `LineLength::so_far`.
+    /// Index where the current line began, for its length: after the last CR LF before the
+    /// stop (or the end), else the scan's `start`, and after its stuffing dot if the scan
+    /// went past one. Octets of that line before `start` are in `LineLength::so_far`.
     pub(super) line_begin: usize,
 }
 
@@ -179,37 +197,44 @@ pub(super) struct Outcome {
 /// Before the stop (or the end of input): bare CR (a CR followed by something else than LF;
 /// a CR that is the last octet is left to the caller), bare LF and NUL set their flags, and
 /// every line that ends (at CR LF) is added to `line` and checked against its limit.
-pub(super) fn scan<const DOTS: bool, const BARE_LF_STOPS: bool>(
+pub(super) fn scan<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     kernel: Kernel,
     input: &[u8],
     start: usize,
     after_cr: bool,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
     let state = State::new(start, after_cr, line);
     match kernel {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         Kernel::Avx512 => {
             if let Some(avx512) = x86::Avx512::detect() {
-                return x86::scan_avx512::<DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags);
+                return x86::scan_avx512::<S, DOTS, BARE_LF_STOPS>(
+                    avx512, input, state, line, flags, sink,
+                );
             }
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         Kernel::Sse2 => {
             if let Some(sse2) = x86::Sse2::detect() {
-                return x86::scan_sse2::<DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags);
+                return x86::scan_sse2::<S, DOTS, BARE_LF_STOPS>(
+                    sse2, input, state, line, flags, sink,
+                );
             }
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         Kernel::Avx2 => {
             if let Some(avx2) = x86::Avx2::detect() {
-                return x86::scan_avx2::<DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags);
+                return x86::scan_avx2::<S, DOTS, BARE_LF_STOPS>(
+                    avx2, input, state, line, flags, sink,
+                );
             }
         }
         _ => {}
     }
-    run::<Portable, DOTS, BARE_LF_STOPS>(Portable, input, state, line, flags)
+    run::<Portable, S, DOTS, BARE_LF_STOPS>(Portable, input, state, line, flags, sink)
 }
 
 /// What is carried from one chunk to the next: the position, the two carry bits, the line
@@ -228,6 +253,9 @@ pub(super) struct State {
     start: usize,
     /// Octets of the current line before `start` (from earlier calls), then 0.
     so_far: usize,
+    /// 1 when the current line began with a stuffing dot the scan went past (not counted
+    /// in its length), else 0.
+    dot: usize,
     /// The longest line allowed, terminator included.
     max: usize,
     /// Set when a line passed `max`.
@@ -243,6 +271,7 @@ impl State {
             last_end: None,
             start,
             so_far: line.so_far,
+            dot: 0,
             max: line.max,
             long_line: false,
         }
@@ -257,9 +286,10 @@ impl State {
     /// next line begins after it.
     #[inline(always)]
     fn end_line(&mut self, at: usize) {
-        let len = (at + 1 - self.line_begin()).saturating_add(self.so_far);
+        let len = (at + 1 - self.line_begin() - self.dot).saturating_add(self.so_far);
         self.long_line |= len > self.max;
         self.so_far = 0;
+        self.dot = 0;
         self.last_end = Some(at);
     }
 
@@ -269,7 +299,7 @@ impl State {
         flags.long_line |= self.long_line;
         Outcome {
             stop,
-            line_begin: self.line_begin(),
+            line_begin: self.line_begin() + self.dot,
         }
     }
 }
@@ -277,12 +307,13 @@ impl State {
 /// The kernel's loop, for one way of classifying. Inlined into each `#[target_feature]`
 /// entry point, so that the classification inlines too.
 #[inline(always)]
-pub(super) fn run<C: Classify, const DOTS: bool, const BARE_LF_STOPS: bool>(
+pub(super) fn run<C: Classify, S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     classes: C,
     input: &[u8],
     mut state: State,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
     let mut seen = *flags;
     let rest = input.get(state.base..).unwrap_or_default();
@@ -296,7 +327,9 @@ pub(super) fn run<C: Classify, const DOTS: bool, const BARE_LF_STOPS: bool>(
         .filter(|_| state.max >= CHUNK);
     for chunk in chunks {
         let masks = classes.classify(chunk);
-        if let Some(stop) = step::<DOTS, BARE_LF_STOPS>(masks, u64::MAX, far, &mut state, &mut seen)
+        let chunk = (masks, u64::MAX, far);
+        if let Some(stop) =
+            step::<S, DOTS, BARE_LF_STOPS>(chunk, input, &mut state, &mut seen, sink)
         {
             *flags = seen;
             return state.finish(stop, line, flags);
@@ -312,7 +345,10 @@ pub(super) fn run<C: Classify, const DOTS: bool, const BARE_LF_STOPS: bool>(
             .for_each(|(slot, &octet)| *slot = octet);
         let valid = (1u64 << tail.len()) - 1;
         let masks = classes.classify(&padded);
-        if let Some(found) = step::<DOTS, BARE_LF_STOPS>(masks, valid, far, &mut state, &mut seen) {
+        let chunk = (masks, valid, far);
+        if let Some(found) =
+            step::<S, DOTS, BARE_LF_STOPS>(chunk, input, &mut state, &mut seen, sink)
+        {
             stop = found;
         }
     }
@@ -320,15 +356,16 @@ pub(super) fn run<C: Classify, const DOTS: bool, const BARE_LF_STOPS: bool>(
     state.finish(stop, line, flags)
 }
 
-/// One chunk at `state.base` whose octets are those set in `valid` (all but in the last,
-/// partial chunk). Returns the stop if there is one in it.
+/// One chunk at `state.base`: its masks, the octets that are valid (all but in the last,
+/// partial chunk), and `far` (see [`end_lines`]). Returns the stop if there is one in it;
+/// stuffing dots the sink accepts are gone past.
 #[inline(always)]
-fn step<const DOTS: bool, const BARE_LF_STOPS: bool>(
-    masks: Masks,
-    valid: u64,
-    far: Option<usize>,
+fn step<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
+    (masks, valid, far): (Masks, u64, Option<usize>),
+    input: &[u8],
     state: &mut State,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Option<Stop> {
     let base = state.base;
     let cr_before = (masks.cr << 1) | state.cr;
@@ -346,7 +383,24 @@ fn step<const DOTS: bool, const BARE_LF_STOPS: bool>(
         end_lines(ends, base, far, state);
         return None;
     }
-    let stops = (dot_stops | lf_stops) & valid;
+    let mut stops = (dot_stops | lf_stops) & valid;
+    // Stuffing dots the sink takes are not stops (the dot is not content, and not part of
+    // its line's length).
+    let mut passed = None;
+    while stops != 0 && far.is_some() {
+        let lowest = stops & stops.wrapping_neg();
+        let at = base + lowest.trailing_zeros() as usize;
+        let stuffing = match input.get(at + 1) {
+            None | Some(b'\r') => false,
+            Some(b'\n') => !BARE_LF_STOPS,
+            Some(_) => true,
+        };
+        if dot_stops & lowest == 0 || !stuffing || !sink.stuffing_dot(at) {
+            break;
+        }
+        passed = Some(at);
+        stops &= stops - 1;
+    }
     // The octets before the first stop (all valid ones if there is none).
     let before = if stops == 0 {
         valid
@@ -357,6 +411,9 @@ fn step<const DOTS: bool, const BARE_LF_STOPS: bool>(
     flags.bare_cr |= cr_before & !masks.lf & before != 0;
     flags.nul |= masks.nul & before != 0;
     end_lines(ends & before, base, far, state);
+    if passed.is_some_and(|at| at == state.line_begin()) {
+        state.dot = 1;
+    }
     if stops == 0 {
         return None;
     }
@@ -391,6 +448,7 @@ fn end_lines(ends: u64, base: usize, far: Option<usize>, state: &mut State) {
     }
     state.last_end = Some(last);
     state.so_far = 0;
+    state.dot = 0;
 }
 
 #[cfg(test)]
@@ -436,8 +494,16 @@ mod tests {
             let mut line = LineLength::new(max);
             line.so_far = so_far;
             let mut flags = ContentFlags::default();
-            let outcome =
-                scan::<DOTS, STOPS>(kernel, input, start, after_cr, &mut line, &mut flags);
+            let (line_ref, flags_ref) = (&mut line, &mut flags);
+            let outcome = scan::<(), DOTS, STOPS>(
+                kernel,
+                input,
+                start,
+                after_cr,
+                line_ref,
+                flags_ref,
+                &mut (),
+            );
             (kernel, outcome, line.so_far, flags)
         });
         let (_, outcome, so_far, flags) = results.next().expect("the portable kernel");

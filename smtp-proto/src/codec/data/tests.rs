@@ -76,14 +76,77 @@ fn feed(decoder: &mut DotDecoder, chunk: &[u8], out: &mut Vec<u8>) -> Option<usi
 /// has; they must agree.
 fn decode_split(policy: LineEndingPolicy, max: usize, input: &[u8], cuts: &[usize]) -> Decoded {
     let decoded = decode_split_with(Kernel::Portable, policy, max, input, cuts);
-    for kernel in Kernel::available().skip(1) {
-        let other = decode_split_with(kernel, policy, max, input, cuts);
+    for kernel in Kernel::available() {
+        if kernel != Kernel::Portable {
+            let other = decode_split_with(kernel, policy, max, input, cuts);
+            assert_eq!(
+                other, decoded,
+                "{kernel:?} differs from Portable on {input:?} cut at {cuts:?}"
+            );
+        }
+        let pieces = decode_pieces_split(kernel, policy, max, input, cuts);
         assert_eq!(
-            other, decoded,
-            "{kernel:?} differs from Portable on {input:?} cut at {cuts:?}"
+            pieces, decoded,
+            "decode_pieces with {kernel:?} on {input:?} cut at {cuts:?}"
         );
     }
     decoded
+}
+
+/// [`decode_split_with`] through [`DotDecoder::decode_pieces`], checking its contract: the
+/// pieces are in order and inside what was consumed, a static piece is the last, and the
+/// call consumes its whole input unless end-of-data or a static piece came first.
+fn decode_pieces_split(
+    kernel: Kernel,
+    policy: LineEndingPolicy,
+    max: usize,
+    input: &[u8],
+    cuts: &[usize],
+) -> Decoded {
+    let mut decoder = DotDecoder::new(policy, max).with_kernel(kernel);
+    let mut content = Vec::new();
+    let mut end_of_data = None;
+    let mut from = 0;
+    let mut pieces = Vec::new();
+    'reads: for &to in cuts.iter().chain(std::iter::once(&input.len())) {
+        let mut chunk = &input[from..to];
+        while !chunk.is_empty() {
+            pieces.clear();
+            let progress = decoder.decode_pieces(chunk, &mut pieces);
+            let mut last_end = 0;
+            for (i, piece) in pieces.iter().enumerate() {
+                match piece {
+                    Piece::Input(range) => {
+                        assert!(range.start >= last_end && range.start < range.end);
+                        assert!(range.end <= progress.consumed);
+                        last_end = range.end;
+                        content.extend_from_slice(&chunk[range.clone()]);
+                    }
+                    Piece::Static(bytes) => {
+                        assert_eq!(i + 1, pieces.len(), "a static piece is the last");
+                        content.extend_from_slice(bytes);
+                    }
+                }
+            }
+            let early = matches!(pieces.last(), Some(Piece::Static(_)));
+            assert!(progress.consumed > 0, "no progress on {chunk:?}");
+            if progress.end_of_data {
+                end_of_data = Some(to - chunk.len() + progress.consumed);
+                break 'reads;
+            }
+            assert!(
+                early || progress.consumed == chunk.len(),
+                "stopped early on {chunk:?}"
+            );
+            chunk = &chunk[progress.consumed..];
+        }
+        from = to;
+    }
+    Decoded {
+        content,
+        flags: decoder.flags(),
+        end_of_data,
+    }
 }
 
 fn decode_split_with(
@@ -473,6 +536,31 @@ fn stuffing_dot_is_not_counted_in_line_length() {
     assert_eq!(decode_whole(STRICT, 1000, &at_limit).flags, NO_FLAGS);
     let over = line_of(b".", 999, b"\r\n");
     assert_eq!(decode_whole(STRICT, 1000, &over).flags, LONG);
+}
+
+/// The same for a stuffed line after others, where `decode_pieces` goes past the dot inside
+/// the kernel, wherever the dot falls in a chunk, and for a limit below a chunk.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of decodes: slow under Miri; cargo test runs it natively"
+)]
+fn stuffing_dot_inside_the_input_is_not_counted_in_line_length() {
+    for (max, offsets) in [(1000, 0..70), (70, 0..69), (20, 0..3)] {
+        for offset in offsets {
+            for (len, expected) in [(max - 2, NO_FLAGS), (max - 1, LONG)] {
+                let mut input = b"x".repeat(offset);
+                input.extend_from_slice(b"\r\n");
+                input.extend(line_of(b".", len, b"\r\n"));
+                let decoded = decode_whole(STRICT, max, &input);
+                assert_eq!(
+                    decoded.flags, expected,
+                    "max {max} offset {offset} len {len}"
+                );
+                assert_eq!(decoded.content.len(), input.len() - 4);
+            }
+        }
+    }
 }
 
 #[test]
@@ -899,6 +987,10 @@ fn line_at(offset: usize, len: usize) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of decodes: slow under Miri; cargo test runs it natively"
+)]
 fn line_just_over_the_limit_is_flagged_at_every_chunk_alignment() {
     let limits = (4..=40).chain([63, 64, 65, 100, 511, 512, 513, 1000, 1001]);
     for max in limits {

@@ -14,7 +14,7 @@ use std::arch::x86_64::{
     _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
 };
 
-use super::{CHUNK, Classify, ContentFlags, LineLength, Masks, Outcome, State, run};
+use super::{CHUNK, Classify, ContentFlags, DotSink, LineLength, Masks, Outcome, State, run};
 
 /// Proof that the CPU has SSE2 (all x86_64 CPUs do; detected all the same, so that every
 /// kernel follows the one rule).
@@ -132,73 +132,79 @@ impl Classify for Avx512 {
 
 /// [`run`] compiled for SSE2.
 #[target_feature(enable = "sse2")]
-fn run_sse2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+fn run_sse2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     sse2: Sse2,
     input: &[u8],
     state: State,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
-    run::<Sse2, DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags)
+    run::<Sse2, S, DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags, sink)
 }
 
 /// [`run`] compiled for AVX2.
 #[target_feature(enable = "avx2,bmi1,lzcnt")]
-fn run_avx2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+fn run_avx2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     avx2: Avx2,
     input: &[u8],
     state: State,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
-    run::<Avx2, DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags)
+    run::<Avx2, S, DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags, sink)
 }
 
 /// [`run`] compiled for AVX-512BW.
 #[target_feature(enable = "avx512f,avx512bw,bmi1,lzcnt")]
-fn run_avx512<const DOTS: bool, const BARE_LF_STOPS: bool>(
+fn run_avx512<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     avx512: Avx512,
     input: &[u8],
     state: State,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
-    run::<Avx512, DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags)
+    run::<Avx512, S, DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags, sink)
 }
 
 /// The SSE2 kernel; `sse2` proves the CPU can run it.
-pub(super) fn scan_sse2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+pub(super) fn scan_sse2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     sse2: Sse2,
     input: &[u8],
     state: State,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
     // SAFETY: `sse2` exists only if the CPU has SSE2, all `run_sse2` enables.
-    unsafe { run_sse2::<DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags) }
+    unsafe { run_sse2::<S, DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags, sink) }
 }
 
 /// The AVX2 kernel; `avx2` proves the CPU can run it.
-pub(super) fn scan_avx2<const DOTS: bool, const BARE_LF_STOPS: bool>(
+pub(super) fn scan_avx2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     avx2: Avx2,
     input: &[u8],
     state: State,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
     // SAFETY: `avx2` exists only if the CPU has AVX2, BMI1 and LZCNT, all `run_avx2` enables.
-    unsafe { run_avx2::<DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags) }
+    unsafe { run_avx2::<S, DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags, sink) }
 }
 
 /// The AVX-512 kernel; `avx512` proves the CPU can run it.
-pub(super) fn scan_avx512<const DOTS: bool, const BARE_LF_STOPS: bool>(
+pub(super) fn scan_avx512<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
     avx512: Avx512,
     input: &[u8],
     state: State,
     line: &mut LineLength,
     flags: &mut ContentFlags,
+    sink: &mut S,
 ) -> Outcome {
     // SAFETY: `avx512` exists only if the CPU has AVX-512F, AVX-512BW, BMI1 and LZCNT, all
     // `run_avx512` enables.
-    unsafe { run_avx512::<DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags) }
+    unsafe { run_avx512::<S, DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags, sink) }
 }
