@@ -391,7 +391,8 @@ pub(crate) struct Layer {
     close_notify_sent: bool,
     /// Plaintext that must leave before any TLS byte (the reply that started TLS).
     plaintext_out: Vec<u8>,
-    /// An implicit-TLS connection could not be made: the session fails at once.
+    /// An implicit-TLS connection could not be made, or rustls refused the machine's
+    /// bytes: the session fails at its next event.
     broken: bool,
 }
 
@@ -498,8 +499,12 @@ impl Layer {
             // to encrypt it, then makes room for the records: no buffer of its own.
             let plain = out.len();
             if machine.poll_transmit(out) > 0 {
-                // Without a buffer limit (see `TlsRole::start`) rustls takes it all.
-                let _ = tls.writer().write_all(&out[plain..]);
+                // Without a buffer limit (see `TlsRole::start`) rustls takes it all. If it
+                // ever refuses bytes, the session fails at its next event rather than go on
+                // with a gap in what it sent.
+                if tls.writer().write_all(&out[plain..]).is_err() {
+                    self.broken = true;
+                }
                 out.truncate(plain);
             }
             if machine.is_closed() && !self.close_notify_sent {
