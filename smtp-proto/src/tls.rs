@@ -85,7 +85,7 @@ impl TlsRole {
         // rustls's default limit (64 KiB) would make a write of more plaintext than that
         // short, losing the rest. Nothing accumulates without it: the layer hands rustls
         // one `poll_transmit` of the machine (bounded by the machine) and takes every
-        // record out in the same call, and it reads plaintext only after the handshake,
+        // record out in the same call, and it writes plaintext only after the handshake,
         // so none waits in rustls's plaintext buffer either.
         tls.set_buffer_limit(None);
         Ok(tls)
