@@ -57,6 +57,11 @@ const READ_SMALL: usize = 2 * 1024;
 const READ_LARGE: usize = 64 * 1024;
 /// Short reads in a row after which a large read size is given back.
 const SHRINK_AFTER: u32 = 8;
+/// The write buffer capacity a session keeps after a write of at most this many bytes
+/// (replies): a larger buffer, grown by a burst such as a TLS handshake flight, is given
+/// back then, so an idle session does not hold it. A run of large writes (a client's
+/// message content) keeps its buffer.
+const OUT_KEEP: usize = 1024;
 
 /// A protocol state machine that a [`Connection`] can drive: bytes in, events and bytes
 /// out, time injected. The SMTP server implements it; so will the client.
@@ -446,7 +451,11 @@ impl<M: Machine> Connection<M> {
     #[inline]
     pub fn transmitted(&mut self, now: Instant) {
         let _ = now;
-        self.out.clear();
+        if self.out.len() <= OUT_KEEP && self.out.capacity() > OUT_KEEP {
+            self.out = Vec::new();
+        } else {
+            self.out.clear();
+        }
     }
 
     /// The last write failed or missed its deadline: the peer is gone. Nothing is written
@@ -625,5 +634,62 @@ impl Transport {
 
     fn wants_read<M: Machine>(&self, machine: &M) -> bool {
         !self.input_closed && machine.wants_read()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::{Connection, Next, OUT_KEEP};
+    use crate::{Server, ServerConfig};
+
+    /// Runs `connection` until it asks for input; returns the bytes of each write.
+    fn writes(connection: &mut Connection<Server>, now: Instant) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        loop {
+            match connection.next(now) {
+                Next::Event(event) => {
+                    if let Some(pending) = event.into_pending() {
+                        let _ = connection.answer(now, pending, Ok(()));
+                    }
+                }
+                Next::Transmit { bytes, .. } => {
+                    sizes.push(bytes.len());
+                    connection.transmitted(now);
+                }
+                Next::Read {
+                    until: Some(at), ..
+                } if at <= now => connection.handle_timeout(now),
+                Next::Read { .. } | Next::Wait { .. } | Next::Close => return sizes,
+            }
+        }
+    }
+
+    /// Issue 16: a write buffer grown by a burst (here 300 pipelined replies; in TLS, the
+    /// handshake flight) is given back after the next small write, so an idle session
+    /// does not keep it; a run of large writes keeps it.
+    #[test]
+    fn a_burst_write_buffer_is_given_back_after_a_small_write() {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let server = Server::new(Arc::new(ServerConfig::new("mx.example")), now);
+        let mut connection = Connection::plain(server);
+        let _ = writes(&mut connection, now); // the greeting
+        connection.handle_input(now, b"EHLO c.example\r\n");
+        let _ = writes(&mut connection, now);
+        let burst = b"RSET\r\n".repeat(300);
+        connection.handle_input(now, &burst);
+        assert!(writes(&mut connection, now).iter().sum::<usize>() > OUT_KEEP);
+        connection.handle_input(now, &burst);
+        let _ = writes(&mut connection, now);
+        assert!(
+            connection.out.capacity() > OUT_KEEP,
+            "large writes in a row keep their buffer"
+        );
+        connection.handle_input(now, b"RSET\r\n");
+        assert_eq!(writes(&mut connection, now), [14]);
+        assert_eq!(connection.out.capacity(), 0, "the buffer was given back");
     }
 }

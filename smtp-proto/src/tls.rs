@@ -76,12 +76,19 @@ pub enum TlsRole {
 
 impl TlsRole {
     fn start(&self) -> Result<rustls::Connection, rustls::Error> {
-        Ok(match self {
+        let mut tls: rustls::Connection = match self {
             Self::Server(config) => rustls::ServerConnection::new(config.clone())?.into(),
             Self::Client(config, name) => {
                 rustls::ClientConnection::new(config.clone(), name.clone())?.into()
             }
-        })
+        };
+        // rustls's default limit (64 KiB) would make a write of more plaintext than that
+        // short, losing the rest. Nothing accumulates without it: the layer hands rustls
+        // one `poll_transmit` of the machine (bounded by the machine) and takes every
+        // record out in the same call, and it writes plaintext only after the handshake,
+        // so none waits in rustls's plaintext buffer either.
+        tls.set_buffer_limit(None);
+        Ok(tls)
     }
 }
 
@@ -384,9 +391,8 @@ pub(crate) struct Layer {
     close_notify_sent: bool,
     /// Plaintext that must leave before any TLS byte (the reply that started TLS).
     plaintext_out: Vec<u8>,
-    /// The machine's bytes on their way into rustls.
-    staged: Vec<u8>,
-    /// An implicit-TLS connection could not be made: the session fails at once.
+    /// An implicit-TLS connection could not be made, or rustls refused the machine's
+    /// bytes: the session fails at its next event.
     broken: bool,
 }
 
@@ -400,7 +406,6 @@ impl Layer {
             input_closed: false,
             close_notify_sent: false,
             plaintext_out: Vec::new(),
-            staged: Vec::new(),
             broken: false,
         }
     }
@@ -481,17 +486,26 @@ impl Layer {
         out: &mut Vec<u8>,
     ) -> usize {
         let start = out.len();
-        out.append(&mut self.plaintext_out);
+        if !self.plaintext_out.is_empty() {
+            // Taken, not appended: its capacity leaves with it (sent once per session).
+            out.extend_from_slice(&std::mem::take(&mut self.plaintext_out));
+        }
         let Some(tls) = self.tls.as_mut() else {
             let _ = machine.poll_transmit(out);
             return out.len() - start;
         };
         if self.established {
-            self.staged.clear();
-            if machine.poll_transmit(&mut self.staged) > 0 {
-                // rustls buffers outgoing plaintext without limit by default, so this
-                // write takes everything.
-                let _ = tls.writer().write_all(&self.staged);
+            // The machine's plaintext goes at the end of `out` for as long as rustls takes
+            // to encrypt it, then makes room for the records: no buffer of its own.
+            let plain = out.len();
+            if machine.poll_transmit(out) > 0 {
+                // Without a buffer limit (see `TlsRole::start`) rustls takes it all. If it
+                // ever refuses bytes, the session fails at its next event rather than go on
+                // with a gap in what it sent.
+                if tls.writer().write_all(&out[plain..]).is_err() {
+                    self.broken = true;
+                }
+                out.truncate(plain);
             }
             if machine.is_closed() && !self.close_notify_sent {
                 tls.send_close_notify();

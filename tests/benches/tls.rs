@@ -4,7 +4,8 @@
 //! SMTP). Both sides of both cases run in the timed part: the client encrypts the
 //! transcript in writes of 4 KiB or 16 KiB of plaintext, the server decrypts (ours also
 //! runs the session and encrypts its replies, which the client never reads). The handshake
-//! is set-up, not timed (a fresh connection per iteration).
+//! is set-up, not timed (a fresh connection per iteration). `ours_connection_plain` runs
+//! the same session with TLS off, in the same pieces: the share of the SMTP machine.
 //!
 //! `cargo bench -p smtp-proto-tests --bench tls`
 #![forbid(unsafe_code)]
@@ -102,6 +103,15 @@ fn starttls_session(
     panic!("the handshake did not finish");
 }
 
+/// A session with TLS off, greeted: ready for the transcript.
+fn plain_session(smtp: &Arc<ServerConfig>, now: Instant) -> Connection<Server> {
+    let mut session = Endpoint::new(smtp.clone(), TlsMode::Off).accept(now);
+    let mut out = Vec::new();
+    let _ = ours::drain(&mut session, now, &mut Tally::default(), &mut out);
+    assert!(out.starts_with(b"220"), "greeted: {out:?}");
+    session
+}
+
 /// A connected rustls pair after the handshake.
 fn rustls_pair(
     tls: &Arc<rustls::ServerConfig>,
@@ -170,6 +180,25 @@ fn tls(c: &mut Criterion) {
                         tally.replies += ours::drain(&mut session, now, &mut tally, &mut out);
                     }
                     tally.check(&transcript, "ours_connection_tls");
+                    assert!(session.machine().is_closed(), "QUIT closes the session");
+                    tally
+                },
+                BatchSize::PerIteration,
+            );
+        });
+        // The floor: the same session without TLS, in the same pieces. Ours with TLS can
+        // take no less than this plus rustls's own share (`rustls_alone`).
+        group.bench_function(BenchmarkId::new("ours_connection_plain", label), |b| {
+            b.iter_batched(
+                || plain_session(&smtp, now),
+                |mut session| {
+                    let mut tally = Tally::default();
+                    for piece in black_box(input).chunks(chunk) {
+                        session.handle_input(now, piece);
+                        out.clear();
+                        tally.replies += ours::drain(&mut session, now, &mut tally, &mut out);
+                    }
+                    tally.check(&transcript, "ours_connection_plain");
                     assert!(session.machine().is_closed(), "QUIT closes the session");
                     tally
                 },

@@ -335,6 +335,23 @@ fn tls_02_injected_commands_are_dropped() {
     );
 }
 
+/// The replies to a pipelined batch far larger than rustls's default buffer limit
+/// (64 KiB of records) all leave, in order: the layer lifts that limit, which would
+/// otherwise cut a large write short and lose the rest.
+#[test]
+fn a_reply_batch_over_64_kib_leaves_whole() {
+    let mut pair = starttls_session(&whole);
+    pair.send_tls(b"EHLO client.example\r\n", &whole);
+    pair.take_received();
+    let count = 8_000;
+    pair.send_tls(&b"RSET\r\n".repeat(count), &whole);
+    let replies = pair.take_received();
+    assert!(replies.len() > 64 * 1024, "{} octets", replies.len());
+    assert_eq!(replies, "250 2.0.0 Ok\r\n".repeat(count));
+    pair.send_tls(b"QUIT\r\n", &whole);
+    assert_eq!(pair.take_received(), "221 2.0.0 Bye\r\n");
+}
+
 #[test]
 fn handshake_split_at_every_byte() {
     let mut pair = starttls_session(&bytewise);
