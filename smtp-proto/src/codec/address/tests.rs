@@ -798,6 +798,55 @@ fn mailbox_parts_are_views_of_one_string() {
 }
 
 #[test]
+fn inline_and_heap_mailboxes_agree() {
+    // A `Mailbox` stays as small as the `String` + index it replaced.
+    assert!(std::mem::size_of::<Mailbox>() <= 40);
+    assert_eq!(
+        std::mem::size_of::<ReversePath>(),
+        std::mem::size_of::<Mailbox>()
+    );
+    // Around the inline limit, ASCII and UTF-8, by every constructor: the parts, Display,
+    // equality and hashing do not depend on where the text is kept.
+    let hash = |mailbox: &Mailbox| {
+        use std::hash::{BuildHasher, RandomState};
+        static STATE: std::sync::LazyLock<RandomState> = std::sync::LazyLock::new(RandomState::new);
+        STATE.hash_one(mailbox)
+    };
+    for len in MAILBOX_INLINE_LEN - 3..=MAILBOX_INLINE_LEN + 3 {
+        for (local, domain) in [
+            (local_of_len(len - 10), "b.example".to_owned()),
+            (
+                "Ü".repeat((len - 9) / 2),
+                "ex.ample".to_owned() + &"x".repeat((len - 9) % 2),
+            ),
+            ("\"a@b\"".to_owned(), domain_of_len(len - 6)),
+        ] {
+            let text = format!("{local}@{domain}");
+            let parsed = mailbox(&text);
+            assert_eq!(parsed.local_part(), local, "{text}");
+            assert_eq!(parsed.domain(), DomainRef::Name(&domain), "{text}");
+            assert_eq!(parsed.to_string(), text);
+            assert_eq!(parsed.is_ascii(), text.is_ascii());
+            let from_path = rcpt_ok(&path(&local, &domain));
+            let from_parts = reference::mailbox_from_str(&text).expect("valid");
+            assert_eq!(from_path, parsed);
+            assert_eq!(from_parts, parsed);
+            assert_eq!(hash(&from_parts), hash(&parsed));
+            assert_eq!(parsed.clone(), parsed);
+            assert_ne!(mailbox(&format!("{local}@{domain}x")), parsed);
+        }
+    }
+    // A literal keeps its local part whatever its length.
+    let literal = mailbox(&format!("{}@[192.0.2.1]", local_of_len(64)));
+    assert_eq!(literal.local_part(), local_of_len(64));
+    assert_eq!(
+        literal.to_string(),
+        format!("{}@[192.0.2.1]", local_of_len(64))
+    );
+    assert_ne!(mailbox("a@[192.0.2.1]"), mailbox("a@[192.0.2.2]"));
+}
+
+#[test]
 fn error_descriptions() {
     let all = [
         (AddressError::MissingAngleBrackets, "Missing angle brackets"),
