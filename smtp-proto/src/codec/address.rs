@@ -611,6 +611,26 @@ pub fn parse_hello_domain(input: &[u8]) -> Result<Domain, AddressError> {
     Ok(domain.into_owned())
 }
 
+/// The fast path of the path parsers alone: `Some` only for the plain `<local@domain>` it
+/// handles, with the mailbox and the rest. For differential
+/// tests and fuzzing against [`parse_path_full`]; not a parser to use.
+#[doc(hidden)]
+pub fn parse_plain_path(input: &[u8]) -> Option<(Mailbox, &[u8])> {
+    plain_path(input).map(|(mailbox, rest)| (mailbox.into_owned(), rest))
+}
+
+/// `Path` (RFC 5321 §4.1.2) by the full grammar, without the fast path: where
+/// [`parse_plain_path`] returns `Some`, this must return the same. For differential tests
+/// and fuzzing; [`parse_reverse_path`] and [`parse_forward_path`] are the parsers to use.
+///
+/// # Errors
+///
+/// As [`parse_reverse_path`] for a path that is not `<>`.
+#[doc(hidden)]
+pub fn parse_path_full(input: &[u8]) -> Result<(Mailbox, &[u8]), AddressError> {
+    full_path(input).map(|(mailbox, rest)| (mailbox.into_owned(), rest))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Borrowed intermediate values: nothing is allocated until the whole path is accepted.
 // ---------------------------------------------------------------------------------------------
@@ -827,6 +847,88 @@ pub(super) fn utf8(bytes: &[u8]) -> Result<&str, AddressError> {
 
 #[inline(always)]
 fn parse_path(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
+    if let Some(plain) = plain_path(input) {
+        return Ok(plain);
+    }
+    full_path(input)
+}
+
+/// `atext` octets in ASCII (RFC 5322 §3.2.3): the dot-atom octets of [`plain_path`].
+static PLAIN_ATEXT: [bool; 256] = build_plain_atext();
+
+/// Builds [`PLAIN_ATEXT`] from [`BYTE_CLASSES`]' ASCII half.
+const fn build_plain_atext() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0u8;
+    while byte < 0x80 {
+        table[byte as usize] = classify(byte) & ATEXT != 0;
+        byte += 1;
+    }
+    table
+}
+
+/// The usual path in one pass: `<local@domain>` where the local part is an ASCII dot-string
+/// and the domain ASCII letters, digits, hyphens and dots, with `>` right after it. Anything
+/// else (a source route, a quoted string, an address literal, UTF-8, a limit, any error) is
+/// `None` and goes to [`full_path`], which accepts everything this accepts and returns the
+/// same mailbox and rest: the address tests (`check_plain_path`, run on every input of the
+/// properties and of the every-byte tests) and the fuzz target `parsers` check it. At most
+/// [`MAX_PATH_LEN`] octets are looked at.
+#[inline(always)]
+fn plain_path(input: &[u8]) -> Option<(ParsedMailbox<'_>, &[u8])> {
+    let inner = input.strip_prefix(b"<")?;
+    // `inner` up to and including `>` is at most 255 octets in a path that fits.
+    let head = inner.get(..MAX_PATH_LEN - 1).unwrap_or(inner);
+    // Dot-string: atoms of atext; a dot only after an atext octet (no empty atom).
+    let mut index = 0;
+    let mut after_atext = false;
+    let at = loop {
+        let byte = *head.get(index)?;
+        if PLAIN_ATEXT[usize::from(byte)] {
+            after_atext = true;
+        } else if byte == b'.' && after_atext {
+            after_atext = false;
+        } else if byte == b'@' {
+            break index;
+        } else {
+            return None;
+        }
+        index += 1;
+    };
+    // Non-empty, no trailing dot, at most 64 octets (RFC 5321 §4.5.3.1.1).
+    if !after_atext || at > MAX_LOCAL_PART_LEN {
+        return None;
+    }
+    // Labels `Let-dig [Ldh-str]` separated by dots; `previous` starts as a dot so that the
+    // first label is checked like the others.
+    index = at + 1;
+    let mut previous = b'.';
+    let close = loop {
+        let byte = *head.get(index)?;
+        match byte {
+            b'>' => break index,
+            b'.' | b'-' if previous == b'.' => return None,
+            b'.' if previous == b'-' => return None,
+            b'.' | b'-' => {}
+            _ if byte.is_ascii_alphanumeric() => {}
+            _ => return None,
+        }
+        previous = byte;
+        index += 1;
+    };
+    // A non-empty domain ending in a letter or digit; its length is bounded by the path's.
+    if previous == b'.' || previous == b'-' {
+        return None;
+    }
+    let (text, closed) = head.split_at_checked(close)?;
+    let rest = inner.get(close + 1..)?;
+    debug_assert_eq!(closed.first(), Some(&b'>'));
+    Some((ParsedMailbox::Name { text, at }, rest))
+}
+
+/// The whole `Path` grammar (the fallback of [`plain_path`]).
+#[inline(never)]
+fn full_path(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
     let Some(after_open) = input.strip_prefix(b"<") else {
         return Err(AddressError::MissingAngleBrackets);
     };
