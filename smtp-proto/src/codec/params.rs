@@ -686,7 +686,7 @@ impl Keyword for MailKeyword {
     ];
 
     fn lookup(keyword: &[u8]) -> Option<Self> {
-        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
+        let is = |name: &[u8]| spells(keyword, name);
         Some(match keyword.len() {
             2 if is(b"BY") => Self::By,
             3 if is(b"RET") => Self::Ret,
@@ -739,7 +739,7 @@ impl Keyword for RcptKeyword {
         &[("NOTIFY", Self::Notify), ("ORCPT", Self::Orcpt)];
 
     fn lookup(keyword: &[u8]) -> Option<Self> {
-        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
+        let is = |name: &[u8]| spells(keyword, name);
         Some(match keyword.len() {
             5 if is(b"ORCPT") => Self::Orcpt,
             6 if is(b"NOTIFY") => Self::Notify,
@@ -754,6 +754,19 @@ impl Keyword for RcptKeyword {
     fn slot(self) -> u32 {
         self as u32
     }
+}
+
+/// Whether `bytes` spells `name` (upper-case letters, digits and `-`) in any case (RFC 5321
+/// §2.4), as `eq_ignore_ascii_case` would say. Only the letter positions of `name` are
+/// folded (`| 0x20`), so the compare is exact for any octets; it has no early exit, so for a
+/// literal `name` the compiler unrolls it into a few word operations.
+#[inline(always)]
+fn spells(bytes: &[u8], name: &[u8]) -> bool {
+    bytes.len() == name.len()
+        && bytes.iter().zip(name).fold(0u8, |diff, (&byte, &letter)| {
+            let fold = if letter.is_ascii_alphabetic() { 0x20 } else { 0 };
+            diff | ((byte | fold) ^ (letter | fold))
+        }) == 0
 }
 
 /// Unknown, then Unsupported, then Duplicate.
@@ -861,7 +874,7 @@ fn parse_size(value: &[u8]) -> Result<u64, ParamErrorKind> {
 /// RFC 6152 §2 (`7BIT`, `8BITMIME`) and RFC 3030 §3 (`BINARYMIME`); each value
 /// needs its own extension advertised.
 fn parse_body(value: &[u8], support: &ParamSupport) -> Result<Body, ParamErrorKind> {
-    let is = |name: &[u8]| value.eq_ignore_ascii_case(name);
+    let is = |name: &[u8]| spells(value, name);
     let (body, advertised) = match value.len() {
         4 if is(b"7BIT") => (Body::SevenBit, support.eight_bit_mime),
         8 if is(b"8BITMIME") => (Body::EightBitMime, support.eight_bit_mime),

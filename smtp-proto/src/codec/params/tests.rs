@@ -1185,3 +1185,30 @@ fn grammar_errors_come_before_earlier_classification_errors() {
     let seventeen = [b" FOO".as_slice(), &b" X=1".repeat(MAX_PARAMS)].concat();
     assert_eq!(mail_err(&seventeen), err(TooLong, ""));
 }
+
+#[test]
+fn spells_is_eq_ignore_ascii_case() {
+    let names: [&[u8]; 8] = [
+        b"SIZE",
+        b"8BITMIME",
+        b"7BIT",
+        b"BINARYMIME",
+        b"MT-PRIORITY",
+        b"SMTPUTF8",
+        b"BY",
+        b"NOTIFY",
+    ];
+    for name in names {
+        for position in 0..name.len() {
+            for byte in 0..=u8::MAX {
+                let mut spelt = name.to_vec();
+                spelt[position] = byte;
+                assert_eq!(spells(&spelt, name), spelt.eq_ignore_ascii_case(name));
+                spelt.insert(position, byte);
+                assert!(!spells(&spelt, name));
+            }
+        }
+        assert!(spells(&name.to_ascii_lowercase(), name));
+        assert!(!spells(&name[1..], name));
+    }
+}
