@@ -853,18 +853,36 @@ fn parse_path(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> 
     full_path(input)
 }
 
-/// `atext` octets in ASCII (RFC 5322 §3.2.3): the dot-atom octets of [`plain_path`].
-static PLAIN_ATEXT: [bool; 256] = build_plain_atext();
+/// [`PLAIN_CLASSES`]: ASCII `atext` (RFC 5322 §3.2.3), the octets of a plain atom.
+const PLAIN_ATOM: u8 = 1;
+/// [`PLAIN_CLASSES`]: ASCII letters, digits and `-`, the octets of a plain label.
+const PLAIN_LABEL: u8 = 2;
 
-/// Builds [`PLAIN_ATEXT`] from [`BYTE_CLASSES`]' ASCII half.
-const fn build_plain_atext() -> [bool; 256] {
-    let mut table = [false; 256];
+/// The octet classes of [`plain_path`], ASCII only (an octet above 0x7F is in neither).
+static PLAIN_CLASSES: [u8; 256] = build_plain_classes();
+
+/// Builds [`PLAIN_CLASSES`] from the ASCII half of [`BYTE_CLASSES`].
+const fn build_plain_classes() -> [u8; 256] {
+    let mut table = [0; 256];
     let mut byte = 0u8;
     while byte < 0x80 {
-        table[byte as usize] = classify(byte) & ATEXT != 0;
+        let class = classify(byte);
+        if class & ATEXT != 0 {
+            table[byte as usize] |= PLAIN_ATOM;
+        }
+        if class & LABEL != 0 {
+            table[byte as usize] |= PLAIN_LABEL;
+        }
         byte += 1;
     }
     table
+}
+
+/// Whether `byte` is in the [`PLAIN_CLASSES`] class `class`.
+#[inline(always)]
+fn plain_class(byte: u8, class: u8) -> bool {
+    // A u8 index into a 256-entry table is always in bounds.
+    PLAIN_CLASSES.get(usize::from(byte)).copied().unwrap_or(0) & class != 0
 }
 
 /// The usual path in one pass: `<local@domain>` where the local part is an ASCII dot-string
@@ -879,50 +897,49 @@ fn plain_path(input: &[u8]) -> Option<(ParsedMailbox<'_>, &[u8])> {
     let inner = input.strip_prefix(b"<")?;
     // `inner` up to and including `>` is at most 255 octets in a path that fits.
     let head = inner.get(..MAX_PATH_LEN - 1).unwrap_or(inner);
-    // Dot-string: atoms of atext; a dot only after an atext octet (no empty atom).
+    // Dot-string: non-empty atoms of atext separated by single dots, then `@`.
     let mut index = 0;
-    let mut after_atext = false;
     let at = loop {
-        let byte = *head.get(index)?;
-        if PLAIN_ATEXT[usize::from(byte)] {
-            after_atext = true;
-        } else if byte == b'.' && after_atext {
-            after_atext = false;
-        } else if byte == b'@' {
-            break index;
-        } else {
+        let start = index;
+        while let Some(&byte) = head.get(index)
+            && plain_class(byte, PLAIN_ATOM)
+        {
+            index += 1;
+        }
+        if index == start {
             return None;
         }
-        index += 1;
-    };
-    // Non-empty, no trailing dot, at most 64 octets (RFC 5321 §4.5.3.1.1).
-    if !after_atext || at > MAX_LOCAL_PART_LEN {
-        return None;
-    }
-    // Labels `Let-dig [Ldh-str]` separated by dots; `previous` starts as a dot so that the
-    // first label is checked like the others.
-    index = at + 1;
-    let mut previous = b'.';
-    let close = loop {
-        let byte = *head.get(index)?;
-        match byte {
-            b'>' => break index,
-            b'.' | b'-' if previous == b'.' => return None,
-            b'.' if previous == b'-' => return None,
-            b'.' | b'-' => {}
-            _ if byte.is_ascii_alphanumeric() => {}
+        match head.get(index)? {
+            b'.' => index += 1,
+            b'@' => break index,
             _ => return None,
         }
-        previous = byte;
-        index += 1;
     };
-    // A non-empty domain ending in a letter or digit; its length is bounded by the path's.
-    if previous == b'.' || previous == b'-' {
+    // At most 64 octets (RFC 5321 §4.5.3.1.1).
+    if at > MAX_LOCAL_PART_LEN {
         return None;
     }
-    let (text, closed) = head.split_at_checked(close)?;
+    // Labels `Let-dig [Ldh-str]` (non-empty, no hyphen at either end) separated by single
+    // dots, then `>`; the domain's length is bounded by the path's.
+    index = at + 1;
+    let close = loop {
+        let start = index;
+        while let Some(&byte) = head.get(index)
+            && plain_class(byte, PLAIN_LABEL)
+        {
+            index += 1;
+        }
+        if index == start || head.get(start) == Some(&b'-') || head.get(index - 1) == Some(&b'-') {
+            return None;
+        }
+        match head.get(index)? {
+            b'.' => index += 1,
+            b'>' => break index,
+            _ => return None,
+        }
+    };
+    let text = head.get(..close)?;
     let rest = inner.get(close + 1..)?;
-    debug_assert_eq!(closed.first(), Some(&b'>'));
     Some((ParsedMailbox::Name { text, at }, rest))
 }
 

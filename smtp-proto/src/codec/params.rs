@@ -764,7 +764,11 @@ impl Keyword for RcptKeyword {
 fn spells(bytes: &[u8], name: &[u8]) -> bool {
     bytes.len() == name.len()
         && bytes.iter().zip(name).fold(0u8, |diff, (&byte, &letter)| {
-            let fold = if letter.is_ascii_alphabetic() { 0x20 } else { 0 };
+            let fold = if letter.is_ascii_alphabetic() {
+                0x20
+            } else {
+                0
+            };
             diff | ((byte | fold) ^ (letter | fold))
         }) == 0
 }
