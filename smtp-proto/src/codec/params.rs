@@ -151,8 +151,9 @@ pub struct RcptParams {
     /// RFC 3461 §4.1 `NOTIFY=NEVER` or a comma list of `SUCCESS`, `FAILURE`,
     /// `DELAY`.
     pub notify: Option<Notify>,
-    /// RFC 3461 §4.2 `ORCPT=addr-type;xtext` (at most 500 octets).
-    pub orcpt: Option<Orcpt>,
+    /// RFC 3461 §4.2 `ORCPT=addr-type;xtext` (at most 500 octets). Boxed: it is rare,
+    /// and inline it would more than double the size of every RCPT event.
+    pub orcpt: Option<Box<Orcpt>>,
 }
 
 /// The `BODY=` value (RFC 6152 §2, RFC 3030 §3).
@@ -844,7 +845,9 @@ pub(super) fn apply_rcpt_param(
 ) -> Result<(), ParamErrorKind> {
     match keyword {
         RcptKeyword::Notify => params.notify = Some(parse_notify(require_value(value)?)?),
-        RcptKeyword::Orcpt => params.orcpt = Some(parse_orcpt(require_value(value)?)?),
+        RcptKeyword::Orcpt => {
+            params.orcpt = Some(Box::new(parse_orcpt(require_value(value)?)?));
+        }
     }
     Ok(())
 }

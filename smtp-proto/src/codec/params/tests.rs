@@ -597,10 +597,10 @@ fn notify_values() {
 #[test]
 fn orcpt_values() {
     let orcpt = |addr_type: &str, address: &str| {
-        Some(Orcpt {
+        Some(Box::new(Orcpt {
             addr_type: addr_type.to_owned(),
             address: address.to_owned(),
-        })
+        }))
     };
     assert_eq!(
         rcpt(b" ORCPT=rfc822;a@b").unwrap().orcpt,
@@ -836,10 +836,10 @@ fn rcpt_encoding_is_canonical() {
             failure: false,
             delay: true,
         }),
-        orcpt: Some(Orcpt {
+        orcpt: Some(Box::new(Orcpt {
             addr_type: "rfc822".to_owned(),
             address: "a+b@x".to_owned(),
-        }),
+        })),
     };
     let mut out = String::new();
     params.encode(&mut out);
@@ -951,7 +951,7 @@ prop_compose! {
         ),
         orcpt in proptest::option::of(
             ("[A-Za-z0-9!#$%&'*+/?^_`{|}~-]{1,10}", text(160))
-                .prop_map(|(addr_type, address)| Orcpt { addr_type, address })
+                .prop_map(|(addr_type, address)| Box::new(Orcpt { addr_type, address }))
         ),
     ) -> RcptParams {
         RcptParams { notify, orcpt }
