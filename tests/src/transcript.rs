@@ -272,7 +272,7 @@ impl Harness {
                 assert!(
                     matches!(
                         self.server.poll_event(),
-                        Some(Event::TlsEstablished { info }) if info == TlsInfo::default()
+                        Some(Event::TlsEstablished { info }) if *info == TlsInfo::default()
                     ),
                     "TlsEstablished must follow handle_tls_established"
                 );

@@ -1103,10 +1103,10 @@ fn smtp_sink_dsn_parameters() {
             failure: true,
             delay: false,
         });
-        rcpt.orcpt = Some(Orcpt {
+        rcpt.orcpt = Some(Box::new(Orcpt {
             addr_type: "rfc822".to_owned(),
             address: to.to_owned(),
-        });
+        }));
         Envelope::new(mailbox(SENDER))
             .to_with(mailbox(to), rcpt)
             .params(mail)

@@ -1299,10 +1299,10 @@ fn dsn_01_02() {
         failure: true,
         delay: false,
     });
-    rcpt.orcpt = Some(Orcpt {
+    rcpt.orcpt = Some(Box::new(Orcpt {
         addr_type: "rfc822".to_owned(),
         address: "b@y.example".to_owned(),
-    });
+    }));
     let job = Envelope::new(mailbox("a@x.example"))
         .to_with(mailbox("b@y.example"), rcpt)
         .params(params);

@@ -31,8 +31,9 @@
 //! The path parser is hand-written rather than built from nom combinators because it is the
 //! measured hot path: every MAIL and RCPT goes through it. The benches `command_parsing` and
 //! `session_throughput` (`tests/benches`) measure it; in a pipelined session (callgrind, 4 KiB
-//! reads) MAIL and RCPT parsing is about 21% of the instructions and content decoding about
-//! 51%. nom is for the cold paths, where combinators read better and speed does not matter.
+//! reads) MAIL and RCPT handling is about 13% of the instructions (their parsing about 8%) and
+//! content decoding about 57% (issue 16; `tests/benches/README.md`). nom is for the cold
+//! paths, where combinators read better and speed does not matter.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -59,36 +60,148 @@ const POSTMASTER: &[u8] = b"postmaster";
 /// satisfies the RFC 5321 §4.5.3.1 limits and fits in a path, so it can always be sent back
 /// to a client or relayed as `<mailbox>`.
 ///
-/// A mailbox with a domain name is one allocation, `local@domain` as sent; the parts are
-/// borrowed views into it. An address literal is kept apart, parsed (a second allocation, for
-/// a form that is rare on the wire).
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// A mailbox with a domain name is kept as `local@domain`, as sent: inside the value itself
+/// when it has at most [`MAILBOX_INLINE_LEN`] octets (no allocation: most addresses), in
+/// one heap allocation otherwise; the parts are borrowed views into it. An address literal
+/// is kept apart, parsed, with the local part (one allocation, for a form that is rare on
+/// the wire).
+///
+/// The inline text is checked UTF-8 when parsed; since the core crate has no `unsafe`, each
+/// accessor that returns a `&str` of it ([`Mailbox::local_part`], [`Mailbox::domain`],
+/// `Display`) checks it again, a short pass over at most [`MAILBOX_INLINE_LEN`] octets.
+#[derive(Clone)]
 pub struct Mailbox {
-    /// The local part, then `@` and the domain name if the domain is a name.
-    text: String,
-    /// Length of the local part: where `@` is in `text` for a name.
-    at: usize,
-    /// The domain if it is an address literal; `text` then holds only the local part.
-    literal: Option<Box<AddressLiteral>>,
+    repr: Repr,
+}
+
+/// Octets of `local@domain` a [`Mailbox`] holds without a heap allocation (choice: the
+/// most that keeps a `Mailbox` at 40 octets, the size of the `String` + index it replaced).
+pub const MAILBOX_INLINE_LEN: usize = 37;
+
+/// How a [`Mailbox`] keeps its text. Canonical: a name mailbox of at most
+/// [`MAILBOX_INLINE_LEN`] octets is always `Inline` (zero-filled past `len`), a longer one
+/// always `Heap`; equality and hashing read the parts, not the variant, all the same.
+#[derive(Clone)]
+enum Repr {
+    /// `local@name` in `bytes[..len]`, well-formed UTF-8; the `@` at `at`.
+    Inline {
+        len: u8,
+        at: u8,
+        bytes: [u8; MAILBOX_INLINE_LEN],
+    },
+    /// `local@name` longer than [`MAILBOX_INLINE_LEN`]; the `@` at `at`.
+    Heap { at: u8, text: Box<str> },
+    /// The local part and the address literal of the domain.
+    Literal(Box<(Box<str>, AddressLiteral)>),
+}
+
+/// The `&str` of octets the parser checked as UTF-8 (never empty on that path; the
+/// fallback is unreachable and keeps the accessor total).
+fn checked_str(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 impl Mailbox {
+    /// A name mailbox from `local@name` (`text`, well-formed UTF-8 checked by the caller,
+    /// the `@` at `at`, both within the RFC 5321 limits).
+    fn from_name_text(text: &[u8], at: usize) -> Self {
+        // The local part has at most 64 octets, so `at` fits.
+        let at = u8::try_from(at).unwrap_or(u8::MAX);
+        let repr = match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= MAILBOX_INLINE_LEN => {
+                let mut bytes = [0; MAILBOX_INLINE_LEN];
+                if let Some(dst) = bytes.get_mut(..text.len()) {
+                    dst.copy_from_slice(text);
+                }
+                Repr::Inline { len, at, bytes }
+            }
+            _ => Repr::Heap {
+                at,
+                // Already checked: borrowed as is, then copied once.
+                text: String::from_utf8_lossy(text).into(),
+            },
+        };
+        Self { repr }
+    }
+
+    /// A mailbox from its parts (the slow path: the reference oracles and literals).
+    pub(super) fn from_parts(local_part: &str, domain: ParsedDomain<'_>) -> Self {
+        match domain {
+            ParsedDomain::Name(name) => {
+                let len = local_part.len() + 1 + name.len();
+                if len <= MAILBOX_INLINE_LEN {
+                    let mut text = [0; MAILBOX_INLINE_LEN];
+                    let (local, rest) = text.split_at_mut(local_part.len());
+                    local.copy_from_slice(local_part.as_bytes());
+                    if let Some((at, rest)) = rest.split_first_mut() {
+                        *at = b'@';
+                        if let Some(dst) = rest.get_mut(..name.len()) {
+                            dst.copy_from_slice(name.as_bytes());
+                        }
+                    }
+                    return Self::from_name_text(
+                        text.get(..len).unwrap_or_default(),
+                        local_part.len(),
+                    );
+                }
+                let mut text = String::with_capacity(len);
+                text.push_str(local_part);
+                text.push('@');
+                text.push_str(name);
+                Self::from_name_text(text.as_bytes(), local_part.len())
+            }
+            ParsedDomain::Literal(literal) => Self {
+                repr: Repr::Literal(Box::new((local_part.into(), literal.into_owned()))),
+            },
+        }
+    }
+
+    /// `local@name` for a name, the local part alone for a literal; and where the local
+    /// part ends.
+    fn text_bytes(&self) -> (&[u8], usize) {
+        match &self.repr {
+            Repr::Inline { len, at, bytes } => (
+                bytes.get(..usize::from(*len)).unwrap_or_default(),
+                usize::from(*at),
+            ),
+            Repr::Heap { at, text } => (text.as_bytes(), usize::from(*at)),
+            Repr::Literal(parts) => (parts.0.as_bytes(), parts.0.len()),
+        }
+    }
+
+    /// The address literal, if the domain is one.
+    fn literal(&self) -> Option<&AddressLiteral> {
+        match &self.repr {
+            Repr::Literal(parts) => Some(&parts.1),
+            Repr::Inline { .. } | Repr::Heap { .. } => None,
+        }
+    }
+
     /// The local part exactly as sent: a dot-string, or a quoted string *with* its quotes and
     /// backslashes; case preserved (RFC 5321 §2.4). Do not expand or unquote it blindly.
     pub fn local_part(&self) -> &str {
-        self.text.get(..self.at).unwrap_or_default()
+        match &self.repr {
+            Repr::Inline { at, bytes, .. } => {
+                checked_str(bytes.get(..usize::from(*at)).unwrap_or_default())
+            }
+            Repr::Heap { at, text } => text.get(..usize::from(*at)).unwrap_or_default(),
+            Repr::Literal(parts) => &parts.0,
+        }
     }
 
     /// The domain part: a name or an address literal, borrowed from the mailbox. It compares
     /// equal to the [`Domain`] of the same text, and [`DomainRef::into_owned`] makes one.
     pub fn domain(&self) -> DomainRef<'_> {
-        match &self.literal {
-            Some(literal) => DomainRef::Literal(literal),
-            None => DomainRef::Name(
-                self.text
-                    .get(self.at.saturating_add(1)..)
+        match &self.repr {
+            Repr::Inline { len, at, bytes } => DomainRef::Name(checked_str(
+                bytes
+                    .get(usize::from(*at) + 1..usize::from(*len))
                     .unwrap_or_default(),
-            ),
+            )),
+            Repr::Heap { at, text } => {
+                DomainRef::Name(text.get(usize::from(*at) + 1..).unwrap_or_default())
+            }
+            Repr::Literal(parts) => DomainRef::Literal(&parts.1),
         }
     }
 
@@ -96,7 +209,24 @@ impl Mailbox {
     /// the `SMTPUTF8` MAIL parameter; without it, reply `553 5.6.7` (RFC 6531 §3.6.2).
     pub fn is_ascii(&self) -> bool {
         // An address literal is ASCII by grammar (`dcontent`, RFC 5321 §4.1.3).
-        self.text.is_ascii()
+        self.text_bytes().0.is_ascii()
+    }
+}
+
+impl PartialEq for Mailbox {
+    /// Byte-exact on the parts (local part case preserved, RFC 5321 §2.4).
+    fn eq(&self, other: &Self) -> bool {
+        self.text_bytes() == other.text_bytes() && self.literal() == other.literal()
+    }
+}
+
+impl Eq for Mailbox {}
+
+impl std::hash::Hash for Mailbox {
+    /// Hashes what [`PartialEq`] compares.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text_bytes().hash(state);
+        self.literal().hash(state);
     }
 }
 
@@ -113,8 +243,8 @@ impl fmt::Debug for Mailbox {
 impl fmt::Display for Mailbox {
     /// Writes `local@domain`, which parses back to an equal `Mailbox`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.literal {
-            None => f.write_str(&self.text),
+        match self.literal() {
+            None => f.write_str(checked_str(self.text_bytes().0)),
             Some(literal) => write!(f, "{}@{literal}", self.local_part()),
         }
     }
@@ -482,37 +612,48 @@ pub fn parse_hello_domain(input: &[u8]) -> Result<Domain, AddressError> {
     Ok(domain.into_owned())
 }
 
+/// The fast path of the path parsers alone: `Some` only for the plain `<local@domain>` it
+/// handles, with the mailbox and the rest. For differential
+/// tests and fuzzing against [`parse_path_full`]; not a parser to use.
+#[doc(hidden)]
+pub fn parse_plain_path(input: &[u8]) -> Option<(Mailbox, &[u8])> {
+    plain_path(input).map(|(mailbox, rest)| (mailbox.into_owned(), rest))
+}
+
+/// `Path` (RFC 5321 §4.1.2) by the full grammar, without the fast path: where
+/// [`parse_plain_path`] returns `Some`, this must return the same. For differential tests
+/// and fuzzing; [`parse_reverse_path`] and [`parse_forward_path`] are the parsers to use.
+///
+/// # Errors
+///
+/// As [`parse_reverse_path`] for a path that is not `<>`.
+#[doc(hidden)]
+pub fn parse_path_full(input: &[u8]) -> Result<(Mailbox, &[u8]), AddressError> {
+    full_path(input).map(|(mailbox, rest)| (mailbox.into_owned(), rest))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Borrowed intermediate values: nothing is allocated until the whole path is accepted.
 // ---------------------------------------------------------------------------------------------
 
-pub(super) struct ParsedMailbox<'a> {
-    pub(super) local_part: &'a str,
-    pub(super) domain: ParsedDomain<'a>,
+/// A mailbox accepted by the parser, borrowed from the input.
+pub(super) enum ParsedMailbox<'a> {
+    /// `local@name`, contiguous in the input and checked UTF-8; the `@` at `at`.
+    Name { text: &'a [u8], at: usize },
+    /// A local part and an address literal (or, from the reference oracles, any domain).
+    Parts {
+        local_part: &'a str,
+        domain: ParsedDomain<'a>,
+    },
 }
 
 impl ParsedMailbox<'_> {
-    /// The owned mailbox: one allocation for `local@name`, a second for an address literal.
+    /// The owned mailbox: no allocation for `local@name` of at most [`MAILBOX_INLINE_LEN`]
+    /// octets, one for a longer one or for an address literal.
     pub(super) fn into_owned(self) -> Mailbox {
-        let at = self.local_part.len();
-        match self.domain {
-            ParsedDomain::Name(name) => {
-                let mut text =
-                    String::with_capacity(at.saturating_add(1).saturating_add(name.len()));
-                text.push_str(self.local_part);
-                text.push('@');
-                text.push_str(name);
-                Mailbox {
-                    text,
-                    at,
-                    literal: None,
-                }
-            }
-            ParsedDomain::Literal(literal) => Mailbox {
-                text: self.local_part.to_owned(),
-                at,
-                literal: Some(Box::new(literal.into_owned())),
-            },
+        match self {
+            ParsedMailbox::Name { text, at } => Mailbox::from_name_text(text, at),
+            ParsedMailbox::Parts { local_part, domain } => Mailbox::from_parts(local_part, domain),
         }
     }
 }
@@ -707,6 +848,105 @@ pub(super) fn utf8(bytes: &[u8]) -> Result<&str, AddressError> {
 
 #[inline(always)]
 fn parse_path(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
+    if let Some(plain) = plain_path(input) {
+        return Ok(plain);
+    }
+    full_path(input)
+}
+
+/// [`PLAIN_CLASSES`]: ASCII `atext` (RFC 5322 §3.2.3), the octets of a plain atom.
+const PLAIN_ATOM: u8 = 1;
+/// [`PLAIN_CLASSES`]: ASCII letters, digits and `-`, the octets of a plain label.
+const PLAIN_LABEL: u8 = 2;
+
+/// The octet classes of [`plain_path`], ASCII only (an octet above 0x7F is in neither).
+static PLAIN_CLASSES: [u8; 256] = build_plain_classes();
+
+/// Builds [`PLAIN_CLASSES`] from the ASCII half of [`BYTE_CLASSES`].
+const fn build_plain_classes() -> [u8; 256] {
+    let mut table = [0; 256];
+    let mut byte = 0u8;
+    while byte < 0x80 {
+        let class = classify(byte);
+        if class & ATEXT != 0 {
+            table[byte as usize] |= PLAIN_ATOM;
+        }
+        if class & LABEL != 0 {
+            table[byte as usize] |= PLAIN_LABEL;
+        }
+        byte += 1;
+    }
+    table
+}
+
+/// Whether `byte` is in the [`PLAIN_CLASSES`] class `class`.
+#[inline(always)]
+fn plain_class(byte: u8, class: u8) -> bool {
+    // A u8 index into a 256-entry table is always in bounds.
+    PLAIN_CLASSES.get(usize::from(byte)).copied().unwrap_or(0) & class != 0
+}
+
+/// The usual path in one pass: `<local@domain>` where the local part is an ASCII dot-string
+/// and the domain ASCII letters, digits, hyphens and dots, with `>` right after it. Anything
+/// else (a source route, a quoted string, an address literal, UTF-8, a limit, any error) is
+/// `None` and goes to [`full_path`], which accepts everything this accepts and returns the
+/// same mailbox and rest: the address tests (`check_plain_path`, run on every input of the
+/// properties and of the every-byte tests) and the fuzz target `parsers` check it. At most
+/// [`MAX_PATH_LEN`] octets are looked at.
+#[inline(always)]
+fn plain_path(input: &[u8]) -> Option<(ParsedMailbox<'_>, &[u8])> {
+    let inner = input.strip_prefix(b"<")?;
+    // `inner` up to and including `>` is at most 255 octets in a path that fits.
+    let head = inner.get(..MAX_PATH_LEN - 1).unwrap_or(inner);
+    // Dot-string: non-empty atoms of atext separated by single dots, then `@`.
+    let mut index = 0;
+    let at = loop {
+        let start = index;
+        while let Some(&byte) = head.get(index)
+            && plain_class(byte, PLAIN_ATOM)
+        {
+            index += 1;
+        }
+        if index == start {
+            return None;
+        }
+        match head.get(index)? {
+            b'.' => index += 1,
+            b'@' => break index,
+            _ => return None,
+        }
+    };
+    // At most 64 octets (RFC 5321 §4.5.3.1.1).
+    if at > MAX_LOCAL_PART_LEN {
+        return None;
+    }
+    // Labels `Let-dig [Ldh-str]` (non-empty, no hyphen at either end) separated by single
+    // dots, then `>`; the domain's length is bounded by the path's.
+    index = at + 1;
+    let close = loop {
+        let start = index;
+        while let Some(&byte) = head.get(index)
+            && plain_class(byte, PLAIN_LABEL)
+        {
+            index += 1;
+        }
+        if index == start || head.get(start) == Some(&b'-') || head.get(index - 1) == Some(&b'-') {
+            return None;
+        }
+        match head.get(index)? {
+            b'.' => index += 1,
+            b'>' => break index,
+            _ => return None,
+        }
+    };
+    let text = head.get(..close)?;
+    let rest = inner.get(close + 1..)?;
+    Some((ParsedMailbox::Name { text, at }, rest))
+}
+
+/// The whole `Path` grammar (the fallback of [`plain_path`]).
+#[inline(never)]
+fn full_path(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
     let Some(after_open) = input.strip_prefix(b"<") else {
         return Err(AddressError::MissingAngleBrackets);
     };
@@ -768,8 +1008,8 @@ fn skip_source_route(input: &[u8]) -> Result<&[u8], AddressError> {
 /// Parses a mailbox at the start of `input`; returns it and the bytes after the domain.
 ///
 /// Each part's UTF-8 is checked right after its scan, and only if it has an octet above
-/// 0x7F (so the first error is the same as checking every part); then `local@domain` is
-/// converted to `&str` at once, one conversion instead of two for the usual ASCII mailbox.
+/// 0x7F (so the first error is the same as checking every part); `local@domain` is then
+/// kept as bytes, with no conversion pass at all for the usual ASCII mailbox.
 #[inline(always)]
 fn parse_mailbox(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressError> {
     let local_len = local_part_len(input)?;
@@ -785,23 +1025,25 @@ fn parse_mailbox(input: &[u8]) -> Result<(ParsedMailbox<'_>, &[u8]), AddressErro
         let local_part = utf8(local_part)?;
         let (literal, rest) = parse_address_literal(after_at)?;
         let domain = ParsedDomain::Literal(literal);
-        return Ok((ParsedMailbox { local_part, domain }, rest));
+        return Ok((ParsedMailbox::Parts { local_part, domain }, rest));
     }
     let domain_len = domain_name_len(after_at, Labels::Strict)?;
     let mailbox_len = local_len
         .checked_add(1)
         .and_then(|len| len.checked_add(domain_len))
         .ok_or(AddressError::Syntax)?;
-    let (mailbox, rest) = input
+    let (text, rest) = input
         .split_at_checked(mailbox_len)
         .ok_or(AddressError::Syntax)?;
-    let mailbox = utf8(mailbox)?;
-    let (local_part, at_domain) = mailbox
-        .split_at_checked(local_len)
-        .ok_or(AddressError::Syntax)?;
-    let name = at_domain.get(1..).ok_or(AddressError::Syntax)?;
-    let domain = ParsedDomain::Name(name);
-    Ok((ParsedMailbox { local_part, domain }, rest))
+    // Both parts were checked UTF-8 where they had an octet above 0x7F, and `@` is ASCII:
+    // the whole is well formed, with no second pass.
+    Ok((
+        ParsedMailbox::Name {
+            text,
+            at: local_len,
+        },
+        rest,
+    ))
 }
 
 /// Length of the `Local-part = Dot-string / Quoted-string` (RFC 5321 §4.1.2) at the start

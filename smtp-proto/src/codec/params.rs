@@ -34,9 +34,10 @@
 //! because it is the measured hot path: every MAIL and RCPT with parameters
 //! goes through it. The benches `command_parsing` and `session_throughput`
 //! (`tests/benches`) measure it; in a pipelined session (callgrind, 4 KiB
-//! reads) MAIL and RCPT parsing is about 21% of the instructions and content
-//! decoding about 51%. nom is for the cold paths, where combinators read better
-//! and speed does not matter.
+//! reads) MAIL and RCPT handling is about 13% of the instructions (their parsing
+//! about 8%) and content decoding about 57% (issue 16; `tests/benches/README.md`).
+//! nom is for the cold paths, where combinators read better and speed does not
+//! matter.
 
 use std::fmt::{self, Write as _};
 
@@ -151,8 +152,9 @@ pub struct RcptParams {
     /// RFC 3461 §4.1 `NOTIFY=NEVER` or a comma list of `SUCCESS`, `FAILURE`,
     /// `DELAY`.
     pub notify: Option<Notify>,
-    /// RFC 3461 §4.2 `ORCPT=addr-type;xtext` (at most 500 octets).
-    pub orcpt: Option<Orcpt>,
+    /// RFC 3461 §4.2 `ORCPT=addr-type;xtext` (at most 500 octets). Boxed: it is rare,
+    /// and inline it would more than double the size of every RCPT event.
+    pub orcpt: Option<Box<Orcpt>>,
 }
 
 /// The `BODY=` value (RFC 6152 §2, RFC 3030 §3).
@@ -686,7 +688,7 @@ impl Keyword for MailKeyword {
     ];
 
     fn lookup(keyword: &[u8]) -> Option<Self> {
-        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
+        let is = |name: &[u8]| spells(keyword, name);
         Some(match keyword.len() {
             2 if is(b"BY") => Self::By,
             3 if is(b"RET") => Self::Ret,
@@ -739,7 +741,7 @@ impl Keyword for RcptKeyword {
         &[("NOTIFY", Self::Notify), ("ORCPT", Self::Orcpt)];
 
     fn lookup(keyword: &[u8]) -> Option<Self> {
-        let is = |name: &[u8]| keyword.eq_ignore_ascii_case(name);
+        let is = |name: &[u8]| spells(keyword, name);
         Some(match keyword.len() {
             5 if is(b"ORCPT") => Self::Orcpt,
             6 if is(b"NOTIFY") => Self::Notify,
@@ -754,6 +756,23 @@ impl Keyword for RcptKeyword {
     fn slot(self) -> u32 {
         self as u32
     }
+}
+
+/// Whether `bytes` spells `name` (upper-case letters, digits and `-`) in any case (RFC 5321
+/// §2.4), as `eq_ignore_ascii_case` would say. Only the letter positions of `name` are
+/// folded (`| 0x20`), so the compare is exact for any octets; it has no early exit, so for a
+/// literal `name` the compiler unrolls it into a few word operations.
+#[inline(always)]
+fn spells(bytes: &[u8], name: &[u8]) -> bool {
+    bytes.len() == name.len()
+        && bytes.iter().zip(name).fold(0u8, |diff, (&byte, &letter)| {
+            let fold = if letter.is_ascii_alphabetic() {
+                0x20
+            } else {
+                0
+            };
+            diff | ((byte | fold) ^ (letter | fold))
+        }) == 0
 }
 
 /// Unknown, then Unsupported, then Duplicate.
@@ -827,7 +846,9 @@ pub(super) fn apply_rcpt_param(
 ) -> Result<(), ParamErrorKind> {
     match keyword {
         RcptKeyword::Notify => params.notify = Some(parse_notify(require_value(value)?)?),
-        RcptKeyword::Orcpt => params.orcpt = Some(parse_orcpt(require_value(value)?)?),
+        RcptKeyword::Orcpt => {
+            params.orcpt = Some(Box::new(parse_orcpt(require_value(value)?)?));
+        }
     }
     Ok(())
 }
@@ -861,7 +882,7 @@ fn parse_size(value: &[u8]) -> Result<u64, ParamErrorKind> {
 /// RFC 6152 §2 (`7BIT`, `8BITMIME`) and RFC 3030 §3 (`BINARYMIME`); each value
 /// needs its own extension advertised.
 fn parse_body(value: &[u8], support: &ParamSupport) -> Result<Body, ParamErrorKind> {
-    let is = |name: &[u8]| value.eq_ignore_ascii_case(name);
+    let is = |name: &[u8]| spells(value, name);
     let (body, advertised) = match value.len() {
         4 if is(b"7BIT") => (Body::SevenBit, support.eight_bit_mime),
         8 if is(b"8BITMIME") => (Body::EightBitMime, support.eight_bit_mime),

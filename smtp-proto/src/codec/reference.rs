@@ -249,7 +249,7 @@ pub(crate) mod address {
             Some((&byte, _)) => return Err(error_at(Some(byte), AddressError::BadLocalPart)),
         };
         let (domain, rest) = domain(after_at, Labels::Strict)?;
-        Ok((ParsedMailbox { local_part, domain }, rest))
+        Ok((ParsedMailbox::Parts { local_part, domain }, rest))
     }
 
     fn local_part(input: &[u8]) -> Result<(&str, &[u8]), AddressError> {

@@ -709,7 +709,7 @@ impl Queue {
         };
         let notice = |action, status| NoticeRecipient {
             recipient: path.clone(),
-            orcpt: params.orcpt.clone(),
+            orcpt: params.orcpt.as_deref().cloned(),
             action,
             status,
             diagnosis: diagnosis.clone(),

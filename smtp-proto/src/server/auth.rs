@@ -171,7 +171,7 @@ impl Server {
             |pending| Event::Auth {
                 pending,
                 mechanism,
-                data: AuthData::Credentials(credentials),
+                data: AuthData::Credentials(Box::new(credentials)),
             },
         );
     }

@@ -282,7 +282,9 @@ impl Server {
     pub(crate) fn proxy_header(&mut self, now: Instant, header: crate::proxy::ProxyHeader) {
         self.now = now;
         self.arm(Timer::Command);
-        self.events.push_front(Event::ProxyHeader { header });
+        self.events.push_front(Event::ProxyHeader {
+            header: Box::new(header),
+        });
     }
 
     /// The PROXY stage failed: the greeting never leaves; closed without a byte.
@@ -372,7 +374,9 @@ impl Server {
         self.session.hello = None;
         self.session.authenticated = false;
         self.session.tls = Some(tls.clone());
-        self.events.push_back(Event::TlsEstablished { info: tls });
+        self.events.push_back(Event::TlsEstablished {
+            info: Box::new(tls),
+        });
         self.reader.tls_established(&self.config);
         self.enter(Phase::Command);
         Ok(())

@@ -21,7 +21,7 @@ use smtp_proto::codec::sasl;
 /// | byte | parser | oracle |
 /// |---|---|---|
 /// | 0 | `command::classify`, `peek_verb`, `path_argument`, `trim_blanks` | the parts are slices of the line and agree with each other |
-/// | 1 | `parse_reverse_path` | `Display` re-parses to an equal value; limits hold |
+/// | 1 | `parse_reverse_path` | `Display` re-parses to an equal value; limits hold; the fast path for plain addresses agrees with the full grammar |
 /// | 2 | `parse_forward_path` | the same |
 /// | 3 | `parse_hello_domain` | the same |
 /// | 4 | `parse_mail_params` (all extensions) | `encode` re-parses to an equal value and is canonical |
@@ -108,7 +108,21 @@ fn check_mailbox(mailbox: &Mailbox) {
     assert_eq!(again.as_ref(), Ok(mailbox), "{text:?} does not parse back");
 }
 
+/// The fast path for plain addresses against the full grammar: where it answers, the
+/// grammar gives the same mailbox and rest (it must accept exactly a subset).
+fn plain_path(input: &[u8]) {
+    if let Some(plain) = address::parse_plain_path(input) {
+        assert_eq!(
+            address::parse_path_full(input).as_ref(),
+            Ok(&plain),
+            "the fast path and the grammar disagree on {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
 fn reverse_path(input: &[u8]) {
+    plain_path(input);
     let Ok((path, rest)) = parse_reverse_path(input) else {
         return;
     };
@@ -126,6 +140,7 @@ fn reverse_path(input: &[u8]) {
 }
 
 fn forward_path(input: &[u8]) {
+    plain_path(input);
     let Ok((path, rest)) = parse_forward_path(input) else {
         return;
     };

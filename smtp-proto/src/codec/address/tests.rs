@@ -798,6 +798,55 @@ fn mailbox_parts_are_views_of_one_string() {
 }
 
 #[test]
+fn inline_and_heap_mailboxes_agree() {
+    // A `Mailbox` stays as small as the `String` + index it replaced.
+    assert!(std::mem::size_of::<Mailbox>() <= 40);
+    assert_eq!(
+        std::mem::size_of::<ReversePath>(),
+        std::mem::size_of::<Mailbox>()
+    );
+    // Around the inline limit, ASCII and UTF-8, by every constructor: the parts, Display,
+    // equality and hashing do not depend on where the text is kept.
+    let hash = |mailbox: &Mailbox| {
+        use std::hash::{BuildHasher, RandomState};
+        static STATE: std::sync::LazyLock<RandomState> = std::sync::LazyLock::new(RandomState::new);
+        STATE.hash_one(mailbox)
+    };
+    for len in MAILBOX_INLINE_LEN - 3..=MAILBOX_INLINE_LEN + 3 {
+        for (local, domain) in [
+            (local_of_len(len - 10), "b.example".to_owned()),
+            (
+                "Ü".repeat((len - 9) / 2),
+                "ex.ample".to_owned() + &"x".repeat((len - 9) % 2),
+            ),
+            ("\"a@b\"".to_owned(), domain_of_len(len - 6)),
+        ] {
+            let text = format!("{local}@{domain}");
+            let parsed = mailbox(&text);
+            assert_eq!(parsed.local_part(), local, "{text}");
+            assert_eq!(parsed.domain(), DomainRef::Name(&domain), "{text}");
+            assert_eq!(parsed.to_string(), text);
+            assert_eq!(parsed.is_ascii(), text.is_ascii());
+            let from_path = rcpt_ok(&path(&local, &domain));
+            let from_parts = reference::mailbox_from_str(&text).expect("valid");
+            assert_eq!(from_path, parsed);
+            assert_eq!(from_parts, parsed);
+            assert_eq!(hash(&from_parts), hash(&parsed));
+            assert_eq!(parsed.clone(), parsed);
+            assert_ne!(mailbox(&format!("{local}@{domain}x")), parsed);
+        }
+    }
+    // A literal keeps its local part whatever its length.
+    let literal = mailbox(&format!("{}@[192.0.2.1]", local_of_len(64)));
+    assert_eq!(literal.local_part(), local_of_len(64));
+    assert_eq!(
+        literal.to_string(),
+        format!("{}@[192.0.2.1]", local_of_len(64))
+    );
+    assert_ne!(mailbox("a@[192.0.2.1]"), mailbox("a@[192.0.2.2]"));
+}
+
+#[test]
 fn error_descriptions() {
     let all = [
         (AddressError::MissingAngleBrackets, "Missing angle brackets"),
@@ -875,6 +924,7 @@ fn check_no_panic(input: &[u8]) {
 
 /// Compares every public parser with its reference on `input`.
 fn check_against_reference(input: &[u8]) {
+    check_plain_path(input);
     let show = || String::from_utf8_lossy(input).into_owned();
     assert_eq!(
         parse_reverse_path(input),
@@ -966,6 +1016,85 @@ fn mailbox_like() -> impl Strategy<Value = Vec<u8>> {
     (route, local, domain, rest).prop_map(|(route, local, domain, rest)| {
         [b"<".as_slice(), &route, &local, b"@", &domain, b">", &rest].concat()
     })
+}
+
+/// Where the fast path answers, the full grammar gives the same mailbox (text, split) and
+/// rest; the public parsers agree with both.
+fn check_plain_path(input: &[u8]) {
+    let Some((plain, rest)) = plain_path(input) else {
+        return;
+    };
+    let show = || String::from_utf8_lossy(input).into_owned();
+    let ParsedMailbox::Name { text, at } = plain else {
+        panic!("the fast path only makes names: {}", show());
+    };
+    match full_path(input) {
+        Ok((
+            ParsedMailbox::Name {
+                text: full_text,
+                at: full_at,
+            },
+            full_rest,
+        )) => {
+            assert_eq!(
+                (text, at, rest),
+                (full_text, full_at, full_rest),
+                "{}",
+                show()
+            );
+        }
+        Ok(_) => panic!("the grammar found a literal: {}", show()),
+        Err(err) => panic!("the grammar refuses {}: {err:?}", show()),
+    }
+    assert_eq!(parse_plain_path(input), parse_path_full(input).ok());
+}
+
+#[test]
+fn plain_path_takes_the_usual_addresses() {
+    for input in [
+        &b"<a@b>"[..],
+        b"<sender.name@example.org> SIZE=1",
+        b"<x-y+z=w!#$%&'*/?^_`{|}~@mx-1.example-2.org>",
+        b"<postmaster@example.org>",
+    ] {
+        assert!(plain_path(input).is_some(), "{input:?}");
+        check_plain_path(input);
+    }
+    let long_local = path(&local_of_len(64), "b");
+    assert!(plain_path(&long_local).is_some());
+    let too_long_local = path(&local_of_len(65), "b");
+    assert!(plain_path(&too_long_local).is_none());
+    let longest = path(&local_of_len(64), &domain_of_len(189));
+    assert_eq!(longest.len(), MAX_PATH_LEN);
+    assert!(plain_path(&longest).is_some());
+    let too_long = path(&local_of_len(64), &domain_of_len(190));
+    assert!(plain_path(&too_long).is_none());
+    assert_eq!(forward(&too_long), Err(AddressError::PathTooLong));
+    // Everything unusual goes to the grammar.
+    for input in [
+        &b"<>"[..],
+        b"<@a:b@c>",
+        b"<\"a\"@b>",
+        b"<a@[1.2.3.4]>",
+        "<é@b>".as_bytes(),
+        "<a@ü>".as_bytes(),
+        b"<.a@b>",
+        b"<a.@b>",
+        b"<a..b@c>",
+        b"<a@-b>",
+        b"<a@b->",
+        b"<a@b-.c>",
+        b"<a@.b>",
+        b"<a@b.>",
+        b"<a@b..c>",
+        b"<a@>",
+        b"<@>",
+        b"<a@b_c>",
+        b"<a@b",
+        b"<a b@c>",
+    ] {
+        assert!(plain_path(input).is_none(), "{input:?}");
+    }
 }
 
 #[test]

@@ -597,10 +597,10 @@ fn notify_values() {
 #[test]
 fn orcpt_values() {
     let orcpt = |addr_type: &str, address: &str| {
-        Some(Orcpt {
+        Some(Box::new(Orcpt {
             addr_type: addr_type.to_owned(),
             address: address.to_owned(),
-        })
+        }))
     };
     assert_eq!(
         rcpt(b" ORCPT=rfc822;a@b").unwrap().orcpt,
@@ -836,10 +836,10 @@ fn rcpt_encoding_is_canonical() {
             failure: false,
             delay: true,
         }),
-        orcpt: Some(Orcpt {
+        orcpt: Some(Box::new(Orcpt {
             addr_type: "rfc822".to_owned(),
             address: "a+b@x".to_owned(),
-        }),
+        })),
     };
     let mut out = String::new();
     params.encode(&mut out);
@@ -951,7 +951,7 @@ prop_compose! {
         ),
         orcpt in proptest::option::of(
             ("[A-Za-z0-9!#$%&'*+/?^_`{|}~-]{1,10}", text(160))
-                .prop_map(|(addr_type, address)| Orcpt { addr_type, address })
+                .prop_map(|(addr_type, address)| Box::new(Orcpt { addr_type, address }))
         ),
     ) -> RcptParams {
         RcptParams { notify, orcpt }
@@ -1184,4 +1184,31 @@ fn grammar_errors_come_before_earlier_classification_errors() {
     assert_eq!(mail_err(b" SIZE=x FOO=1"), err(Syntax, "SIZE"));
     let seventeen = [b" FOO".as_slice(), &b" X=1".repeat(MAX_PARAMS)].concat();
     assert_eq!(mail_err(&seventeen), err(TooLong, ""));
+}
+
+#[test]
+fn spells_is_eq_ignore_ascii_case() {
+    let names: [&[u8]; 8] = [
+        b"SIZE",
+        b"8BITMIME",
+        b"7BIT",
+        b"BINARYMIME",
+        b"MT-PRIORITY",
+        b"SMTPUTF8",
+        b"BY",
+        b"NOTIFY",
+    ];
+    for name in names {
+        for position in 0..name.len() {
+            for byte in 0..=u8::MAX {
+                let mut spelt = name.to_vec();
+                spelt[position] = byte;
+                assert_eq!(spells(&spelt, name), spelt.eq_ignore_ascii_case(name));
+                spelt.insert(position, byte);
+                assert!(!spells(&spelt, name));
+            }
+        }
+        assert!(spells(&name.to_ascii_lowercase(), name));
+        assert!(!spells(&name[1..], name));
+    }
 }
