@@ -305,11 +305,7 @@ impl DotDecoder {
     /// ([`Kernel::detect`]); [`Kernel::Portable`] if the CPU lacks it. The result is the same
     /// with every kernel.
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
-        self.kernel = if kernel.is_available() {
-            kernel
-        } else {
-            Kernel::Portable
-        };
+        self.kernel = kernel.or_portable();
         self
     }
 
@@ -593,11 +589,7 @@ impl ContentScanner {
 
     /// The same scanner running `kernel` (see [`DotDecoder::with_kernel`]).
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
-        self.kernel = if kernel.is_available() {
-            kernel
-        } else {
-            Kernel::Portable
-        };
+        self.kernel = kernel.or_portable();
         self
     }
 

@@ -67,6 +67,27 @@ fn decode_with(kernel: Kernel, pieces: &[&[u8]], policy: LineEndingPolicy, max: 
     out
 }
 
+/// The policy (bit 0: Normalize) and line limit (bits 1 to 3) of a decoder target's
+/// options byte.
+fn decoder_options(options: u8) -> (LineEndingPolicy, usize) {
+    let policy = if options & 1 == 0 {
+        LineEndingPolicy::Strict
+    } else {
+        LineEndingPolicy::Normalize
+    };
+    (policy, LINE_LIMITS[usize::from(options >> 1 & 7)])
+}
+
+/// The flags a [`ContentScanner`] running `kernel` reports for content fed in `pieces`.
+fn scan_with(kernel: Kernel, max: usize, pieces: &[&[u8]]) -> ContentFlags {
+    let mut scanner = ContentScanner::new(max).with_kernel(kernel);
+    for piece in pieces {
+        scanner.scan(piece);
+    }
+    scanner.finish();
+    scanner.flags()
+}
+
 /// [`DotDecoder`]: `[options, stream…]`; options bit 0 Normalize, bits 1 to 3 the line
 /// limit, bits 4 to 7 the read-size seed. Whole and split give the same result; in
 /// strict mode the result equals [`reference_strict`].
@@ -74,12 +95,7 @@ pub(super) fn dot_decoder(input: &[u8]) {
     let Some((&options, stream)) = input.split_first() else {
         return;
     };
-    let policy = if options & 1 == 0 {
-        LineEndingPolicy::Strict
-    } else {
-        LineEndingPolicy::Normalize
-    };
-    let max = LINE_LIMITS[usize::from(options >> 1 & 7)];
+    let (policy, max) = decoder_options(options);
     let whole = decode(&[stream], policy, max);
     let sizes = sizes(options >> 4, stream.len());
     let split = decode(&cut(stream, &sizes), policy, max);
@@ -133,19 +149,11 @@ pub(super) fn scanner(input: &[u8]) {
         return;
     };
     let max = LINE_LIMITS[usize::from(options & 7)];
-    let scan = |pieces: &[&[u8]]| {
-        let mut scanner = ContentScanner::new(max);
-        for piece in pieces {
-            scanner.scan(piece);
-        }
-        scanner.finish();
-        scanner.flags()
-    };
-    let whole = scan(&[content]);
+    let whole = scan_with(Kernel::detect(), max, &[content]);
     let sizes = sizes(options >> 4, content.len());
     assert_eq!(
         whole,
-        scan(&cut(content, &sizes)),
+        scan_with(Kernel::detect(), max, &cut(content, &sizes)),
         "ContentScanner depends on the reads"
     );
     let mut expected = ContentFlags {
@@ -175,24 +183,11 @@ pub fn content_kernels(input: &[u8]) {
     let Some((&options, stream)) = input.split_first() else {
         return;
     };
-    let policy = if options & 1 == 0 {
-        LineEndingPolicy::Strict
-    } else {
-        LineEndingPolicy::Normalize
-    };
-    let max = LINE_LIMITS[usize::from(options >> 1 & 7)];
+    let (policy, max) = decoder_options(options);
     let sizes = sizes(options >> 4, stream.len());
     let reads = cut(stream, &sizes);
-    let scan = |kernel: Kernel, pieces: &[&[u8]]| {
-        let mut scanner = ContentScanner::new(max).with_kernel(kernel);
-        for piece in pieces {
-            scanner.scan(piece);
-        }
-        scanner.finish();
-        scanner.flags()
-    };
     let decoded = decode_with(Kernel::Portable, &[stream], policy, max);
-    let scanned = scan(Kernel::Portable, &[stream]);
+    let scanned = scan_with(Kernel::Portable, max, &[stream]);
     for kernel in Kernel::available() {
         for pieces in [&[stream][..], &reads] {
             assert_eq!(
@@ -201,7 +196,7 @@ pub fn content_kernels(input: &[u8]) {
                 "DotDecoder with {kernel:?}"
             );
             assert_eq!(
-                scan(kernel, pieces),
+                scan_with(kernel, max, pieces),
                 scanned,
                 "ContentScanner with {kernel:?}"
             );

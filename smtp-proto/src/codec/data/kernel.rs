@@ -85,6 +85,15 @@ impl Kernel {
         }
     }
 
+    /// This kernel if the CPU has it, else [`Kernel::Portable`].
+    pub(super) fn or_portable(self) -> Self {
+        if self.is_available() {
+            self
+        } else {
+            Self::Portable
+        }
+    }
+
     /// The available kernels, portable first.
     pub fn available() -> impl Iterator<Item = Self> {
         Self::ALL.into_iter().filter(|kernel| kernel.is_available())

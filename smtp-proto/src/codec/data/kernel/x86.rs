@@ -130,81 +130,45 @@ impl Classify for Avx512 {
     }
 }
 
-/// [`run`] compiled for SSE2.
-#[target_feature(enable = "sse2")]
-fn run_sse2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
-    sse2: Sse2,
-    input: &[u8],
-    state: State,
-    line: &mut LineLength,
-    flags: &mut ContentFlags,
-    sink: &mut S,
-) -> Outcome {
-    run::<Sse2, S, DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags, sink)
+/// The entry point of one kernel: `$scan` takes the token that proves the CPU features and
+/// calls `$run`, [`run`] compiled with those features (so the classification inlines with
+/// them).
+macro_rules! entry_point {
+    ($token:ident, $features:literal, $run:ident, $scan:ident) => {
+        #[doc = concat!("[`run`] compiled for ", stringify!($token), ".")]
+        #[target_feature(enable = $features)]
+        fn $run<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
+            token: $token,
+            input: &[u8],
+            state: State,
+            line: &mut LineLength,
+            flags: &mut ContentFlags,
+            sink: &mut S,
+        ) -> Outcome {
+            run::<$token, S, DOTS, BARE_LF_STOPS>(token, input, state, line, flags, sink)
+        }
+
+        #[doc = concat!("The ", stringify!($token), " kernel; `token` proves the CPU can run it.")]
+        pub(super) fn $scan<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
+            token: $token,
+            input: &[u8],
+            state: State,
+            line: &mut LineLength,
+            flags: &mut ContentFlags,
+            sink: &mut S,
+        ) -> Outcome {
+            // SAFETY: `token` exists only if its `detect` found every feature in `$features`,
+            // all `$run` enables.
+            unsafe { $run::<S, DOTS, BARE_LF_STOPS>(token, input, state, line, flags, sink) }
+        }
+    };
 }
 
-/// [`run`] compiled for AVX2.
-#[target_feature(enable = "avx2,bmi1,lzcnt")]
-fn run_avx2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
-    avx2: Avx2,
-    input: &[u8],
-    state: State,
-    line: &mut LineLength,
-    flags: &mut ContentFlags,
-    sink: &mut S,
-) -> Outcome {
-    run::<Avx2, S, DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags, sink)
-}
-
-/// [`run`] compiled for AVX-512BW.
-#[target_feature(enable = "avx512f,avx512bw,bmi1,lzcnt")]
-fn run_avx512<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
-    avx512: Avx512,
-    input: &[u8],
-    state: State,
-    line: &mut LineLength,
-    flags: &mut ContentFlags,
-    sink: &mut S,
-) -> Outcome {
-    run::<Avx512, S, DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags, sink)
-}
-
-/// The SSE2 kernel; `sse2` proves the CPU can run it.
-pub(super) fn scan_sse2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
-    sse2: Sse2,
-    input: &[u8],
-    state: State,
-    line: &mut LineLength,
-    flags: &mut ContentFlags,
-    sink: &mut S,
-) -> Outcome {
-    // SAFETY: `sse2` exists only if the CPU has SSE2, all `run_sse2` enables.
-    unsafe { run_sse2::<S, DOTS, BARE_LF_STOPS>(sse2, input, state, line, flags, sink) }
-}
-
-/// The AVX2 kernel; `avx2` proves the CPU can run it.
-pub(super) fn scan_avx2<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
-    avx2: Avx2,
-    input: &[u8],
-    state: State,
-    line: &mut LineLength,
-    flags: &mut ContentFlags,
-    sink: &mut S,
-) -> Outcome {
-    // SAFETY: `avx2` exists only if the CPU has AVX2, BMI1 and LZCNT, all `run_avx2` enables.
-    unsafe { run_avx2::<S, DOTS, BARE_LF_STOPS>(avx2, input, state, line, flags, sink) }
-}
-
-/// The AVX-512 kernel; `avx512` proves the CPU can run it.
-pub(super) fn scan_avx512<S: DotSink, const DOTS: bool, const BARE_LF_STOPS: bool>(
-    avx512: Avx512,
-    input: &[u8],
-    state: State,
-    line: &mut LineLength,
-    flags: &mut ContentFlags,
-    sink: &mut S,
-) -> Outcome {
-    // SAFETY: `avx512` exists only if the CPU has AVX-512F, AVX-512BW, BMI1 and LZCNT, all
-    // `run_avx512` enables.
-    unsafe { run_avx512::<S, DOTS, BARE_LF_STOPS>(avx512, input, state, line, flags, sink) }
-}
+entry_point!(Sse2, "sse2", run_sse2, scan_sse2);
+entry_point!(Avx2, "avx2,bmi1,lzcnt", run_avx2, scan_avx2);
+entry_point!(
+    Avx512,
+    "avx512f,avx512bw,bmi1,lzcnt",
+    run_avx512,
+    scan_avx512
+);
