@@ -6,8 +6,8 @@
 //! The verb classifier is hand-written rather than built from nom combinators because it is the
 //! measured hot path: every command line goes through it. The benches `command_parsing` and
 //! `session_throughput` (`tests/benches`) measure it; in a pipelined session (callgrind, 4 KiB
-//! reads) MAIL and RCPT handling is about 13% of the instructions (their parsing about 8%) and
-//! content decoding about 57% (issue 16; `tests/benches/README.md`). nom is for the cold
+//! reads) MAIL and RCPT handling is about 17% of the instructions (their parsing about 10%) and
+//! content decoding about 42% (issue 16; `BENCHMARKS.md`). nom is for the cold
 //! paths, where combinators read better and speed does not matter.
 
 /// The commands this server knows (RFC 5321 §4.1.1, RFC 2033, RFC 3030, RFC 3207, RFC 4954).

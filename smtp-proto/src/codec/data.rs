@@ -26,7 +26,7 @@
 //! are the measured hot path: every content octet goes through them. The `session_throughput`
 //! bench measures them in a whole session, `data_scanning` alone (`command_parsing` measures
 //! the command side; all in `tests/benches`); in a pipelined session (callgrind, 4 KiB reads)
-//! content decoding is about 51% of the instructions and MAIL and RCPT parsing about 21%. nom
+//! content decoding is about 42% of the instructions and MAIL and RCPT about 17%. nom
 //! is for the cold paths, where combinators read better and speed does not matter.
 
 use std::ops::Range;

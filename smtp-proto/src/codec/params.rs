@@ -34,8 +34,8 @@
 //! because it is the measured hot path: every MAIL and RCPT with parameters
 //! goes through it. The benches `command_parsing` and `session_throughput`
 //! (`tests/benches`) measure it; in a pipelined session (callgrind, 4 KiB
-//! reads) MAIL and RCPT handling is about 13% of the instructions (their parsing
-//! about 8%) and content decoding about 57% (issue 16; `tests/benches/README.md`).
+//! reads) MAIL and RCPT handling is about 17% of the instructions (their parsing
+//! about 10%) and content decoding about 42% (issue 16; `BENCHMARKS.md`).
 //! nom is for the cold paths, where combinators read better and speed does not
 //! matter.
 
